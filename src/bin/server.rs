@@ -1,0 +1,78 @@
+//! `server`: runs a lanchat server until `/shutdown` is typed on its console.
+//!
+//! Exit codes: 0 after `/shutdown`, 1 if it cannot start (port in use, the
+//! history file cannot be opened), 2 for a bad command line or config file.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::thread;
+
+use lanchat::cli::{self, Args};
+use lanchat::console;
+use lanchat::server::Server;
+
+const USAGE: &str = "usage: server [--config PATH] [--host HOST] [--port PORT]
+
+Runs a lanchat server. Settings come from --config PATH, else ./config.toml
+if present, else built-in defaults (127.0.0.1:7878); --host and --port
+override them. Type /help on the server's standard input for the console
+commands. Activity is logged on standard error.
+
+options:
+  --config PATH  read settings from this file
+  --host HOST    address to listen on (0.0.0.0 for every interface)
+  --port PORT    port to listen on (0 picks a free one)
+  -h, --help     show this help";
+
+fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args().skip(1), &["config", "host", "port"]) {
+        Ok(args) => args,
+        Err(e) => return usage_error(e),
+    };
+    if args.help() {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let mut config = match cli::load_config(&args) {
+        Ok(config) => config,
+        Err(e) => return usage_error(e),
+    };
+    if let Err(e) = cli::apply_server_overrides(&mut config, &args) {
+        return usage_error(e);
+    }
+
+    let server = match Server::bind(config.server) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match server.local_addr() {
+        // Tests and scripts wait for this line: it must be the first one.
+        Ok(addr) => println!("listening on {addr}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let _ = io::stdout().flush();
+
+    let handle = server.handle();
+    let console = thread::Builder::new()
+        .name("console".into())
+        .spawn(move || console::run(io::stdin().lock(), io::stdout(), handle));
+    if let Err(e) = console {
+        eprintln!("error: cannot start the console thread: {e}");
+        return ExitCode::from(1);
+    }
+    // The console thread may still be blocked reading stdin; returning from
+    // main ends the process, and it with it.
+    server.run();
+    ExitCode::SUCCESS
+}
+
+fn usage_error(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
+}

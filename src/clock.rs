@@ -1,0 +1,70 @@
+//! Wall-clock time as RFC 3339 text (`2026-11-24T13:05:09Z`), for the chat
+//! log and the activity log.
+//!
+//! The standard library gives seconds since the Unix epoch but no calendar,
+//! so we convert days to a date ourselves with Howard Hinnant's
+//! `civil_from_days` algorithm: a few lines of integer arithmetic, exact for
+//! every date in the proleptic Gregorian calendar.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The current time in UTC, to the second.
+pub fn now_rfc3339() -> String {
+    // A clock set before 1970 is a broken clock; call it the epoch rather
+    // than fail to log.
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// Formats seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(unix_secs: u64) -> String {
+    let days = (unix_secs / 86_400) as i64;
+    let rem = unix_secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day).
+/// See <https://howardhinnant.github.io/date_algorithms.html#civil_from_days>.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // day of era, 0..=146096
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of era
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of year, from March 1st
+    let mp = (5 * doy + 2) / 153; // month, March = 0
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_709_251_199), "2024-02-29T23:59:59Z");
+        assert_eq!(rfc3339(1_795_525_509), "2026-11-24T13:05:09Z");
+        assert_eq!(rfc3339(4_102_444_800), "2100-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn now_looks_like_rfc3339() {
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 20);
+        assert!(now.ends_with('Z'));
+        assert_eq!(&now[10..11], "T");
+    }
+}

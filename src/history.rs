@@ -1,0 +1,349 @@
+//! The chat log: an append-only file, and the last few lines of each room
+//! kept in memory for the replay a client gets when it joins.
+//!
+//! Two ideas make the log survive crashes without a database:
+//!
+//! - **Append, one write per line.** The file is opened in append mode and
+//!   every entry is written whole with one `write_all` on an unbuffered
+//!   `File`, so a `kill -9` can at worst cut the very last line short. On
+//!   start we skip such a torn line (and any other line we cannot read) with
+//!   a warning, and begin the next entry on a fresh line.
+//! - **Write before delivery.** The registry appends a message here before it
+//!   writes the message to anyone's socket, so whatever a client has seen is
+//!   in the log.
+//!
+//! The in-memory replay is bounded: at most `replay` lines per room, however
+//! long the file grows. Reading the file at start is done line by line with
+//! the same cap, so a huge log costs time, not memory.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::{clock, log, protocol};
+
+/// Lines longer than this in the log file are skipped when loading. Entries
+/// we write are far shorter (a capped client line plus a few fields).
+const MAX_LOG_LINE: usize = 64 * 1024;
+
+/// One room message or action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub room: String,
+    pub name: String,
+    pub text: String,
+    /// An action (`/me waves`) rather than a message.
+    pub action: bool,
+}
+
+impl Entry {
+    /// The line a client receives for this entry, live or in a replay.
+    pub fn to_wire(&self) -> String {
+        if self.action {
+            protocol::room_action(&self.room, &self.name, &self.text)
+        } else {
+            protocol::room_message(&self.room, &self.name, &self.text)
+        }
+    }
+
+    /// The line stored in the log: `time<TAB>#room<TAB>name<TAB>text`, with
+    /// `*name` for an action. Text is sanitized, so it holds no tab or
+    /// newline that could break the fields.
+    fn to_log_line(&self, time: &str) -> String {
+        let star = if self.action { "*" } else { "" };
+        format!(
+            "{time}\t#{}\t{star}{}\t{}\n",
+            self.room, self.name, self.text
+        )
+    }
+
+    /// Parses a log line (without its newline); None if it is malformed.
+    pub fn parse_log_line(line: &str) -> Option<Entry> {
+        let mut fields = line.split('\t');
+        let (time, room, name, text) = (
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+        );
+        if fields.next().is_some() || time.is_empty() {
+            return None;
+        }
+        let room = crate::rooms::normalize_room_name(room.strip_prefix('#')?).ok()?;
+        let (name, action) = match name.strip_prefix('*') {
+            Some(name) => (name, true),
+            None => (name, false),
+        };
+        protocol::validate_name(name).ok()?;
+        Some(Entry {
+            room,
+            name: name.to_string(),
+            text: text.to_string(),
+            action,
+        })
+    }
+}
+
+/// Why the log could not be opened.
+#[derive(Debug)]
+pub struct HistoryError {
+    path: PathBuf,
+    source: io::Error,
+}
+
+impl fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot open history file {}: {}",
+            self.path.display(),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for HistoryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// The chat log and the replay buffers.
+pub struct History {
+    /// Protects the file (one writer at a time, so lines never interleave)
+    /// and the replay buffers. Lock order: the registry locks its state
+    /// first and this second; code here never calls back into the registry.
+    inner: Mutex<Inner>,
+    replay: usize,
+}
+
+struct Inner {
+    file: File,
+    recent: HashMap<String, VecDeque<Entry>>,
+}
+
+impl History {
+    /// Opens (or creates) the log at `path`, loading the last `replay`
+    /// entries of each room. Lines that cannot be read are skipped; the
+    /// returned warnings say which, for the activity log.
+    pub fn open(path: &Path, replay: usize) -> Result<(History, Vec<String>), HistoryError> {
+        let fail = |source| HistoryError {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(fail)?;
+        let loaded = load(&mut BufReader::new(&mut file), replay).map_err(fail)?;
+        if loaded.torn {
+            // Start the next entry on a line of its own, not glued to the
+            // torn one.
+            file.write_all(b"\n").map_err(fail)?;
+        }
+        let history = History {
+            inner: Mutex::new(Inner {
+                file,
+                recent: loaded.recent,
+            }),
+            replay,
+        };
+        Ok((history, loaded.warnings))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| {
+            log!("history lock was poisoned by a panic; carrying on with its data");
+            poisoned.into_inner()
+        })
+    }
+
+    /// Appends an entry to the file and the replay buffer of its room.
+    ///
+    /// A failed write (disk full) is logged and the message still delivered:
+    /// losing a log line is better than losing the conversation.
+    pub fn append(&self, entry: Entry) {
+        let line = entry.to_log_line(&clock::now_rfc3339());
+        let mut inner = self.lock();
+        if let Err(e) = inner.file.write_all(line.as_bytes()) {
+            log!("cannot write to the history file: {e}");
+        }
+        if self.replay > 0 {
+            let recent = inner.recent.entry(entry.room.clone()).or_default();
+            if recent.len() == self.replay {
+                recent.pop_front();
+            }
+            recent.push_back(entry);
+        }
+    }
+
+    /// The replay for someone joining `room`: `* last N messages in #room:`
+    /// and the messages, oldest first, as one string; empty if there are none.
+    pub fn replay(&self, room: &str) -> String {
+        let inner = self.lock();
+        let Some(recent) = inner.recent.get(room).filter(|r| !r.is_empty()) else {
+            return String::new();
+        };
+        let mut out = protocol::notice(&format!("last {} messages in #{room}:", recent.len()));
+        for entry in recent {
+            out.push_str(&entry.to_wire());
+        }
+        out
+    }
+
+    /// Forces the log to disk (at shutdown).
+    pub fn flush(&self) -> io::Result<()> {
+        let mut inner = self.lock();
+        inner.file.flush()?;
+        inner.file.sync_data()
+    }
+}
+
+struct Loaded {
+    recent: HashMap<String, VecDeque<Entry>>,
+    warnings: Vec<String>,
+    /// The file did not end with a newline.
+    torn: bool,
+}
+
+/// Reads a log, keeping the last `replay` entries of each room.
+fn load(reader: &mut impl BufRead, replay: usize) -> io::Result<Loaded> {
+    let mut loaded = Loaded {
+        recent: HashMap::new(),
+        warnings: Vec::new(),
+        torn: false,
+    };
+    let mut buf = Vec::new();
+    let mut number = 0;
+    loop {
+        buf.clear();
+        let n = Read::take(&mut *reader, MAX_LOG_LINE as u64 + 1).read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            return Ok(loaded);
+        }
+        number += 1;
+        if buf.last() != Some(&b'\n') {
+            if buf.len() > MAX_LOG_LINE {
+                skip_line(reader)?;
+                loaded
+                    .warnings
+                    .push(format!("line {number}: too long, skipped"));
+                continue;
+            }
+            loaded.torn = true;
+            loaded.warnings.push(format!(
+                "line {number}: torn last line (no newline), skipped"
+            ));
+            return Ok(loaded);
+        }
+        buf.pop();
+        let entry = std::str::from_utf8(&buf)
+            .ok()
+            .and_then(Entry::parse_log_line);
+        match entry {
+            Some(entry) if replay > 0 => {
+                let recent = loaded.recent.entry(entry.room.clone()).or_default();
+                if recent.len() == replay {
+                    recent.pop_front();
+                }
+                recent.push_back(entry);
+            }
+            Some(_) => {}
+            None if buf.is_empty() => {}
+            None => loaded
+                .warnings
+                .push(format!("line {number}: not a history entry, skipped")),
+        }
+    }
+}
+
+/// Discards the rest of an over-long line.
+fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
+    let mut sink = Vec::new();
+    loop {
+        sink.clear();
+        let n = Read::take(&mut *reader, 64 * 1024).read_until(b'\n', &mut sink)?;
+        if n == 0 || sink.last() == Some(&b'\n') {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn entry(room: &str, name: &str, text: &str, action: bool) -> Entry {
+        Entry {
+            room: room.into(),
+            name: name.into(),
+            text: text.into(),
+            action,
+        }
+    }
+
+    #[test]
+    fn log_lines_round_trip() {
+        let e = entry("dev", "alice", "hi all", false);
+        let line = e.to_log_line("2026-11-24T13:05:09Z");
+        assert_eq!(line, "2026-11-24T13:05:09Z\t#dev\talice\thi all\n");
+        assert_eq!(Entry::parse_log_line(line.trim_end()), Some(e));
+        let a = entry("dev", "alice", "waves", true);
+        let line = a.to_log_line("2026-11-24T13:05:09Z");
+        assert_eq!(line, "2026-11-24T13:05:09Z\t#dev\t*alice\twaves\n");
+        assert_eq!(Entry::parse_log_line(line.trim_end()), Some(a));
+    }
+
+    #[test]
+    fn malformed_log_lines_are_refused() {
+        for bad in [
+            "",
+            "no tabs at all",
+            "t\t#dev\talice",
+            "t\tdev\talice\thi",
+            "t\t#bad room\talice\thi",
+            "t\t#dev\tbad name\thi",
+            "t\t#dev\talice\thi\textra",
+        ] {
+            assert_eq!(Entry::parse_log_line(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn load_keeps_the_last_entries_of_each_room() {
+        let mut text = String::new();
+        for i in 0..5 {
+            text.push_str(&format!("t\t#a\tx\tm{i}\n"));
+        }
+        text.push_str("t\t#b\ty\tonly\n");
+        let loaded = load(&mut Cursor::new(text), 3).expect("load");
+        let a: Vec<_> = loaded.recent["a"].iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(a, ["m2", "m3", "m4"]);
+        assert_eq!(loaded.recent["b"].len(), 1);
+        assert!(loaded.warnings.is_empty());
+        assert!(!loaded.torn);
+    }
+
+    #[test]
+    fn load_skips_bad_lines_and_a_torn_tail_with_warnings() {
+        let mut bytes = b"t\t#a\tx\tgood\ngarbage\n\xff\xfe\n".to_vec();
+        bytes.extend_from_slice(&vec![b'z'; MAX_LOG_LINE + 10]);
+        bytes.extend_from_slice(b"\nt\t#a\tx\tlater\nt\t#a\tx\ttor");
+        let loaded = load(&mut Cursor::new(bytes), 10).expect("load");
+        let a: Vec<_> = loaded.recent["a"].iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(a, ["good", "later"]);
+        assert!(loaded.torn);
+        assert_eq!(loaded.warnings.len(), 4, "{:?}", loaded.warnings);
+        assert!(loaded.warnings[0].starts_with("line 2:"));
+        assert!(loaded.warnings[3].starts_with("line 6: torn"));
+    }
+}

@@ -1,0 +1,68 @@
+//! # lanchat: a chat server and client in the classic threaded style
+//!
+//! A chat server for a LAN, written with the standard library only: one OS
+//! thread per connection, a registry of clients behind a mutex, and plain
+//! TCP sockets. It is meant to be used, and to be read by people learning
+//! socket programming. Start with the protocol, then the threads, then read
+//! the modules in the order listed below.
+//!
+//! ## The protocol in brief
+//!
+//! UTF-8 text, one message per line (see `docs/PROTOCOL.md` for all of it).
+//! The server greets with `* Welcome to lanchat! Enter your name:`; the
+//! client's first line is its name. After that, a plain line is said in the
+//! current room, `#room text` in another room, `@name text` to one person,
+//! and `/join`, `/leave`, `/rooms`, `/users`, `/nick`, `/me`, `/help`,
+//! `/quit` do what they say. Every line the server sends starts with `* `
+//! (notice), `! ` (error), `[#room]`, `[DM]` or `[server]`.
+//!
+//! ## The threads
+//!
+//! ```text
+//!   main thread: accept loop ──spawns──▶ one thread per client (handler)
+//!        │                                  │ reads its own socket
+//!        │                                  ▼
+//!   console thread ──────────────▶ Registry (Mutex) ──▶ writes to sockets
+//!   (server's stdin)                  │  clients by name, rooms
+//!                                     ▼
+//!                                  History (Mutex): the chat log file
+//! ```
+//!
+//! - The **accept loop** ([`server`]) blocks in `accept` and starts a thread
+//!   for every connection.
+//! - Each **client thread** ([`handler`]) owns the reading side of its
+//!   socket: it blocks in `read`, frames lines ([`protocol`]), and turns each
+//!   into a command.
+//! - The **registry** ([`registry`]) is the shared state: who is online,
+//!   which rooms exist ([`rooms`]). Every write to a registered client
+//!   happens under its lock, bounded by a write timeout, so lines arrive
+//!   whole and in one order for everyone.
+//! - The **history** ([`history`]) appends every room message to a file
+//!   before it is delivered, and keeps the last few of each room for replay.
+//! - The **console thread** ([`console`]) reads operator commands from the
+//!   server's standard input.
+//!
+//! ## Reading order
+//!
+//! 1. [`protocol`]: framing, capping, parsing a line into a command.
+//! 2. [`handler`]: one client's life.
+//! 3. [`registry`] and [`rooms`]: the shared state and the lock.
+//! 4. [`history`]: the chat log.
+//! 5. [`server`] and [`console`]: accept, spawn, shut down.
+//! 6. [`config`] and [`cli`]: settings from `config.toml` and flags.
+//! 7. [`rate`], [`clock`], [`log`]: small helpers.
+//!
+//! The binaries in `src/bin/` only parse arguments and wire these together.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod console;
+pub mod handler;
+pub mod history;
+pub mod log;
+pub mod protocol;
+pub mod rate;
+pub mod registry;
+pub mod rooms;
+pub mod server;

@@ -1,0 +1,514 @@
+//! The registry: who is online, under which name, in which rooms, and the
+//! one place that writes to their sockets.
+//!
+//! At heart it is a `Mutex<HashMap<String, TcpStream>>` keyed by name (here
+//! the stream sits in a small [`Client`] struct with the client's rooms).
+//! This is the only module that locks it, and it never hands the guard out.
+//!
+//! **Writing under the lock.** Every line to a registered client is written
+//! while holding the lock. That buys two things cheaply: each line arrives
+//! whole (two threads cannot interleave bytes on one socket), and everyone
+//! sees the lines of a room in the same order. The price: while one write
+//! blocks, every other sender waits. We bound that price with a write
+//! timeout on every socket (`write_timeout_ms`): a client whose socket
+//! buffer stays full that long is not reading, and is dropped. The next step
+//! up, which a server for thousands of busy clients takes, is a bounded
+//! outbox per client drained by its own writer thread, so that a slow reader
+//! costs nobody else anything.
+//!
+//! **Identity.** A name can be reused as soon as its owner leaves, so every
+//! operation carries a [`Session`]: the name *and* the connection id. An
+//! operation whose session is no longer in the map (kicked, dropped for not
+//! reading) gets [`ChatError::Gone`], and an old connection can never remove
+//! a new one that took its name.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::io::Write;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::history::{Entry, History};
+use crate::log;
+use crate::protocol::{self, name_key, BadName};
+use crate::rooms::Rooms;
+
+/// Connection ids are never reused while the server runs.
+pub type ConnId = u64;
+
+/// One registered client.
+struct Client {
+    id: ConnId,
+    /// The name as the user typed it; the map key is its lower-case form.
+    name: String,
+    addr: SocketAddr,
+    /// A clone of the connection, used only for writing (and shutting down).
+    stream: TcpStream,
+    /// The rooms this client is in, in the order joined: the last one is the
+    /// current room, where plain text goes.
+    rooms: Vec<String>,
+    /// A write to it failed; it is removed at the end of the operation.
+    dead: bool,
+}
+
+impl Client {
+    fn current_room(&self) -> Option<&String> {
+        self.rooms.last()
+    }
+}
+
+/// A handler's proof of who it is: its name and its connection id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    id: ConnId,
+    name: String,
+}
+
+impl Session {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+}
+
+/// Why a request was refused. `Display` is the text after `! `.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatError {
+    Taken(String),
+    BadName(BadName),
+    NotOnline(String),
+    NotInRoom(String),
+    NoRoom,
+    NoSuchRoom(String),
+    /// This session was removed (kicked, or dropped for not reading).
+    Gone,
+}
+
+impl fmt::Display for ChatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChatError::Taken(name) => write!(f, "the name {name} is taken"),
+            ChatError::BadName(e) => e.fmt(f),
+            ChatError::NotOnline(name) => write!(f, "{name} is not online"),
+            ChatError::NotInRoom(room) => write!(f, "you are not in #{room}"),
+            ChatError::NoRoom => write!(f, "you are not in any room (try /join <room>)"),
+            ChatError::NoSuchRoom(room) => write!(f, "no room #{room}"),
+            ChatError::Gone => write!(f, "you are no longer connected"),
+        }
+    }
+}
+
+impl std::error::Error for ChatError {}
+
+impl From<BadName> for ChatError {
+    fn from(e: BadName) -> ChatError {
+        ChatError::BadName(e)
+    }
+}
+
+/// Everything the registry lock protects.
+struct State {
+    clients: HashMap<String, Client>,
+    rooms: Rooms,
+    /// Keys of clients whose write failed during the current operation.
+    dead: Vec<String>,
+}
+
+/// The shared registry of online clients and rooms.
+pub struct Registry {
+    /// Protects the client map, the rooms, and the right to write to a
+    /// registered client's socket. Held only for map updates and
+    /// timeout-bounded writes; never while reading a socket or sleeping.
+    state: Mutex<State>,
+    history: History,
+    default_room: String,
+}
+
+impl Registry {
+    pub fn new(history: History, default_room: &str) -> Registry {
+        Registry {
+            state: Mutex::new(State {
+                clients: HashMap::new(),
+                rooms: Rooms::new(),
+                dead: Vec::new(),
+            }),
+            history,
+            default_room: default_room.to_string(),
+        }
+    }
+
+    /// Runs `op` under the lock, then removes any client whose write failed
+    /// during it (announcing their departure), before the lock is released.
+    fn with_state<R>(&self, op: impl FnOnce(&mut State) -> R) -> R {
+        // A panic in another thread while it held the lock leaves the map
+        // consistent enough to go on (each update below is a few plain
+        // statements); recover the data instead of taking the server down.
+        let mut state: MutexGuard<'_, State> = self.state.lock().unwrap_or_else(|poisoned| {
+            log!("registry lock was poisoned by a panic; carrying on with its data");
+            poisoned.into_inner()
+        });
+        let result = op(&mut state);
+        state.reap();
+        result
+    }
+
+    /// Registers `name` for connection `id`, if the name is free.
+    ///
+    /// The hello line and the replay of the default room are written before
+    /// the client joins the room, under the same lock, so they are the first
+    /// lines it gets after its name: no one else's message can come between.
+    /// Then the room's members get `* name joined #room`.
+    pub fn register(
+        &self,
+        name: &str,
+        id: ConnId,
+        addr: SocketAddr,
+        mut stream: TcpStream,
+    ) -> Result<Session, ChatError> {
+        let key = name_key(name);
+        let room = self.default_room.clone();
+        let hello = protocol::notice(&format!(
+            "Hello {name}! You are in #{room}. Type /help for commands."
+        ));
+        let joined = protocol::notice(&format!("{name} joined #{room}"));
+        self.with_state(|state| {
+            if state.clients.contains_key(&key) {
+                return Err(ChatError::Taken(name.to_string()));
+            }
+            let greeting = hello + &self.history.replay(&room);
+            if stream.write_all(greeting.as_bytes()).is_err() {
+                return Err(ChatError::Gone);
+            }
+            state.write_room(&room, None, &joined);
+            state.rooms.join(&room, &key);
+            state.clients.insert(
+                key,
+                Client {
+                    id,
+                    name: name.to_string(),
+                    addr,
+                    stream,
+                    rooms: vec![room],
+                    dead: false,
+                },
+            );
+            Ok(Session {
+                id,
+                name: name.to_string(),
+            })
+        })
+    }
+
+    /// Removes a session and tells its rooms it left. Does nothing if the
+    /// session is already gone (kicked, dropped, or its name now belongs to
+    /// a newer connection).
+    pub fn unregister(&self, session: &Session) {
+        self.with_state(|state| {
+            if state.client(session).is_ok() {
+                state.remove(&name_key(&session.name), "");
+            }
+        });
+    }
+
+    /// Sends one or more whole lines to this session.
+    pub fn reply(&self, session: &Session, lines: &str) -> Result<(), ChatError> {
+        self.with_state(|state| {
+            state.client(session)?;
+            state.write(&name_key(&session.name), lines);
+            Ok(())
+        })
+    }
+
+    /// Says `text` in `room` (default: the current room): logged first, then
+    /// delivered to every other member.
+    pub fn say(
+        &self,
+        session: &Session,
+        room: Option<&str>,
+        text: &str,
+        action: bool,
+    ) -> Result<(), ChatError> {
+        let key = name_key(&session.name);
+        self.with_state(|state| {
+            let client = state.client(session)?;
+            let room = match room {
+                Some(room) if client.rooms.iter().any(|r| r == room) => room.to_string(),
+                Some(room) => return Err(ChatError::NotInRoom(room.to_string())),
+                None => client.current_room().ok_or(ChatError::NoRoom)?.clone(),
+            };
+            let entry = Entry {
+                room,
+                name: session.name.clone(),
+                text: text.to_string(),
+                action,
+            };
+            let line = entry.to_wire();
+            let room = entry.room.clone();
+            // Log before delivery, under the registry lock so the log's order
+            // is the order everyone sees.
+            self.history.append(entry);
+            state.write_room(&room, Some(&key), &line);
+            Ok(())
+        })
+    }
+
+    /// Sends a direct message to `to`. Not logged.
+    pub fn direct(&self, session: &Session, to: &str, text: &str) -> Result<(), ChatError> {
+        let line = protocol::direct_message(&session.name, text);
+        self.with_state(|state| {
+            state.client(session)?;
+            let to_key = name_key(to);
+            if !state.clients.contains_key(&to_key) {
+                return Err(ChatError::NotOnline(to.to_string()));
+            }
+            state.write(&to_key, &line);
+            Ok(())
+        })
+    }
+
+    /// Joins `room` (or, if already in it, makes it the current room).
+    ///
+    /// Like [`register`](Self::register), the reply and replay are written
+    /// before the client becomes a member, so live messages follow the replay.
+    pub fn join(&self, session: &Session, room: &str) -> Result<(), ChatError> {
+        let key = name_key(&session.name);
+        let joined = protocol::notice(&format!("{} joined #{room}", session.name));
+        self.with_state(|state| {
+            let client = state.client(session)?;
+            if let Some(i) = client.rooms.iter().position(|r| r == room) {
+                let r = client.rooms.remove(i);
+                client.rooms.push(r);
+                let line = protocol::notice(&format!("you are now talking in #{room}"));
+                state.write(&key, &line);
+                return Ok(());
+            }
+            client.rooms.push(room.to_string());
+            let reply =
+                protocol::notice(&format!("you joined #{room}")) + &self.history.replay(room);
+            state.write(&key, &reply);
+            state.write_room(room, None, &joined);
+            state.rooms.join(room, &key);
+            Ok(())
+        })
+    }
+
+    /// Leaves `room` (default: the current room).
+    pub fn leave(&self, session: &Session, room: Option<&str>) -> Result<(), ChatError> {
+        let key = name_key(&session.name);
+        self.with_state(|state| {
+            let client = state.client(session)?;
+            let room = match room {
+                Some(room) => room.to_string(),
+                None => client.current_room().ok_or(ChatError::NoRoom)?.clone(),
+            };
+            let Some(i) = client.rooms.iter().position(|r| *r == room) else {
+                return Err(ChatError::NotInRoom(room));
+            };
+            client.rooms.remove(i);
+            state.rooms.leave(&room, &key);
+            state.write(&key, &protocol::notice(&format!("you left #{room}")));
+            let left = protocol::notice(&format!("{} left #{room}", session.name));
+            state.write_room(&room, None, &left);
+            Ok(())
+        })
+    }
+
+    /// Renames a session. Everyone who shares a room with it is told once.
+    pub fn rename(&self, session: &mut Session, new: &str) -> Result<(), ChatError> {
+        protocol::validate_name(new)?;
+        let old_key = name_key(&session.name);
+        let new_key = name_key(new);
+        let notice = protocol::notice(&format!("{} is now known as {new}", session.name));
+        self.with_state(|state| {
+            state.client(session)?;
+            if new_key != old_key && state.clients.contains_key(&new_key) {
+                return Err(ChatError::Taken(new.to_string()));
+            }
+            let Some(mut client) = state.clients.remove(&old_key) else {
+                return Err(ChatError::Gone);
+            };
+            client.name = new.to_string();
+            state.rooms.rename(&client.rooms, &old_key, &new_key);
+            let neighbours: BTreeSet<String> = client
+                .rooms
+                .iter()
+                .filter_map(|room| state.rooms.members(room))
+                .flatten()
+                .filter(|member| **member != new_key)
+                .cloned()
+                .collect();
+            state.clients.insert(new_key.clone(), client);
+            state.write(
+                &new_key,
+                &protocol::notice(&format!("you are now known as {new}")),
+            );
+            for member in &neighbours {
+                state.write(member, &notice);
+            }
+            session.name = new.to_string();
+            Ok(())
+        })
+    }
+
+    /// `* rooms: #dev (1), #general (3)`, sorted by name.
+    pub fn rooms_line(&self) -> String {
+        let rooms: Vec<String> = self.with_state(|state| {
+            state
+                .rooms
+                .list()
+                .map(|(name, count)| format!("#{name} ({count})"))
+                .collect()
+        });
+        if rooms.is_empty() {
+            protocol::notice("rooms: none")
+        } else {
+            protocol::notice(&format!("rooms: {}", rooms.join(", ")))
+        }
+    }
+
+    /// `* online: alice, bob`, or with a room `* in #dev: alice`; sorted
+    /// ignoring case.
+    pub fn users_line(&self, room: Option<&str>) -> Result<String, ChatError> {
+        let names = self.with_state(|state| {
+            let mut names: Vec<(String, String)> = match room {
+                None => state
+                    .clients
+                    .iter()
+                    .map(|(key, c)| (key.clone(), c.name.clone()))
+                    .collect(),
+                Some(room) => state
+                    .rooms
+                    .members(room)
+                    .ok_or_else(|| ChatError::NoSuchRoom(room.to_string()))?
+                    .iter()
+                    .filter_map(|key| state.clients.get(key))
+                    .map(|c| (name_key(&c.name), c.name.clone()))
+                    .collect(),
+            };
+            names.sort();
+            Ok::<_, ChatError>(names.into_iter().map(|(_, name)| name).collect::<Vec<_>>())
+        })?;
+        let list = names.join(", ");
+        Ok(match room {
+            None => protocol::notice(&format!("online: {list}")),
+            Some(room) => protocol::notice(&format!("in #{room}: {list}")),
+        })
+    }
+
+    /// Sends one line to every registered client (the console's `/say`, the
+    /// shutdown notice).
+    pub fn broadcast(&self, line: &str) {
+        self.with_state(|state| {
+            let keys: Vec<String> = state.clients.keys().cloned().collect();
+            for key in keys {
+                state.write(&key, line);
+            }
+        });
+    }
+
+    /// Disconnects `name` with a notice; its rooms get `* name left #room
+    /// (kicked)`.
+    pub fn kick(&self, name: &str, reason: Option<&str>) -> Result<(), ChatError> {
+        let key = name_key(name);
+        let notice = match reason {
+            Some(reason) => protocol::notice(&format!("you were kicked by the operator: {reason}")),
+            None => protocol::notice("you were kicked by the operator"),
+        };
+        self.with_state(|state| {
+            if !state.clients.contains_key(&key) {
+                return Err(ChatError::NotOnline(name.to_string()));
+            }
+            state.write(&key, &notice);
+            state.evict(&key, " (kicked)");
+            Ok(())
+        })
+    }
+
+    /// Forces the chat log to disk.
+    pub fn flush_history(&self) {
+        if let Err(e) = self.history.flush() {
+            log!("cannot flush the history file: {e}");
+        }
+    }
+}
+
+impl State {
+    /// The client of this session, if it is still registered.
+    fn client(&mut self, session: &Session) -> Result<&mut Client, ChatError> {
+        match self.clients.get_mut(&name_key(&session.name)) {
+            Some(client) if client.id == session.id => Ok(client),
+            _ => Err(ChatError::Gone),
+        }
+    }
+
+    /// Writes to one client. A failed or timed-out write marks it dead: it
+    /// is skipped from then on and removed before the lock is released.
+    fn write(&mut self, key: &str, line: &str) {
+        if let Some(client) = self.clients.get_mut(key) {
+            write_or_mark_dead(client, key, line, &mut self.dead);
+        }
+    }
+
+    /// Writes to every member of `room`, except `except`.
+    fn write_room(&mut self, room: &str, except: Option<&str>, line: &str) {
+        let Some(members) = self.rooms.members(room) else {
+            return;
+        };
+        for key in members {
+            if Some(key.as_str()) == except {
+                continue;
+            }
+            if let Some(client) = self.clients.get_mut(key) {
+                write_or_mark_dead(client, key, line, &mut self.dead);
+            }
+        }
+    }
+
+    /// Removes a client and tells its rooms it left.
+    fn remove(&mut self, key: &str, why: &str) -> Option<Client> {
+        let client = self.clients.remove(key)?;
+        for room in &client.rooms {
+            self.rooms.leave(room, key);
+            let left = protocol::notice(&format!("{} left #{room}{why}", client.name));
+            self.write_room(room, None, &left);
+        }
+        Some(client)
+    }
+
+    /// Removes a client that its own handler did not ask to remove, and
+    /// shuts its socket: the handler's blocked read then returns, and the
+    /// handler ends (its later calls here get `Gone`).
+    fn evict(&mut self, key: &str, why: &str) {
+        if let Some(client) = self.remove(key, why) {
+            let _ = client.stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Removes the clients whose writes failed. Telling their rooms may fail
+    /// more writes; the loop ends because each turn removes a client.
+    fn reap(&mut self) {
+        while let Some(key) = self.dead.pop() {
+            if let Some(client) = self.clients.get(&key) {
+                log!(
+                    "client {} ({}) dropped: not reading (write failed or timed out)",
+                    client.addr,
+                    client.name
+                );
+            }
+            self.evict(&key, "");
+        }
+    }
+}
+
+fn write_or_mark_dead(client: &mut Client, key: &str, line: &str, dead: &mut Vec<String>) {
+    if client.dead {
+        return;
+    }
+    if client.stream.write_all(line.as_bytes()).is_err() {
+        client.dead = true;
+        dead.push(key.to_string());
+    }
+}

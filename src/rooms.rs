@@ -1,0 +1,157 @@
+//! Rooms: who is in which room.
+//!
+//! This is plain data with no lock of its own. It lives inside the registry's
+//! mutex, next to the client map, so that "is alice in #dev?" and "write this
+//! line to every member of #dev" are answered under one lock and can never
+//! disagree. A second mutex here would need a lock order and would let a
+//! broadcast see a member that the client map had already forgotten.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// The longest room name, in bytes (all allowed characters are ASCII).
+pub const MAX_ROOM_NAME: usize = 32;
+
+/// Why a room name was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRoomName;
+
+impl fmt::Display for BadRoomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "room names are 1 to {MAX_ROOM_NAME} characters from A-Z a-z 0-9 _ -"
+        )
+    }
+}
+
+impl std::error::Error for BadRoomName {}
+
+/// Checks a room name typed by a user and returns it in stored form:
+/// without a leading `#`, in lower case.
+pub fn normalize_room_name(raw: &str) -> Result<String, BadRoomName> {
+    let name = raw.strip_prefix('#').unwrap_or(raw);
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if name.is_empty() || name.len() > MAX_ROOM_NAME || !name.chars().all(allowed) {
+        return Err(BadRoomName);
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+/// The room set: each room with the keys of its members.
+///
+/// A room exists while it has members; the last one to leave removes it, so
+/// rooms made by `/join typo` do not pile up in memory.
+#[derive(Debug, Default)]
+pub struct Rooms {
+    members: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Rooms {
+    pub fn new() -> Rooms {
+        Rooms::default()
+    }
+
+    /// Adds `member` to `room`, creating the room if needed. Returns false if
+    /// they were already a member.
+    pub fn join(&mut self, room: &str, member: &str) -> bool {
+        self.members
+            .entry(room.to_string())
+            .or_default()
+            .insert(member.to_string())
+    }
+
+    /// Removes `member` from `room`, and the room itself once it is empty.
+    /// Returns false if they were not a member.
+    pub fn leave(&mut self, room: &str, member: &str) -> bool {
+        let Some(members) = self.members.get_mut(room) else {
+            return false;
+        };
+        let was_member = members.remove(member);
+        if members.is_empty() {
+            self.members.remove(room);
+        }
+        was_member
+    }
+
+    /// The members of `room` in key order, or None if the room does not exist.
+    pub fn members(&self, room: &str) -> Option<&BTreeSet<String>> {
+        self.members.get(room)
+    }
+
+    pub fn is_member(&self, room: &str, member: &str) -> bool {
+        self.members(room).is_some_and(|m| m.contains(member))
+    }
+
+    /// Every room with its number of members, sorted by name.
+    pub fn list(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.members
+            .iter()
+            .map(|(name, m)| (name.as_str(), m.len()))
+    }
+
+    /// Renames a member in each of `rooms`.
+    pub fn rename(&mut self, rooms: &[String], old: &str, new: &str) {
+        for room in rooms {
+            if let Some(members) = self.members.get_mut(room) {
+                if members.remove(old) {
+                    members.insert(new.to_string());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_names_are_stored_lower_case_without_hash() {
+        assert_eq!(normalize_room_name("#Dev").as_deref(), Ok("dev"));
+        assert_eq!(normalize_room_name("my_room-2").as_deref(), Ok("my_room-2"));
+    }
+
+    #[test]
+    fn bad_room_names_are_refused() {
+        for bad in ["", "#", "two words", "dev!", "é", &"a".repeat(33), "##dev"] {
+            assert_eq!(normalize_room_name(bad), Err(BadRoomName), "{bad:?}");
+        }
+        assert!(normalize_room_name(&"a".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn join_creates_and_last_leave_removes_a_room() {
+        let mut rooms = Rooms::new();
+        assert!(rooms.join("dev", "alice"));
+        assert!(!rooms.join("dev", "alice"));
+        assert!(rooms.join("dev", "bob"));
+        assert_eq!(rooms.list().collect::<Vec<_>>(), vec![("dev", 2)]);
+        assert!(rooms.leave("dev", "alice"));
+        assert!(!rooms.leave("dev", "alice"));
+        assert!(rooms.leave("dev", "bob"));
+        assert_eq!(rooms.list().count(), 0);
+        assert!(!rooms.leave("nowhere", "bob"));
+    }
+
+    #[test]
+    fn list_is_sorted_by_name() {
+        let mut rooms = Rooms::new();
+        rooms.join("general", "a");
+        rooms.join("dev", "a");
+        rooms.join("general", "b");
+        let names: Vec<_> = rooms.list().collect();
+        assert_eq!(names, vec![("dev", 1), ("general", 2)]);
+    }
+
+    #[test]
+    fn rename_moves_membership() {
+        let mut rooms = Rooms::new();
+        rooms.join("dev", "alice");
+        rooms.join("general", "alice");
+        rooms.rename(&["dev".into(), "general".into()], "alice", "ally");
+        assert!(rooms.is_member("dev", "ally"));
+        assert!(rooms.is_member("general", "ally"));
+        assert!(!rooms.is_member("dev", "alice"));
+    }
+}

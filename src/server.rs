@@ -1,0 +1,322 @@
+//! Bind, accept, spawn a thread per client, and shut down cleanly.
+//!
+//! The accept loop is the classic shape: block in `accept`, hand the new
+//! socket to a thread of its own, go back to `accept`. Three details make it
+//! robust:
+//!
+//! - A failed `accept` (out of file descriptors, say) is logged and retried
+//!   after a short pause, never a crash and never a busy loop.
+//! - A thread that cannot be spawned costs that one connection, not the
+//!   server: `thread::Builder::spawn` returns an error instead of panicking.
+//! - Shutdown must wake threads that are blocked. `accept` is woken by
+//!   connecting to ourselves (std has no other portable way); client threads
+//!   blocked in `read` are woken by `shutdown(Both)` on their sockets, which
+//!   we keep in a connection table for exactly that purpose, including
+//!   sockets still in the handshake that the registry does not know yet.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::config::ServerConfig;
+use crate::history::{History, HistoryError};
+use crate::registry::{ChatError, ConnId, Registry};
+use crate::{handler, log, protocol};
+
+/// How long `accept` pauses after an error, so a persistent one (no file
+/// descriptors left) does not spin a core.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long shutdown waits for client threads to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum ServerError {
+    Bind { addr: String, source: io::Error },
+    History(HistoryError),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Bind { addr, source } if source.kind() == io::ErrorKind::AddrInUse => {
+                write!(f, "cannot listen on {addr}: the address is already in use (is another server running?)")
+            }
+            ServerError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            ServerError::History(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServerError::Bind { source, .. } => Some(source),
+            ServerError::History(e) => Some(e),
+        }
+    }
+}
+
+/// Every open connection, registered or not, by id.
+///
+/// Used to count connections against `max_clients` and to wake every
+/// client thread at shutdown.
+struct Connections {
+    /// Protects the table. Held only to insert, remove, count or shut down.
+    open: Mutex<HashMap<ConnId, TcpStream>>,
+}
+
+impl Connections {
+    fn lock(&self) -> MutexGuard<'_, HashMap<ConnId, TcpStream>> {
+        self.open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// State shared by the accept loop, the client threads and the console.
+struct Shared {
+    config: ServerConfig,
+    registry: Registry,
+    connections: Connections,
+    stopping: AtomicBool,
+    /// Where to connect to wake our own `accept`.
+    wake_addr: SocketAddr,
+}
+
+/// A bound server, ready to [`run`](Server::run).
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+/// What the console (or a test) can do to a running server.
+#[derive(Clone)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Opens the chat log and binds the listening socket.
+    pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+        let (history, warnings) = History::open(&config.history_file, config.history_replay)
+            .map_err(ServerError::History)?;
+        for warning in warnings {
+            log!("history file {}: {warning}", config.history_file.display());
+        }
+        let addr = format!("{}:{}", config.host, config.port);
+        let bind_error = |source| ServerError::Bind {
+            addr: addr.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&addr).map_err(bind_error)?;
+        let local = listener.local_addr().map_err(bind_error)?;
+        let registry = Registry::new(history, &config.default_room);
+        Ok(Server {
+            listener,
+            shared: Arc::new(Shared {
+                config,
+                registry,
+                connections: Connections {
+                    open: Mutex::new(HashMap::new()),
+                },
+                stopping: AtomicBool::new(false),
+                wake_addr: wake_address(local),
+            }),
+        })
+    }
+
+    /// The address we listen on (with the real port when the config said 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Accepts clients until [`ServerHandle::shutdown`] is called, then shuts
+    /// down: tells every client, closes every connection, waits (a bounded
+    /// time) for the client threads, and flushes the log.
+    pub fn run(self) {
+        let mut threads: Vec<JoinHandle<()>> = Vec::new();
+        let mut next_id: ConnId = 1;
+        loop {
+            let accepted = self.listener.accept();
+            if self.shared.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            match accepted {
+                Ok((stream, addr)) => {
+                    if let Some(thread) = self.admit(stream, addr, next_id) {
+                        threads.push(thread);
+                    }
+                    next_id += 1;
+                    // Forget threads that have finished, so the list stays
+                    // as long as the number of clients, not of connections.
+                    threads.retain(|t| !t.is_finished());
+                }
+                Err(e) => {
+                    log!("accept failed: {e}; retrying");
+                    thread::sleep(ACCEPT_BACKOFF);
+                }
+            }
+        }
+        self.shut_down(threads);
+    }
+
+    /// Sets up one accepted connection and starts its thread.
+    fn admit(&self, stream: TcpStream, addr: SocketAddr, id: ConnId) -> Option<JoinHandle<()>> {
+        let config = &self.shared.config;
+        // Chat lines are small and should leave now: without this, Nagle's
+        // algorithm holds a small write back until the previous one is
+        // acknowledged, and latency sits near 40 ms.
+        let setup = stream.set_nodelay(true).and_then(|()| {
+            stream.set_write_timeout(Some(Duration::from_millis(config.write_timeout_ms)))
+        });
+        if let Err(e) = setup {
+            log!("client {addr}: cannot set up socket: {e}");
+            return None;
+        }
+        let clone = match stream.try_clone() {
+            Ok(clone) => clone,
+            Err(e) => {
+                log!("client {addr}: cannot clone socket: {e}");
+                return None;
+            }
+        };
+        {
+            let mut open = self.shared.connections.lock();
+            if open.len() >= config.max_clients {
+                drop(open);
+                log!(
+                    "client {addr} refused: server full ({} connections)",
+                    config.max_clients
+                );
+                let _ = (&stream).write_all(protocol::error("server full").as_bytes());
+                return None;
+            }
+            open.insert(id, clone);
+        }
+        log!("client {addr} connected");
+        // Created before the spawn, so that if the spawn fails the closure,
+        // and with it this guard, is dropped and the table entry removed.
+        let guard = Forget {
+            shared: Arc::clone(&self.shared),
+            id,
+        };
+        let shared = Arc::clone(&self.shared);
+        let spawned = thread::Builder::new()
+            .name(format!("client {addr}"))
+            .spawn(move || {
+                let _guard = guard;
+                if let Err(e) = handler::run(stream, id, addr, &shared.registry, &shared.config) {
+                    log!("client {addr}: {e}");
+                }
+            });
+        match spawned {
+            Ok(thread) => Some(thread),
+            Err(e) => {
+                log!("client {addr}: cannot start a thread: {e}");
+                None
+            }
+        }
+    }
+
+    fn shut_down(self, threads: Vec<JoinHandle<()>>) {
+        log!("shutting down");
+        let registry = &self.shared.registry;
+        registry.broadcast(&protocol::notice("server is shutting down"));
+        registry.flush_history();
+        for stream in self.shared.connections.lock().values() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        for thread in threads {
+            while !thread.is_finished() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(10));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+        registry.flush_history();
+        log!("stopped");
+    }
+}
+
+/// Removes a connection from the table when its thread ends.
+struct Forget {
+    shared: Arc<Shared>,
+    id: ConnId,
+}
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        self.shared.connections.lock().remove(&self.id);
+    }
+}
+
+impl ServerHandle {
+    /// Asks the accept loop to stop, and wakes it.
+    pub fn shutdown(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // `accept` blocks until a connection arrives, so make one. If it
+        // fails the listener is gone anyway.
+        let _ = TcpStream::connect_timeout(&self.shared.wake_addr, Duration::from_secs(1));
+    }
+
+    /// `[server] text` to everyone online.
+    pub fn say(&self, text: &str) {
+        self.shared
+            .registry
+            .broadcast(&protocol::server_message(text));
+    }
+
+    pub fn kick(&self, name: &str, reason: Option<&str>) -> Result<(), ChatError> {
+        self.shared.registry.kick(name, reason)
+    }
+
+    pub fn users_line(&self) -> String {
+        // Without a room this cannot fail.
+        self.shared.registry.users_line(None).unwrap_or_default()
+    }
+
+    pub fn rooms_line(&self) -> String {
+        self.shared.registry.rooms_line()
+    }
+}
+
+/// The address to connect to in order to reach a listener bound to `local`:
+/// the wildcard addresses (0.0.0.0, ::) are not connectable, so use loopback.
+fn wake_address(local: SocketAddr) -> SocketAddr {
+    let ip = match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, local.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_addresses_are_woken_through_loopback() {
+        let v4: SocketAddr = "0.0.0.0:7878".parse().unwrap();
+        assert_eq!(wake_address(v4), "127.0.0.1:7878".parse().unwrap());
+        let v6: SocketAddr = "[::]:7878".parse().unwrap();
+        assert_eq!(wake_address(v6), "[::1]:7878".parse().unwrap());
+        let lan: SocketAddr = "192.0.2.7:7878".parse().unwrap();
+        assert_eq!(wake_address(lan), lan);
+    }
+}
