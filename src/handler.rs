@@ -128,11 +128,8 @@ pub fn run(
             Verdict::Drop => continue,
         };
         let reply = reply.or(match line {
-            LineRead::TooLong => Some(protocol::error(format!(
-                "line too long (max {} bytes)",
-                config.max_line_bytes
-            ))),
-            LineRead::NotUtf8 => Some(protocol::error("message is not valid UTF-8")),
+            LineRead::TooLong => Some(too_long(config)),
+            LineRead::NotUtf8 => Some(not_utf8()),
             _ => None,
         });
         if let Some(reply) = reply {
@@ -193,12 +190,11 @@ fn handshake(
         let name = match read {
             LineRead::Eof => return Ok(None),
             LineRead::TooLong => {
-                let limit = protocol::BadName::Length;
-                writer.write_all(protocol::error(limit).as_bytes())?;
+                writer.write_all(too_long(config).as_bytes())?;
                 continue;
             }
             LineRead::NotUtf8 => {
-                writer.write_all(protocol::error("message is not valid UTF-8").as_bytes())?;
+                writer.write_all(not_utf8().as_bytes())?;
                 continue;
             }
             LineRead::Line(line) => protocol::sanitize(&line).trim().to_string(),
@@ -216,6 +212,17 @@ fn handshake(
         };
         writer.write_all(protocol::error(refusal).as_bytes())?;
     }
+}
+
+fn too_long(config: &ServerConfig) -> String {
+    protocol::error(format!(
+        "line too long (max {} bytes)",
+        config.max_line_bytes
+    ))
+}
+
+fn not_utf8() -> String {
+    protocol::error("message is not valid UTF-8")
 }
 
 /// Why a line was refused: it did not parse, or the registry said no.
