@@ -14,6 +14,7 @@
 
 use std::io::{self, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::ServerConfig;
@@ -33,7 +34,7 @@ const LINGER: Duration = Duration::from_secs(1);
 /// the timeout. So during the handshake every read is given only the time
 /// left until one fixed deadline.
 struct DeadlineReader {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     deadline: Option<Instant>,
 }
 
@@ -46,7 +47,7 @@ impl Read for DeadlineReader {
             }
             self.stream.set_read_timeout(Some(left))?;
         }
-        self.stream.read(buf)
+        (&*self.stream).read(buf)
     }
 }
 
@@ -81,20 +82,24 @@ enum Flow {
 ///
 /// Errors are this connection's alone; the caller logs them.
 pub fn run(
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     id: ConnId,
     addr: SocketAddr,
     registry: &Registry,
     config: &ServerConfig,
 ) -> io::Result<()> {
-    let writer = stream.try_clone()?;
+    // Reading and writing share one socket: `&TcpStream` is both `Read` and
+    // `Write`, so an `Arc` is enough. (`try_clone` would also work, but each
+    // clone is another file descriptor, and with thousands of clients the
+    // descriptors run out first.)
+    let writer = Arc::clone(&stream);
     let handshake_deadline = Instant::now() + Duration::from_secs(config.handshake_timeout_secs);
     let mut reader = BufReader::new(DeadlineReader {
         stream,
         deadline: Some(handshake_deadline),
     });
     let welcome = format!("Welcome to {}! Enter your name:", config.server_name);
-    (&writer).write_all(protocol::notice(&welcome).as_bytes())?;
+    (&*writer).write_all(protocol::notice(&welcome).as_bytes())?;
 
     let mut buf = Vec::new();
     let Some(session) = handshake(&mut reader, &writer, &mut buf, id, addr, registry, config)?
@@ -168,7 +173,7 @@ pub fn run(
 /// ran out of time.
 fn handshake(
     reader: &mut BufReader<DeadlineReader>,
-    mut writer: &TcpStream,
+    writer: &Arc<TcpStream>,
     buf: &mut Vec<u8>,
     id: ConnId,
     addr: SocketAddr,
@@ -190,11 +195,11 @@ fn handshake(
         let name = match read {
             LineRead::Eof => return Ok(None),
             LineRead::TooLong => {
-                writer.write_all(too_long(config).as_bytes())?;
+                (&**writer).write_all(too_long(config).as_bytes())?;
                 continue;
             }
             LineRead::NotUtf8 => {
-                writer.write_all(not_utf8().as_bytes())?;
+                (&**writer).write_all(not_utf8().as_bytes())?;
                 continue;
             }
             LineRead::Line(line) => protocol::sanitize(&line).trim().to_string(),
@@ -204,13 +209,13 @@ fn handshake(
         }
         let refusal = match protocol::validate_name(&name) {
             Err(bad) => ChatError::BadName(bad),
-            Ok(()) => match registry.register(&name, id, addr, writer.try_clone()?) {
+            Ok(()) => match registry.register(&name, id, addr, Arc::clone(writer)) {
                 Ok(session) => return Ok(Some(session)),
                 Err(ChatError::Gone) => return Ok(None),
                 Err(taken) => taken,
             },
         };
-        writer.write_all(protocol::error(refusal).as_bytes())?;
+        (&**writer).write_all(protocol::error(refusal).as_bytes())?;
     }
 }
 
@@ -286,7 +291,7 @@ fn close_gracefully(writer: &TcpStream, reader: &mut BufReader<DeadlineReader>) 
     let until = Instant::now() + LINGER;
     let mut sink = [0u8; 1024];
     while Instant::now() < until {
-        match reader.get_mut().stream.read(&mut sink) {
+        match (&*reader.get_ref().stream).read(&mut sink) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }

@@ -26,7 +26,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::history::{Entry, History};
 use crate::log;
@@ -42,8 +42,9 @@ struct Client {
     /// The name as the user typed it; the map key is its lower-case form.
     name: String,
     addr: SocketAddr,
-    /// A clone of the connection, used only for writing (and shutting down).
-    stream: TcpStream,
+    /// The connection, shared with the client's own thread (which reads);
+    /// here it is only written to (and shut down).
+    stream: Arc<TcpStream>,
     /// The rooms this client is in, in the order joined: the last one is the
     /// current room, where plain text goes.
     rooms: Vec<String>,
@@ -166,7 +167,7 @@ impl Registry {
         name: &str,
         id: ConnId,
         addr: SocketAddr,
-        mut stream: TcpStream,
+        stream: Arc<TcpStream>,
     ) -> Result<Session, ChatError> {
         let key = name_key(name);
         let room = self.default_room.clone();
@@ -179,7 +180,7 @@ impl Registry {
                 return Err(ChatError::Taken(name.to_string()));
             }
             let greeting = hello + &self.history.replay(&room);
-            if stream.write_all(greeting.as_bytes()).is_err() {
+            if (&*stream).write_all(greeting.as_bytes()).is_err() {
                 return Err(ChatError::Gone);
             }
             state.write_room(&room, None, &joined);
@@ -507,7 +508,7 @@ fn write_or_mark_dead(client: &mut Client, key: &str, line: &str, dead: &mut Vec
     if client.dead {
         return;
     }
-    if client.stream.write_all(line.as_bytes()).is_err() {
+    if (&*client.stream).write_all(line.as_bytes()).is_err() {
         client.dead = true;
         dead.push(key.to_string());
     }

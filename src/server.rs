@@ -69,11 +69,11 @@ impl std::error::Error for ServerError {
 /// client thread at shutdown.
 struct Connections {
     /// Protects the table. Held only to insert, remove, count or shut down.
-    open: Mutex<HashMap<ConnId, TcpStream>>,
+    open: Mutex<HashMap<ConnId, Arc<TcpStream>>>,
 }
 
 impl Connections {
-    fn lock(&self) -> MutexGuard<'_, HashMap<ConnId, TcpStream>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<ConnId, Arc<TcpStream>>> {
         self.open
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -186,26 +186,21 @@ impl Server {
             log!("client {addr}: cannot set up socket: {e}");
             return None;
         }
-        let clone = match stream.try_clone() {
-            Ok(clone) => clone,
-            Err(e) => {
-                log!("client {addr}: cannot clone socket: {e}");
-                return None;
-            }
-        };
-        {
-            let mut open = self.shared.connections.lock();
-            if open.len() >= config.max_clients {
-                drop(open);
-                log!(
-                    "client {addr} refused: server full ({} connections)",
-                    config.max_clients
-                );
-                let _ = (&stream).write_all(protocol::error("server full").as_bytes());
-                return None;
-            }
-            open.insert(id, clone);
+        // Only this thread adds connections, so the count cannot grow between
+        // this check and the insert below.
+        let open = self.shared.connections.lock().len();
+        if open >= config.max_clients {
+            log!("client {addr} refused: server full ({open} connections)");
+            let _ = (&stream).write_all(protocol::error("server full").as_bytes());
+            return None;
         }
+        // One socket, shared by the client's thread (reading), the registry
+        // (writing) and this table (shutting down).
+        let stream = Arc::new(stream);
+        self.shared
+            .connections
+            .lock()
+            .insert(id, Arc::clone(&stream));
         log!("client {addr} connected");
         // Created before the spawn, so that if the spawn fails the closure,
         // and with it this guard, is dropped and the table entry removed.
