@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::path::Path;
+use std::process::ExitCode;
 
 use crate::config::{Config, ConfigError};
 
@@ -157,6 +158,32 @@ pub fn apply_client_overrides(config: &mut Config, args: &Args) -> Result<(), Cl
         config.client.port = port;
     }
     Ok(())
+}
+
+/// The start of both binaries: parses the command line (only `flags` are
+/// allowed), prints `usage` for `--help`, loads the configuration and applies
+/// the flags with `apply`.
+///
+/// `Err` carries the exit code to return at once: 0 after `--help`, 2 after
+/// printing `error: ...` for a bad flag or config file.
+pub fn start(
+    args: impl IntoIterator<Item = String>,
+    flags: &[&str],
+    usage: &str,
+    apply: fn(&mut Config, &Args) -> Result<(), CliError>,
+) -> Result<(Config, Args), ExitCode> {
+    let usage_error = |e: &dyn fmt::Display| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    };
+    let args = Args::parse(args, flags).map_err(|e| usage_error(&e))?;
+    if args.help() {
+        println!("{usage}");
+        return Err(ExitCode::SUCCESS);
+    }
+    let mut config = load_config(&args).map_err(|e| usage_error(&e))?;
+    apply(&mut config, &args).map_err(|e| usage_error(&e))?;
+    Ok((config, args))
 }
 
 /// Loads the configuration the command line asks for.

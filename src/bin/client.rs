@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use lanchat::cli::{self, Args};
+use lanchat::cli;
 use lanchat::protocol::{self, read_line_capped, LineRead};
 
 const USAGE: &str = "usage: client [--config PATH] [--host HOST] [--port PORT] [--name NAME]
@@ -40,24 +40,16 @@ const MAX_SERVER_LINE: usize = 64 * 1024;
 const QUIT_WAIT: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
-    let args = match Args::parse(
+    let flags = ["config", "host", "port", "name"];
+    let (config, args) = match cli::start(
         std::env::args().skip(1),
-        &["config", "host", "port", "name"],
+        &flags,
+        USAGE,
+        cli::apply_client_overrides,
     ) {
-        Ok(args) => args,
-        Err(e) => return usage_error(e),
+        Ok(started) => started,
+        Err(code) => return code,
     };
-    if args.help() {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let mut config = match cli::load_config(&args) {
-        Ok(config) => config,
-        Err(e) => return usage_error(e),
-    };
-    if let Err(e) = cli::apply_client_overrides(&mut config, &args) {
-        return usage_error(e);
-    }
 
     let target = format!("{}:{}", config.client.host, config.client.port);
     let stream = match TcpStream::connect(&target) {
@@ -163,9 +155,4 @@ fn show(text: &str, interactive: bool) {
 fn server_gone() -> ExitCode {
     println!("* disconnected from server");
     ExitCode::from(1)
-}
-
-fn usage_error(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::from(2)
 }

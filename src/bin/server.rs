@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::thread;
 
-use lanchat::cli::{self, Args};
+use lanchat::cli;
 use lanchat::console;
 use lanchat::server::Server;
 
@@ -25,21 +25,16 @@ options:
   -h, --help     show this help";
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["config", "host", "port"]) {
-        Ok(args) => args,
-        Err(e) => return usage_error(e),
+    let flags = ["config", "host", "port"];
+    let (config, _) = match cli::start(
+        std::env::args().skip(1),
+        &flags,
+        USAGE,
+        cli::apply_server_overrides,
+    ) {
+        Ok(started) => started,
+        Err(code) => return code,
     };
-    if args.help() {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let mut config = match cli::load_config(&args) {
-        Ok(config) => config,
-        Err(e) => return usage_error(e),
-    };
-    if let Err(e) = cli::apply_server_overrides(&mut config, &args) {
-        return usage_error(e);
-    }
 
     let server = match Server::bind(config.server) {
         Ok(server) => server,
@@ -70,9 +65,4 @@ fn main() -> ExitCode {
     // main ends the process, and it with it.
     server.run();
     ExitCode::SUCCESS
-}
-
-fn usage_error(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::from(2)
 }
