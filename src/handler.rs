@@ -259,9 +259,19 @@ fn dispatch(command: Command, session: &mut Session, registry: &Registry) -> Res
         Command::SayIn { room, text } => registry.say(session, Some(&room), &text, false)?,
         Command::Me(text) => registry.say(session, None, &text, true)?,
         Command::Direct { to, text } => registry.direct(session, &to, &text)?,
-        Command::Join(room) => registry.join(session, &room)?,
-        Command::Leave(room) => registry.leave(session, room.as_deref())?,
-        Command::Nick(new) => registry.rename(session, &new)?,
+        Command::Join(room) => {
+            registry.join(session, &room)?;
+            log!("{} joined #{room}", session.name());
+        }
+        Command::Leave(room) => {
+            let room = registry.leave(session, room.as_deref())?;
+            log!("{} left #{room}", session.name());
+        }
+        Command::Nick(new) => {
+            let old = session.name().to_string();
+            registry.rename(session, &new)?;
+            log!("{old} is now known as {new}");
+        }
         Command::Rooms => registry.reply(session, &registry.rooms_line())?,
         Command::Users(room) => {
             let line = registry.users_line(room.as_deref())?;

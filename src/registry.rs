@@ -296,8 +296,8 @@ impl Registry {
         })
     }
 
-    /// Leaves `room` (default: the current room).
-    pub fn leave(&self, session: &Session, room: Option<&str>) -> Result<(), ChatError> {
+    /// Leaves `room` (default: the current room). Returns the room left.
+    pub fn leave(&self, session: &Session, room: Option<&str>) -> Result<String, ChatError> {
         let key = name_key(&session.name);
         self.with_state(|state| {
             let client = state.client(session)?;
@@ -313,7 +313,7 @@ impl Registry {
             state.write(&key, &protocol::notice(&format!("you left #{room}")));
             let left = protocol::notice(&format!("{} left #{room}", session.name));
             state.write_room(&room, None, &left);
-            Ok(())
+            Ok(room)
         })
     }
 
