@@ -58,6 +58,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod crypto;
 pub mod handler;
 pub mod history;
 pub mod log;
