@@ -61,6 +61,7 @@ pub mod console;
 pub mod handler;
 pub mod history;
 pub mod log;
+pub mod outbox;
 pub mod protocol;
 pub mod rate;
 pub mod registry;
