@@ -78,6 +78,9 @@ pub struct ServerConfig {
     pub write_timeout_ms: u64,
     /// The most connections served at once.
     pub max_clients: usize,
+    /// The most bytes waiting to be sent to one client. A client that falls
+    /// this far behind is not reading, and is dropped.
+    pub send_queue_bytes: usize,
 }
 
 /// The `[client]` section: where the terminal client connects.
@@ -103,6 +106,7 @@ impl Default for ServerConfig {
             rate_limit_burst: 20,
             write_timeout_ms: 500,
             max_clients: 1024,
+            send_queue_bytes: 256 * 1024,
         }
     }
 }
@@ -405,6 +409,9 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
             server.write_timeout_ms = integer(key, value, 1, Some(60_000))?;
         }
         (Section::Server, "max_clients") => server.max_clients = integer(key, value, 1, None)?,
+        (Section::Server, "send_queue_bytes") => {
+            server.send_queue_bytes = integer(key, value, 4096, Some(64 * 1024 * 1024))?;
+        }
         (Section::Client, "host") => client.host = non_empty(key, value)?,
         (Section::Client, "port") => client.port = integer(key, value, 0, Some(65535))?,
         _ => return Err(format!("unknown key \"{key}\" in [{section}]")),
@@ -532,6 +539,7 @@ rate_limit_per_sec = 0
 rate_limit_burst = 5
 write_timeout_ms = 250
 max_clients = 64
+send_queue_bytes = 65_536
 
 [client]
 host = "192.168.1.20"
@@ -551,6 +559,7 @@ port = 7000
                 rate_limit_burst: 5,
                 write_timeout_ms: 250,
                 max_clients: 64,
+                send_queue_bytes: 65536,
             },
             client: ClientConfig {
                 host: "192.168.1.20".to_string(),

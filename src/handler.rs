@@ -4,21 +4,24 @@
 //! The thread owns the reading half of the connection (one `BufReader` for
 //! the connection's whole life, so no buffered byte is ever lost) and blocks
 //! in `read` until the client sends something. Blocking is fine here: that is
-//! the point of a thread per client. All writing to a registered client goes
-//! through the registry, under its lock, so this thread's replies and other
-//! people's messages never interleave mid-line.
+//! the point of a thread per client. This thread never writes to the socket:
+//! every line to the client, its own replies included, is queued in the
+//! client's outbox (through the registry once the client is registered), so
+//! replies and other people's messages keep one order and never interleave
+//! mid-line, and the writer threads send them.
 //!
 //! Clean-up cannot be forgotten: the [`Registration`] guard unregisters the
 //! client in its `Drop`, which runs on every way out of [`run`]: a normal
 //! quit, a read error, an early `?` return, even a panic.
 
-use std::io::{self, BufReader, ErrorKind, Read, Write};
+use std::io::{self, BufReader, ErrorKind, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::ServerConfig;
 use crate::log;
+use crate::outbox::{Closed, Outbox};
 use crate::protocol::{self, read_line_capped, Command, LineRead};
 use crate::rate::{RateLimiter, Verdict};
 use crate::registry::{ChatError, ConnId, Registry, Session};
@@ -83,26 +86,22 @@ enum Flow {
 /// Errors are this connection's alone; the caller logs them.
 pub fn run(
     stream: Arc<TcpStream>,
+    outbox: Arc<Outbox>,
     id: ConnId,
     addr: SocketAddr,
     registry: &Registry,
     config: &ServerConfig,
 ) -> io::Result<()> {
-    // Reading and writing share one socket: `&TcpStream` is both `Read` and
-    // `Write`, so an `Arc` is enough. (`try_clone` would also work, but each
-    // clone is another file descriptor, and with thousands of clients the
-    // descriptors run out first.)
-    let writer = Arc::clone(&stream);
     let handshake_deadline = Instant::now() + Duration::from_secs(config.handshake_timeout_secs);
     let mut reader = BufReader::new(DeadlineReader {
         stream,
         deadline: Some(handshake_deadline),
     });
     let welcome = format!("Welcome to {}! Enter your name:", config.server_name);
-    (&*writer).write_all(protocol::notice(&welcome).as_bytes())?;
+    send(&outbox, registry, &protocol::notice(&welcome))?;
 
     let mut buf = Vec::new();
-    let Some(session) = handshake(&mut reader, &writer, &mut buf, id, addr, registry, config)?
+    let Some(session) = handshake(&mut reader, &outbox, &mut buf, id, addr, registry, config)?
     else {
         return Ok(());
     };
@@ -153,7 +152,7 @@ pub fn run(
             Ok(Flow::Quit) => {
                 log!("client {addr} ({}) quit", registration.session.name());
                 drop(registration); // tell the rooms before we close
-                close_gracefully(&writer, &mut reader);
+                close_gracefully(&outbox, &mut reader);
                 return Ok(());
             }
             Err(Refusal::Chat(ChatError::Gone)) => return Ok(()),
@@ -173,7 +172,7 @@ pub fn run(
 /// ran out of time.
 fn handshake(
     reader: &mut BufReader<DeadlineReader>,
-    writer: &Arc<TcpStream>,
+    outbox: &Arc<Outbox>,
     buf: &mut Vec<u8>,
     id: ConnId,
     addr: SocketAddr,
@@ -195,11 +194,11 @@ fn handshake(
         let name = match read {
             LineRead::Eof => return Ok(None),
             LineRead::TooLong => {
-                (&**writer).write_all(too_long(config).as_bytes())?;
+                send(outbox, registry, &too_long(config))?;
                 continue;
             }
             LineRead::NotUtf8 => {
-                (&**writer).write_all(not_utf8().as_bytes())?;
+                send(outbox, registry, &not_utf8())?;
                 continue;
             }
             LineRead::Line(line) => protocol::sanitize(&line).trim().to_string(),
@@ -209,14 +208,22 @@ fn handshake(
         }
         let refusal = match protocol::validate_name(&name) {
             Err(bad) => ChatError::BadName(bad),
-            Ok(()) => match registry.register(&name, id, addr, Arc::clone(writer)) {
+            Ok(()) => match registry.register(&name, id, addr, Arc::clone(outbox)) {
                 Ok(session) => return Ok(Some(session)),
                 Err(ChatError::Gone) => return Ok(None),
                 Err(taken) => taken,
             },
         };
-        (&**writer).write_all(protocol::error(refusal).as_bytes())?;
+        send(outbox, registry, &protocol::error(refusal))?;
     }
+}
+
+/// Queues a line for a client that is not registered yet (the registry
+/// queues everything after that).
+fn send(outbox: &Arc<Outbox>, registry: &Registry, line: &str) -> io::Result<()> {
+    outbox
+        .send(registry.writers(), line.as_bytes())
+        .map_err(|Closed| io::Error::new(ErrorKind::BrokenPipe, "the connection is closing"))
 }
 
 fn too_long(config: &ServerConfig) -> String {
@@ -287,16 +294,16 @@ fn dispatch(command: Command, session: &mut Session, registry: &Registry) -> Res
     Ok(Flow::Continue)
 }
 
-/// Closes our side, then reads and discards whatever the client still sends
-/// for a moment.
+/// Closes our side once the goodbye is sent, then reads and discards
+/// whatever the client still sends for a moment.
 ///
 /// Closing a socket that has unread input makes the kernel send a reset,
 /// and a reset can destroy data we sent but the client has not read yet,
 /// such as the goodbye line. Shutting down our side first sends a clean end
 /// of stream after the goodbye; draining for a short, bounded time lets the
 /// client's last bytes arrive before we close.
-fn close_gracefully(writer: &TcpStream, reader: &mut BufReader<DeadlineReader>) {
-    let _ = writer.shutdown(Shutdown::Write);
+fn close_gracefully(outbox: &Outbox, reader: &mut BufReader<DeadlineReader>) {
+    outbox.close_after_flush(Shutdown::Write);
     let _ = reader.get_ref().stream.set_read_timeout(Some(LINGER));
     let until = Instant::now() + LINGER;
     let mut sink = [0u8; 1024];

@@ -62,6 +62,7 @@ pub mod crypto;
 pub mod handler;
 pub mod history;
 pub mod log;
+pub mod outbox;
 pub mod protocol;
 pub mod rate;
 pub mod registry;

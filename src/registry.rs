@@ -2,19 +2,20 @@
 //! one place that writes to their sockets.
 //!
 //! At heart it is a `Mutex<HashMap<String, TcpStream>>` keyed by name (here
-//! the stream sits in a small [`Client`] struct with the client's rooms).
+//! the stream sits, inside its outbox, in a small [`Client`] struct with the
+//! client's rooms).
 //! This is the only module that locks it, and it never hands the guard out.
 //!
-//! **Writing under the lock.** Every line to a registered client is written
-//! while holding the lock. That buys two things cheaply: each line arrives
-//! whole (two threads cannot interleave bytes on one socket), and everyone
-//! sees the lines of a room in the same order. The price: while one write
-//! blocks, every other sender waits. We bound that price with a write
-//! timeout on every socket (`write_timeout_ms`): a client whose socket
-//! buffer stays full that long is not reading, and is dropped. The next step
-//! up, which a server for thousands of busy clients takes, is a bounded
-//! outbox per client drained by its own writer thread, so that a slow reader
-//! costs nobody else anything.
+//! **Delivering under the lock.** Every line to a registered client is
+//! queued while holding the lock, so everyone sees the lines of a room in the
+//! same order, and a new client's hello and replay come before anything
+//! else. Queuing is only a memory copy into the client's [`Outbox`]; the
+//! socket writes happen later, on the writer threads, without the lock. So
+//! a client that stops reading costs the others nothing: its outbox fills,
+//! refuses more, and the client is dropped here. (The first version of this
+//! server wrote to the sockets under the lock, bounded by a write timeout;
+//! simpler, but one stalled client then stalled every sender for up to that
+//! timeout, and every line cost a system call while everyone waited.)
 //!
 //! **Identity.** A name can be reused as soon as its owner leaves, so every
 //! operation carries a [`Session`]: the name *and* the connection id. An
@@ -24,12 +25,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::io::Write;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::mem;
+use std::net::{Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::history::{Entry, History};
 use crate::log;
+use crate::outbox::{Closed, Outbox, Writers};
 use crate::protocol::{self, name_key, BadName};
 use crate::rooms::Rooms;
 
@@ -42,14 +44,11 @@ struct Client {
     /// The name as the user typed it; the map key is its lower-case form.
     name: String,
     addr: SocketAddr,
-    /// The connection, shared with the client's own thread (which reads);
-    /// here it is only written to (and shut down).
-    stream: Arc<TcpStream>,
+    /// Where lines for this client are queued for sending.
+    outbox: Arc<Outbox>,
     /// The rooms this client is in, in the order joined: the last one is the
     /// current room, where plain text goes.
     rooms: Vec<String>,
-    /// A write to it failed; it is removed at the end of the operation.
-    dead: bool,
 }
 
 impl Client {
@@ -114,35 +113,43 @@ impl From<BadName> for ChatError {
 struct State {
     clients: HashMap<String, Client>,
     rooms: Rooms,
-    /// Keys of clients whose write failed during the current operation.
+    /// Clients whose outbox refused a line during the current operation:
+    /// removed before the lock is released.
     dead: Vec<String>,
+    /// Outboxes that were idle and got lines during the current operation:
+    /// handed to the writers after the lock is released, all at once.
+    to_schedule: Vec<Arc<Outbox>>,
 }
 
 /// The shared registry of online clients and rooms.
 pub struct Registry {
-    /// Protects the client map, the rooms, and the right to write to a
-    /// registered client's socket. Held only for map updates and
-    /// timeout-bounded writes; never while reading a socket or sleeping.
+    /// Protects the client map, the rooms, and the order in which lines are
+    /// queued to clients. Held for map updates and memory copies only: never
+    /// while reading or writing a socket, or sleeping.
     state: Mutex<State>,
     history: History,
+    writers: Arc<Writers>,
     default_room: String,
 }
 
 impl Registry {
-    pub fn new(history: History, default_room: &str) -> Registry {
+    pub fn new(history: History, writers: Arc<Writers>, default_room: &str) -> Registry {
         Registry {
             state: Mutex::new(State {
                 clients: HashMap::new(),
                 rooms: Rooms::new(),
                 dead: Vec::new(),
+                to_schedule: Vec::new(),
             }),
             history,
+            writers,
             default_room: default_room.to_string(),
         }
     }
 
-    /// Runs `op` under the lock, then removes any client whose write failed
-    /// during it (announcing their departure), before the lock is released.
+    /// Runs `op` under the lock, then removes any client whose outbox
+    /// refused a line during it (announcing their departure), before the lock
+    /// is released. Finally hands the outboxes that got lines to the writers.
     fn with_state<R>(&self, op: impl FnOnce(&mut State) -> R) -> R {
         // A panic in another thread while it held the lock leaves the map
         // consistent enough to go on (each update below is a few plain
@@ -153,7 +160,15 @@ impl Registry {
         });
         let result = op(&mut state);
         state.reap();
+        let to_schedule = mem::take(&mut state.to_schedule);
+        drop(state);
+        self.writers.schedule(to_schedule);
         result
+    }
+
+    /// The writer pool, for the handler's lines before registration.
+    pub fn writers(&self) -> &Writers {
+        &self.writers
     }
 
     /// Registers `name` for connection `id`, if the name is free.
@@ -167,7 +182,7 @@ impl Registry {
         name: &str,
         id: ConnId,
         addr: SocketAddr,
-        stream: Arc<TcpStream>,
+        outbox: Arc<Outbox>,
     ) -> Result<Session, ChatError> {
         let key = name_key(name);
         let room = self.default_room.clone();
@@ -180,8 +195,10 @@ impl Registry {
                 return Err(ChatError::Taken(name.to_string()));
             }
             let greeting = hello + &self.history.replay(&room);
-            if (&*stream).write_all(greeting.as_bytes()).is_err() {
-                return Err(ChatError::Gone);
+            match outbox.push(greeting.as_bytes()) {
+                Ok(true) => state.to_schedule.push(Arc::clone(&outbox)),
+                Ok(false) => {}
+                Err(Closed) => return Err(ChatError::Gone),
             }
             state.write_room(&room, None, &joined);
             state.rooms.join(&room, &key);
@@ -191,9 +208,8 @@ impl Registry {
                     id,
                     name: name.to_string(),
                     addr,
-                    stream,
+                    outbox,
                     rooms: vec![room],
-                    dead: false,
                 },
             );
             Ok(Session {
@@ -445,11 +461,11 @@ impl State {
         }
     }
 
-    /// Writes to one client. A failed or timed-out write marks it dead: it
-    /// is skipped from then on and removed before the lock is released.
+    /// Queues lines to one client. If its outbox refuses them (the client
+    /// is too far behind), it is removed before the lock is released.
     fn write(&mut self, key: &str, line: &str) {
-        if let Some(client) = self.clients.get_mut(key) {
-            write_or_mark_dead(client, key, line, &mut self.dead);
+        if let Some(client) = self.clients.get(key) {
+            queue(client, key, line, &mut self.dead, &mut self.to_schedule);
         }
     }
 
@@ -462,8 +478,8 @@ impl State {
             if Some(key.as_str()) == except {
                 continue;
             }
-            if let Some(client) = self.clients.get_mut(key) {
-                write_or_mark_dead(client, key, line, &mut self.dead);
+            if let Some(client) = self.clients.get(key) {
+                queue(client, key, line, &mut self.dead, &mut self.to_schedule);
             }
         }
     }
@@ -480,21 +496,23 @@ impl State {
     }
 
     /// Removes a client that its own handler did not ask to remove, and
-    /// shuts its socket: the handler's blocked read then returns, and the
-    /// handler ends (its later calls here get `Gone`).
+    /// closes its connection once what is queued for it has been sent: the
+    /// handler's blocked read then returns, and the handler ends (its later
+    /// calls here get `Gone`).
     fn evict(&mut self, key: &str, why: &str) {
         if let Some(client) = self.remove(key, why) {
-            let _ = client.stream.shutdown(Shutdown::Both);
+            client.outbox.close_after_flush(Shutdown::Both);
         }
     }
 
-    /// Removes the clients whose writes failed. Telling their rooms may fail
-    /// more writes; the loop ends because each turn removes a client.
+    /// Removes the clients whose outbox refused a line. Telling their rooms
+    /// may overflow more outboxes; the loop ends because each turn removes a
+    /// client (or finds it already gone).
     fn reap(&mut self) {
         while let Some(key) = self.dead.pop() {
             if let Some(client) = self.clients.get(&key) {
                 log!(
-                    "client {} ({}) dropped: not reading (write failed or timed out)",
+                    "client {} ({}) dropped: not reading (send queue full or write failed)",
                     client.addr,
                     client.name
                 );
@@ -504,12 +522,18 @@ impl State {
     }
 }
 
-fn write_or_mark_dead(client: &mut Client, key: &str, line: &str, dead: &mut Vec<String>) {
-    if client.dead {
-        return;
-    }
-    if (&*client.stream).write_all(line.as_bytes()).is_err() {
-        client.dead = true;
-        dead.push(key.to_string());
+/// Queues `line` in `client`'s outbox; notes the outbox for scheduling if
+/// it was idle, or the client for removal if the outbox refused.
+fn queue(
+    client: &Client,
+    key: &str,
+    line: &str,
+    dead: &mut Vec<String>,
+    to_schedule: &mut Vec<Arc<Outbox>>,
+) {
+    match client.outbox.push(line.as_bytes()) {
+        Ok(true) => to_schedule.push(Arc::clone(&client.outbox)),
+        Ok(false) => {}
+        Err(Closed) => dead.push(key.to_string()),
     }
 }

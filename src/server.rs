@@ -25,12 +25,21 @@ use std::time::{Duration, Instant};
 
 use crate::config::ServerConfig;
 use crate::history::{History, HistoryError};
+use crate::outbox::{Outbox, Writers};
 use crate::registry::{ChatError, ConnId, Registry};
 use crate::{handler, log, protocol};
 
 /// How long `accept` pauses after an error, so a persistent one (no file
 /// descriptors left) does not spin a core.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Writer threads, which send what is queued in the clients' outboxes. A
+/// writer is busy only for the length of a `write` system call, unless a
+/// client's socket is full; a few of them let the others go on meanwhile.
+const WRITER_THREADS: usize = 4;
+
+/// How long shutdown waits for the last lines to be sent.
+const FLUSH_GRACE: Duration = Duration::from_secs(2);
 
 /// How long shutdown waits for client threads to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -40,6 +49,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub enum ServerError {
     Bind { addr: String, source: io::Error },
     History(HistoryError),
+    Threads(io::Error),
 }
 
 impl fmt::Display for ServerError {
@@ -50,6 +60,7 @@ impl fmt::Display for ServerError {
             }
             ServerError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             ServerError::History(e) => e.fmt(f),
+            ServerError::Threads(e) => write!(f, "cannot start the writer threads: {e}"),
         }
     }
 }
@@ -59,21 +70,23 @@ impl std::error::Error for ServerError {
         match self {
             ServerError::Bind { source, .. } => Some(source),
             ServerError::History(e) => Some(e),
+            ServerError::Threads(e) => Some(e),
         }
     }
 }
 
 /// Every open connection, registered or not, by id.
 ///
-/// Used to count connections against `max_clients` and to wake every
-/// client thread at shutdown.
+/// Used to count connections against `max_clients` and to close every
+/// connection at shutdown. Each is kept as its outbox, which holds the
+/// socket.
 struct Connections {
-    /// Protects the table. Held only to insert, remove, count or shut down.
-    open: Mutex<HashMap<ConnId, Arc<TcpStream>>>,
+    /// Protects the table. Held only to insert, remove, count or close.
+    open: Mutex<HashMap<ConnId, Arc<Outbox>>>,
 }
 
 impl Connections {
-    fn lock(&self) -> MutexGuard<'_, HashMap<ConnId, Arc<TcpStream>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<ConnId, Arc<Outbox>>> {
         self.open
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -94,6 +107,8 @@ struct Shared {
 pub struct Server {
     listener: TcpListener,
     shared: Arc<Shared>,
+    writers: Arc<Writers>,
+    writer_threads: Vec<JoinHandle<()>>,
 }
 
 /// What the console (or a test) can do to a running server.
@@ -117,9 +132,13 @@ impl Server {
         };
         let listener = TcpListener::bind(&addr).map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
-        let registry = Registry::new(history, &config.default_room);
+        let (writers, writer_threads) =
+            Writers::start(WRITER_THREADS).map_err(ServerError::Threads)?;
+        let registry = Registry::new(history, Arc::clone(&writers), &config.default_room);
         Ok(Server {
             listener,
+            writers,
+            writer_threads,
             shared: Arc::new(Shared {
                 config,
                 registry,
@@ -194,13 +213,15 @@ impl Server {
             let _ = (&stream).write_all(protocol::error("server full").as_bytes());
             return None;
         }
-        // One socket, shared by the client's thread (reading), the registry
-        // (writing) and this table (shutting down).
+        // One socket, shared by the client's thread (reading) and its outbox
+        // (writing). `&TcpStream` is both `Read` and `Write`, so an `Arc` is
+        // enough; `try_clone` would cost a file descriptor per clone.
         let stream = Arc::new(stream);
+        let outbox = Outbox::new(Arc::clone(&stream), config.send_queue_bytes);
         self.shared
             .connections
             .lock()
-            .insert(id, Arc::clone(&stream));
+            .insert(id, Arc::clone(&outbox));
         log!("client {addr} connected");
         // Created before the spawn, so that if the spawn fails the closure,
         // and with it this guard, is dropped and the table entry removed.
@@ -213,7 +234,8 @@ impl Server {
             .name(format!("client {addr}"))
             .spawn(move || {
                 let _guard = guard;
-                if let Err(e) = handler::run(stream, id, addr, &shared.registry, &shared.config) {
+                let (registry, config) = (&shared.registry, &shared.config);
+                if let Err(e) = handler::run(stream, outbox, id, addr, registry, config) {
                     log!("client {addr}: {e}");
                 }
             });
@@ -231,8 +253,14 @@ impl Server {
         let registry = &self.shared.registry;
         registry.broadcast(&protocol::notice("server is shutting down"));
         registry.flush_history();
-        for stream in self.shared.connections.lock().values() {
-            let _ = stream.shutdown(Shutdown::Both);
+        // Let the writers send the notice (and anything before it), then
+        // close every connection: the client threads' reads return.
+        for outbox in self.shared.connections.lock().values() {
+            outbox.close_after_flush(Shutdown::Both);
+        }
+        self.writers.wait_idle(FLUSH_GRACE);
+        for outbox in self.shared.connections.lock().values() {
+            outbox.shutdown_now();
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         for thread in threads {
@@ -243,7 +271,11 @@ impl Server {
                 let _ = thread.join();
             }
         }
-        registry.flush_history();
+        self.writers.stop();
+        for writer in self.writer_threads {
+            let _ = writer.join();
+        }
+        self.shared.registry.flush_history();
         log!("stopped");
     }
 }

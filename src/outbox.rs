@@ -1,0 +1,364 @@
+//! Sending without waiting: a bounded outbox per client, drained into its
+//! socket by a small pool of writer threads.
+//!
+//! A `write` to a TCP socket blocks when the socket's send buffer is full,
+//! which happens when the peer stops reading. If the thread delivering a
+//! chat message did that write itself, one client that stops reading would
+//! stall the sender, and everyone waiting behind the sender. So delivering
+//! a line only *appends* it to the recipient's outbox (a memory copy under a
+//! lock held for nanoseconds) and moves on. Writer threads take whole
+//! outboxes off a ready queue and write them out.
+//!
+//! Two things follow, both good:
+//!
+//! - **Coalescing.** A writer takes everything queued for a client at once
+//!   and sends it with one `write_all`. When traffic is light that is one
+//!   line per write, sent at once; when it is heavy, many lines share one
+//!   system call, so throughput rises with load instead of collapsing.
+//! - **Bounded cost of a slow reader.** An outbox holds at most `limit`
+//!   bytes. A client that falls that far behind is not reading: its outbox
+//!   refuses more, its socket is shut down (which also frees a writer that
+//!   is blocked on it at once), and the registry drops it. A writer blocked
+//!   on a full socket gives up after the socket's write timeout as well.
+//!
+//! Why a pool and not a writer thread per client? A thread costs about
+//! 10 KB of memory even when idle, and the kernel limits how many a process
+//! may map. A reader thread per client is the price of blocking reads; a
+//! second thread per client would double it for clients that mostly listen.
+//! A handful of writers serve them all, since a writer spends its time in
+//! the kernel and is free again within microseconds, unless a socket is
+//! full, which the limit and the timeout bound.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::mem;
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::log;
+
+/// The outbox refused a line: it is closed (the client is leaving) or the
+/// client fell too far behind and has been cut off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
+
+/// One client's queue of bytes to send.
+pub struct Outbox {
+    stream: Arc<TcpStream>,
+    limit: usize,
+    /// Protects the queued bytes and the flags. Held only to copy bytes in
+    /// or take them out, never during a write.
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    queued: Vec<u8>,
+    /// On the ready queue, or being written by a writer right now. A client
+    /// is handled by one writer at a time, which keeps its lines in order.
+    scheduled: bool,
+    /// No more bytes are accepted.
+    closed: bool,
+    /// Shut the socket down this way once the queue is empty.
+    shutdown_when_drained: Option<Shutdown>,
+}
+
+impl Outbox {
+    /// An outbox for `stream` holding at most `limit` unsent bytes.
+    pub fn new(stream: Arc<TcpStream>, limit: usize) -> Arc<Outbox> {
+        Arc::new(Outbox {
+            stream,
+            limit,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues `bytes` (whole lines). Returns `Ok(true)` if the outbox was
+    /// idle and must now be handed to the writers with [`Writers::schedule`];
+    /// the caller does that, possibly for many outboxes at once, so that
+    /// one broadcast costs one wake-up rather than one per recipient.
+    ///
+    /// If the client is more than `limit` bytes behind, its socket is shut
+    /// down and the line refused with [`Closed`].
+    pub fn push(&self, bytes: &[u8]) -> Result<bool, Closed> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(Closed);
+        }
+        // An empty outbox takes any one push (a long history replay, say):
+        // the limit is on how far behind a client is, not on one message.
+        if !state.queued.is_empty() && state.queued.len() + bytes.len() > self.limit {
+            state.closed = true;
+            state.queued = Vec::new();
+            drop(state);
+            // Also wakes a writer blocked on this socket, and the client's
+            // own thread blocked reading it.
+            let _ = self.stream.shutdown(Shutdown::Both);
+            return Err(Closed);
+        }
+        state.queued.extend_from_slice(bytes);
+        let newly_scheduled = !state.scheduled;
+        state.scheduled = true;
+        Ok(newly_scheduled)
+    }
+
+    /// Queues `bytes` and, if needed, hands this outbox to the writers: the
+    /// one-recipient form of [`push`](Self::push) and [`Writers::schedule`].
+    pub fn send(self: &Arc<Self>, writers: &Writers, bytes: &[u8]) -> Result<(), Closed> {
+        if self.push(bytes)? {
+            writers.schedule([Arc::clone(self)]);
+        }
+        Ok(())
+    }
+
+    /// Shuts the socket down now, whatever is still queued (the last step
+    /// of a shutdown, after the writers had their chance).
+    pub fn shutdown_now(&self) {
+        self.lock().closed = true;
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    /// Stops accepting bytes; once what is queued has been sent, shuts the
+    /// socket down with `how`. Used for a goodbye: the last lines still
+    /// arrive, then the connection ends.
+    pub fn close_after_flush(&self, how: Shutdown) {
+        let mut state = self.lock();
+        if state.closed {
+            return;
+        }
+        state.closed = true;
+        if state.scheduled {
+            // A writer has it; the writer shuts down when done.
+            state.shutdown_when_drained = Some(how);
+        } else {
+            drop(state);
+            let _ = self.stream.shutdown(how);
+        }
+    }
+
+    /// Whether a writer still has bytes of ours to send.
+    pub fn is_flushing(&self) -> bool {
+        self.lock().scheduled
+    }
+
+    /// Writes what is queued (one writer at a time, see `scheduled`).
+    /// Returns true if more arrived meanwhile and it must be scheduled again.
+    fn drain(&self) -> bool {
+        let bytes = mem::take(&mut self.lock().queued);
+        let written = (&*self.stream).write_all(&bytes);
+        let mut state = self.lock();
+        if let Err(e) = written {
+            // Timed out (the client stopped reading) or the connection is
+            // gone. Shutting the socket down wakes the client's thread, which
+            // unregisters it.
+            if !state.closed {
+                log!("dropping a client that is not reading: {e}");
+            }
+            state.closed = true;
+            state.queued = Vec::new();
+            state.scheduled = false;
+            drop(state);
+            let _ = self.stream.shutdown(Shutdown::Both);
+            return false;
+        }
+        if !state.queued.is_empty() {
+            return true;
+        }
+        state.scheduled = false;
+        if let Some(how) = state.shutdown_when_drained.take() {
+            drop(state);
+            let _ = self.stream.shutdown(how);
+        }
+        false
+    }
+}
+
+/// The pool of writer threads and their ready queue.
+pub struct Writers {
+    /// Protects the ready queue and the counters. Never held during a write.
+    queue: Mutex<Queue>,
+    /// Signalled when work arrives or the pool stops.
+    work: Condvar,
+    /// Signalled when the pool becomes idle (for a graceful shutdown).
+    idle: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    ready: VecDeque<Arc<Outbox>>,
+    /// Writers in the middle of a write.
+    busy: usize,
+    stopping: bool,
+}
+
+impl Writers {
+    /// Starts `count` writer threads.
+    pub fn start(count: usize) -> std::io::Result<(Arc<Writers>, Vec<JoinHandle<()>>)> {
+        let writers = Arc::new(Writers {
+            queue: Mutex::new(Queue::default()),
+            work: Condvar::new(),
+            idle: Condvar::new(),
+        });
+        let mut threads = Vec::new();
+        for i in 0..count.max(1) {
+            let pool = Arc::clone(&writers);
+            let thread = thread::Builder::new()
+                .name(format!("writer {i}"))
+                .spawn(move || pool.run())?;
+            threads.push(thread);
+        }
+        Ok((writers, threads))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Hands outboxes that [`Outbox::push`] reported idle to the writers.
+    pub fn schedule(&self, outboxes: impl IntoIterator<Item = Arc<Outbox>>) {
+        let mut queue = self.lock();
+        let before = queue.ready.len();
+        queue.ready.extend(outboxes);
+        let added = queue.ready.len() - before;
+        drop(queue);
+        match added {
+            0 => {}
+            1 => self.work.notify_one(),
+            _ => self.work.notify_all(),
+        }
+    }
+
+    /// One writer thread: take an outbox, write it, repeat.
+    fn run(&self) {
+        let mut queue = self.lock();
+        loop {
+            if let Some(outbox) = queue.ready.pop_front() {
+                queue.busy += 1;
+                drop(queue);
+                let again = outbox.drain();
+                queue = self.lock();
+                queue.busy -= 1;
+                if again {
+                    // To the back of the line: one busy client cannot
+                    // starve the others.
+                    queue.ready.push_back(outbox);
+                }
+                if queue.ready.is_empty() && queue.busy == 0 {
+                    self.idle.notify_all();
+                }
+            } else if queue.stopping {
+                return;
+            } else {
+                queue = self.work.wait(queue).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
+
+    /// Waits until every queued byte has been written, or `limit` passes.
+    pub fn wait_idle(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut queue = self.lock();
+        while !(queue.ready.is_empty() && queue.busy == 0) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            queue = match self.idle.wait_timeout(queue, left) {
+                Ok((queue, _)) => queue,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
+    /// Lets the writer threads finish what is queued and exit.
+    pub fn stop(&self) {
+        self.lock().stopping = true;
+        self.work.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    /// A connected pair of sockets on loopback.
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        (server, client)
+    }
+
+    #[test]
+    fn lines_arrive_in_order() {
+        let (server, client) = pair();
+        let (writers, _threads) = Writers::start(2).expect("writers");
+        let outbox = Outbox::new(Arc::new(server), 1 << 20);
+        for i in 0..100 {
+            if outbox.push(format!("line {i}\n").as_bytes()) == Ok(true) {
+                writers.schedule([Arc::clone(&outbox)]);
+            }
+        }
+        let mut reader = BufReader::new(client);
+        for i in 0..100 {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("read");
+            assert_eq!(line, format!("line {i}\n"));
+        }
+        writers.stop();
+    }
+
+    #[test]
+    fn only_the_first_push_schedules() {
+        let (server, _client) = pair();
+        let outbox = Outbox::new(Arc::new(server), 1 << 20);
+        assert_eq!(outbox.push(b"a\n"), Ok(true));
+        assert_eq!(outbox.push(b"b\n"), Ok(false));
+    }
+
+    #[test]
+    fn a_client_too_far_behind_is_cut_off() {
+        let (server, mut client) = pair();
+        let outbox = Outbox::new(Arc::new(server), 10);
+        // The first push is always taken, even when it is over the limit.
+        assert_eq!(outbox.push(b"12345678901234\n"), Ok(true));
+        assert_eq!(outbox.push(b"1\n"), Err(Closed));
+        assert_eq!(outbox.push(b"x\n"), Err(Closed));
+        // Nothing was written (no writers), and the socket was shut down.
+        let mut buf = [0u8; 16];
+        assert_eq!(std::io::Read::read(&mut client, &mut buf).expect("read"), 0);
+    }
+
+    #[test]
+    fn close_after_flush_sends_the_last_lines_first() {
+        let (server, client) = pair();
+        let (writers, _threads) = Writers::start(1).expect("writers");
+        let outbox = Outbox::new(Arc::new(server), 1 << 20);
+        if outbox.push(b"bye\n") == Ok(true) {
+            writers.schedule([Arc::clone(&outbox)]);
+        }
+        outbox.close_after_flush(Shutdown::Both);
+        assert_eq!(outbox.push(b"late\n"), Err(Closed));
+        let mut reader = BufReader::new(client);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut text).expect("read to end");
+        assert_eq!(text, "bye\n");
+        writers.wait_idle(Duration::from_secs(1));
+        writers.stop();
+    }
+}
