@@ -10,7 +10,7 @@
 //! replies and other people's messages keep one order and never interleave
 //! mid-line, and the writer threads send them.
 //!
-//! Clean-up cannot be forgotten: the [`Registration`] guard unregisters the
+//! Clean-up cannot be forgotten: the `Registration` guard unregisters the
 //! client in its `Drop`, which runs on every way out of [`run`]: a normal
 //! quit, a read error, an early `?` return, even a panic.
 

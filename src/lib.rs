@@ -20,12 +20,15 @@
 //!
 //! ```text
 //!   main thread: accept loop ──spawns──▶ one thread per client (handler)
-//!        │                                  │ reads its own socket
-//!        │                                  ▼
-//!   console thread ──────────────▶ Registry (Mutex) ──▶ writes to sockets
-//!   (server's stdin)                  │  clients by name, rooms
-//!                                     ▼
-//!                                  History (Mutex): the chat log file
+//!                                           │ reads its own socket
+//!                                           ▼
+//!   console thread ──────────────▶ Registry (Mutex): clients by name, rooms
+//!   (server's stdin)                  │            │ queues each line
+//!                                     ▼            ▼
+//!                     History (Mutex)     one Outbox per client (Mutex)
+//!                     the chat log                 │
+//!                                                  ▼
+//!                               writer threads (4): write outboxes to sockets
 //! ```
 //!
 //! - The **accept loop** ([`server`]) blocks in `accept` and starts a thread
@@ -34,9 +37,12 @@
 //!   socket: it blocks in `read`, frames lines ([`protocol`]), and turns each
 //!   into a command.
 //! - The **registry** ([`registry`]) is the shared state: who is online,
-//!   which rooms exist ([`rooms`]). Every write to a registered client
-//!   happens under its lock, bounded by a write timeout, so lines arrive
-//!   whole and in one order for everyone.
+//!   which rooms exist ([`rooms`]). Every line to a registered client is
+//!   queued under its lock, so lines keep one order for everyone.
+//! - Each client's **outbox** ([`outbox`]) holds the bytes queued for it, up
+//!   to a limit; a small pool of **writer threads** sends them, many lines
+//!   per write under load. A client that stops reading only fills its own
+//!   outbox, and is cut off when it is full.
 //! - The **history** ([`history`]) appends every room message to a file
 //!   before it is delivered, and keeps the last few of each room for replay.
 //! - The **console thread** ([`console`]) reads operator commands from the
@@ -47,10 +53,12 @@
 //! 1. [`protocol`]: framing, capping, parsing a line into a command.
 //! 2. [`handler`]: one client's life.
 //! 3. [`registry`] and [`rooms`]: the shared state and the lock.
-//! 4. [`history`]: the chat log.
-//! 5. [`server`] and [`console`]: accept, spawn, shut down.
-//! 6. [`config`] and [`cli`]: settings from `config.toml` and flags.
-//! 7. [`rate`], [`clock`], [`log`]: small helpers.
+//! 4. [`outbox`]: sending without waiting.
+//! 5. [`history`]: the chat log.
+//! 6. [`server`] and [`console`]: accept, spawn, shut down.
+//! 7. [`config`] and [`cli`]: settings from `config.toml` and flags.
+//! 8. [`crypto`]: password hashing for accounts.
+//! 9. [`rate`], [`clock`], [`log`](mod@log): small helpers.
 //!
 //! The binaries in `src/bin/` only parse arguments and wire these together.
 

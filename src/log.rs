@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-/// Writes `time message` to stderr. Use through the [`log!`](crate::log!) macro.
+/// Writes `time message` to stderr. Use through the [`log!`](macro@crate::log) macro.
 pub fn write(args: std::fmt::Arguments) {
     let line = format!("{} {}\n", crate::clock::now_rfc3339(), args);
     // If stderr is gone there is nobody to tell; carry on serving.

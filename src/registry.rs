@@ -2,7 +2,7 @@
 //! one place that writes to their sockets.
 //!
 //! At heart it is a `Mutex<HashMap<String, TcpStream>>` keyed by name (here
-//! the stream sits, inside its outbox, in a small [`Client`] struct with the
+//! the stream sits, inside its outbox, in a small `Client` struct with the
 //! client's rooms).
 //! This is the only module that locks it, and it never hands the guard out.
 //!
