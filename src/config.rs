@@ -78,9 +78,21 @@ pub struct ServerConfig {
     pub write_timeout_ms: u64,
     /// The most connections served at once.
     pub max_clients: usize,
+    /// The most connections at once from one IP address; 0 turns the limit
+    /// off.
+    pub max_clients_per_ip: usize,
     /// The most bytes waiting to be sent to one client. A client that falls
     /// this far behind is not reading, and is dropped.
     pub send_queue_bytes: usize,
+    /// Where registered accounts (names and password hashes) are kept.
+    pub accounts_file: PathBuf,
+    /// Whether users may `/register` their name themselves.
+    pub open_registration: bool,
+    /// Whether unregistered names may chat; if not, only accounts (made by
+    /// the operator with the console's `/register`) may log in.
+    pub guests_allowed: bool,
+    /// PBKDF2 iterations for new password hashes: the cost of one guess.
+    pub password_iterations: u32,
 }
 
 /// The `[client]` section: where the terminal client connects.
@@ -106,7 +118,12 @@ impl Default for ServerConfig {
             rate_limit_burst: 20,
             write_timeout_ms: 500,
             max_clients: 1024,
+            max_clients_per_ip: 16,
             send_queue_bytes: 256 * 1024,
+            accounts_file: PathBuf::from("data/accounts.txt"),
+            open_registration: true,
+            guests_allowed: true,
+            password_iterations: 100_000,
         }
     }
 }
@@ -409,6 +426,17 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
             server.write_timeout_ms = integer(key, value, 1, Some(60_000))?;
         }
         (Section::Server, "max_clients") => server.max_clients = integer(key, value, 1, None)?,
+        (Section::Server, "accounts_file") => {
+            server.accounts_file = PathBuf::from(non_empty(key, value)?);
+        }
+        (Section::Server, "open_registration") => server.open_registration = boolean(key, value)?,
+        (Section::Server, "guests_allowed") => server.guests_allowed = boolean(key, value)?,
+        (Section::Server, "password_iterations") => {
+            server.password_iterations = integer(key, value, 1, Some(10_000_000))?;
+        }
+        (Section::Server, "max_clients_per_ip") => {
+            server.max_clients_per_ip = integer(key, value, 0, None)?;
+        }
         (Section::Server, "send_queue_bytes") => {
             server.send_queue_bytes = integer(key, value, 4096, Some(64 * 1024 * 1024))?;
         }
@@ -456,8 +484,6 @@ fn integer<T: TryFrom<i64>>(
     T::try_from(number).map_err(|_| format!("{key} is too large"))
 }
 
-// No key takes a boolean yet; the next ones that do will use this.
-#[allow(dead_code)]
 fn boolean(key: &str, value: Value) -> Result<bool, String> {
     match value {
         Value::Bool(flag) => Ok(flag),
@@ -498,6 +524,12 @@ mod tests {
         assert_eq!(s.rate_limit_burst, 20);
         assert_eq!(s.write_timeout_ms, 500);
         assert_eq!(s.max_clients, 1024);
+        assert_eq!(s.send_queue_bytes, 262_144);
+        assert_eq!(s.max_clients_per_ip, 16);
+        assert_eq!(s.accounts_file, PathBuf::from("data/accounts.txt"));
+        assert!(s.open_registration);
+        assert!(s.guests_allowed);
+        assert_eq!(s.password_iterations, 100_000);
         assert_eq!(config.client.host, "127.0.0.1");
         assert_eq!(config.client.port, 7878);
     }
@@ -539,7 +571,12 @@ rate_limit_per_sec = 0
 rate_limit_burst = 5
 write_timeout_ms = 250
 max_clients = 64
+max_clients_per_ip = 0
 send_queue_bytes = 65_536
+accounts_file = "logs/accounts.txt"
+open_registration = false
+guests_allowed = false  # accounts only
+password_iterations = 200_000
 
 [client]
 host = "192.168.1.20"
@@ -559,7 +596,12 @@ port = 7000
                 rate_limit_burst: 5,
                 write_timeout_ms: 250,
                 max_clients: 64,
+                max_clients_per_ip: 0,
                 send_queue_bytes: 65536,
+                accounts_file: PathBuf::from("logs/accounts.txt"),
+                open_registration: false,
+                guests_allowed: false,
+                password_iterations: 200_000,
             },
             client: ClientConfig {
                 host: "192.168.1.20".to_string(),
@@ -678,6 +720,22 @@ port = 7000
         assert_eq!(
             error("[server]\nport = true"),
             "line 2: port must be an integer"
+        );
+    }
+
+    #[test]
+    fn integer_for_a_boolean_key_is_a_type_error() {
+        assert_eq!(
+            error("[server]\nguests_allowed = 1"),
+            "line 2: guests_allowed must be true or false"
+        );
+    }
+
+    #[test]
+    fn password_iterations_must_be_positive() {
+        assert_eq!(
+            error("[server]\n\npassword_iterations = 0"),
+            "line 3: password_iterations must be between 1 and 10000000"
         );
     }
 

@@ -21,6 +21,11 @@ pub enum ConsoleCommand {
     },
     Users,
     Rooms,
+    Register {
+        name: String,
+        password: String,
+    },
+    Accounts,
     Shutdown,
     Help,
 }
@@ -69,6 +74,19 @@ impl ConsoleCommand {
                     reason,
                 }
             }
+            "/register" => {
+                let usage = ConsoleError::Usage("/register <name> <password>");
+                let (name, password) = rest.split_once(char::is_whitespace).ok_or(usage.clone())?;
+                let password = password.trim();
+                if name.is_empty() || password.is_empty() {
+                    return Err(usage);
+                }
+                ConsoleCommand::Register {
+                    name: name.to_string(),
+                    password: password.to_string(),
+                }
+            }
+            "/accounts" => ConsoleCommand::Accounts,
             "/users" => ConsoleCommand::Users,
             "/rooms" => ConsoleCommand::Rooms,
             "/shutdown" => ConsoleCommand::Shutdown,
@@ -84,6 +102,8 @@ const HELP: &str = "console commands:
   /kick name [reason]  disconnect a client
   /users               list who is online
   /rooms               list the rooms
+  /register name pass  create an account (also when registration is closed)
+  /accounts            list the registered names
   /shutdown            tell everyone, close all connections, exit
   /help                show this help
 ";
@@ -113,6 +133,26 @@ pub fn run(input: impl BufRead, mut output: impl Write, server: ServerHandle) {
             }
             Ok(ConsoleCommand::Users) => server.users_line(),
             Ok(ConsoleCommand::Rooms) => server.rooms_line(),
+            Ok(ConsoleCommand::Register { name, password }) => {
+                match crate::protocol::validate_name(&name) {
+                    Err(e) => crate::protocol::error(e),
+                    Ok(()) => match server.register(&name, &password) {
+                        Ok(()) => {
+                            crate::log!("console: registered {name}");
+                            crate::protocol::notice(&format!("{name} is now registered"))
+                        }
+                        Err(e) => crate::protocol::error(e),
+                    },
+                }
+            }
+            Ok(ConsoleCommand::Accounts) => {
+                let names = server.account_names();
+                if names.is_empty() {
+                    crate::protocol::notice("accounts: none")
+                } else {
+                    crate::protocol::notice(&format!("accounts: {}", names.join(", ")))
+                }
+            }
             Ok(ConsoleCommand::Help) => HELP.to_string(),
             Ok(ConsoleCommand::Shutdown) => {
                 server.shutdown();
@@ -157,6 +197,14 @@ mod tests {
         assert_eq!(ConsoleCommand::parse("/users"), Ok(Users));
         assert_eq!(ConsoleCommand::parse("/ROOMS"), Ok(Rooms));
         assert_eq!(ConsoleCommand::parse("/shutdown"), Ok(Shutdown));
+        assert_eq!(
+            ConsoleCommand::parse("/register alice s3cret-pw"),
+            Ok(Register {
+                name: "alice".into(),
+                password: "s3cret-pw".into()
+            })
+        );
+        assert_eq!(ConsoleCommand::parse("/accounts"), Ok(Accounts));
         assert_eq!(ConsoleCommand::parse("/help"), Ok(Help));
     }
 
@@ -169,6 +217,10 @@ mod tests {
         assert_eq!(
             ConsoleCommand::parse("/kick"),
             Err(ConsoleError::Usage("/kick <name> [reason]"))
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/register alice"),
+            Err(ConsoleError::Usage("/register <name> <password>"))
         );
         assert_eq!(
             ConsoleCommand::parse("hello"),

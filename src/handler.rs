@@ -19,6 +19,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::accounts::{AccountError, Accounts};
 use crate::config::ServerConfig;
 use crate::log;
 use crate::outbox::{Closed, Outbox};
@@ -75,6 +76,28 @@ impl Drop for Registration<'_> {
     }
 }
 
+/// What a client's thread uses of the server's shared state.
+pub struct Context<'a> {
+    pub registry: &'a Registry,
+    pub accounts: &'a Accounts,
+    pub config: &'a ServerConfig,
+}
+
+/// Wrong passwords allowed on one connection before it is closed.
+const MAX_STRIKES: u32 = 3;
+
+/// One connection, as its thread sees it.
+struct Connection<'a> {
+    ctx: &'a Context<'a>,
+    id: ConnId,
+    addr: SocketAddr,
+    /// Where this thread queues lines before the client is registered.
+    outbox: Arc<Outbox>,
+    reader: BufReader<DeadlineReader>,
+    /// Scratch space for [`read_line_capped`], reused for every line.
+    buf: Vec<u8>,
+}
+
 /// What the read loop does after a command.
 enum Flow {
     Continue,
@@ -89,141 +112,232 @@ pub fn run(
     outbox: Arc<Outbox>,
     id: ConnId,
     addr: SocketAddr,
-    registry: &Registry,
-    config: &ServerConfig,
+    ctx: &Context,
 ) -> io::Result<()> {
-    let handshake_deadline = Instant::now() + Duration::from_secs(config.handshake_timeout_secs);
-    let mut reader = BufReader::new(DeadlineReader {
-        stream,
-        deadline: Some(handshake_deadline),
-    });
-    let welcome = format!("Welcome to {}! Enter your name:", config.server_name);
-    send(&outbox, registry, &protocol::notice(&welcome))?;
-
-    let mut buf = Vec::new();
-    let Some(session) = handshake(&mut reader, &outbox, &mut buf, id, addr, registry, config)?
-    else {
+    let deadline = Instant::now() + Duration::from_secs(ctx.config.handshake_timeout_secs);
+    let mut conn = Connection {
+        ctx,
+        id,
+        addr,
+        outbox,
+        reader: BufReader::new(DeadlineReader {
+            stream,
+            deadline: Some(deadline),
+        }),
+        buf: Vec::new(),
+    };
+    let Some(session) = conn.handshake()? else {
         return Ok(());
     };
-    reader.get_mut().clear_deadline()?;
+    conn.reader.get_mut().clear_deadline()?;
     log!("client {addr} is {}", session.name());
-    let mut registration = Registration { registry, session };
+    let registration = Registration {
+        registry: ctx.registry,
+        session,
+    };
+    conn.chat(registration)
+}
 
-    let mut limiter = RateLimiter::new(
-        config.rate_limit_per_sec,
-        config.rate_limit_burst,
-        Instant::now(),
-    );
-    loop {
-        let line = match read_line_capped(&mut reader, config.max_line_bytes, &mut buf)? {
-            LineRead::Eof => {
-                log!(
-                    "client {addr} ({}) disconnected",
-                    registration.session.name()
-                );
-                return Ok(());
+impl Connection<'_> {
+    /// Queues a line for a client that is not registered yet (the registry
+    /// queues everything after that).
+    fn send(&self, line: &str) -> io::Result<()> {
+        self.outbox
+            .send(self.ctx.registry.writers(), line.as_bytes())
+            .map_err(|Closed| io::Error::new(ErrorKind::BrokenPipe, "the connection is closing"))
+    }
+
+    fn read_line(&mut self) -> io::Result<LineRead> {
+        read_line_capped(
+            &mut self.reader,
+            self.ctx.config.max_line_bytes,
+            &mut self.buf,
+        )
+    }
+
+    /// Asks for a name (and a password, for a registered name) until the
+    /// client is registered. None if it left, ran out of time, or guessed
+    /// wrong too often.
+    fn handshake(&mut self) -> io::Result<Option<Session>> {
+        let ctx = self.ctx;
+        let welcome = protocol::notice(&format!(
+            "Welcome to {}! Enter your name:",
+            ctx.config.server_name
+        ));
+        self.send(&welcome)?;
+        let mut strikes = 0;
+        loop {
+            let Some(name) = self.read_handshake_line()? else {
+                return Ok(None);
+            };
+            if let Err(bad) = protocol::validate_name(&name) {
+                self.send(&protocol::error(bad))?;
+                continue;
             }
-            LineRead::Line(line) if line.trim().is_empty() => continue,
-            read => read,
-        };
-        let reply = match limiter.check(Instant::now()) {
-            Verdict::Allow => None,
-            Verdict::DropAndWarn => Some(protocol::error("slow down")),
-            Verdict::Drop => continue,
-        };
-        let reply = reply.or(match line {
-            LineRead::TooLong => Some(too_long(config)),
-            LineRead::NotUtf8 => Some(not_utf8()),
-            _ => None,
-        });
-        if let Some(reply) = reply {
-            if registry.reply(&registration.session, &reply).is_err() {
-                return Ok(()); // removed while we were reading
+            let (name, is_guest) = match ctx.accounts.registered_name(&name) {
+                Some(account) => {
+                    if ctx.registry.is_online(&account) {
+                        self.send(&protocol::error(format!("{account} is already online")))?;
+                        continue;
+                    }
+                    let prompt = format!("{account} is registered; enter your password:");
+                    self.send(&protocol::notice(&prompt))?;
+                    let Some(password) = self.read_handshake_line()? else {
+                        return Ok(None);
+                    };
+                    // Slow on purpose (see `crypto`), and done holding no lock.
+                    if ctx.accounts.verify(&account, &password).is_err() {
+                        strikes += 1;
+                        log!(
+                            "client {}: wrong password for {account} ({strikes} of {MAX_STRIKES})",
+                            self.addr
+                        );
+                        self.send(&protocol::error("wrong password"))?;
+                        if strikes == MAX_STRIKES {
+                            log!("client {}: too many wrong passwords; closing", self.addr);
+                            self.outbox.close_after_flush(Shutdown::Both);
+                            return Ok(None);
+                        }
+                        self.send(&welcome)?;
+                        continue;
+                    }
+                    (account, false)
+                }
+                None if !ctx.config.guests_allowed => {
+                    let refusal = "this server requires an account; ask the operator";
+                    self.send(&protocol::error(refusal))?;
+                    continue;
+                }
+                None => (name, true),
+            };
+            // A guest may not take a name that was registered in the moment
+            // since we looked; the registry checks again under its lock.
+            let still_free = |name: &str| !(is_guest && ctx.accounts.is_registered(name));
+            let outbox = Arc::clone(&self.outbox);
+            match ctx
+                .registry
+                .register(&name, self.id, self.addr, outbox, still_free)
+            {
+                Ok(session) => return Ok(Some(session)),
+                Err(ChatError::Gone) => return Ok(None),
+                Err(refusal) => self.send(&protocol::error(refusal))?,
             }
-            continue;
         }
-        let LineRead::Line(line) = line else { continue };
-        let result = match Command::parse(&protocol::sanitize(&line)) {
-            Ok(command) => dispatch(command, &mut registration.session, registry),
-            Err(e) => Err(Refusal::Parse(e)),
-        };
-        match result {
-            Ok(Flow::Continue) => {}
-            Ok(Flow::Quit) => {
-                log!("client {addr} ({}) quit", registration.session.name());
-                drop(registration); // tell the rooms before we close
-                close_gracefully(&outbox, &mut reader);
-                return Ok(());
-            }
-            Err(Refusal::Chat(ChatError::Gone)) => return Ok(()),
-            Err(refusal) => {
-                if registry
-                    .reply(&registration.session, &protocol::error(&refusal))
-                    .is_err()
-                {
-                    return Ok(());
+    }
+
+    /// The next non-empty line of the handshake, sanitized and trimmed.
+    /// None if the client left or the handshake deadline passed.
+    fn read_handshake_line(&mut self) -> io::Result<Option<String>> {
+        loop {
+            let read = match self.read_line() {
+                Ok(read) => read,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    log!(
+                        "client {} did not log in within {} s; closing",
+                        self.addr,
+                        self.ctx.config.handshake_timeout_secs
+                    );
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
+            match read {
+                LineRead::Eof => return Ok(None),
+                LineRead::TooLong => self.send(&too_long(self.ctx.config))?,
+                LineRead::NotUtf8 => self.send(&not_utf8())?,
+                LineRead::Line(line) => {
+                    let line = protocol::sanitize(&line).trim().to_string();
+                    if !line.is_empty() {
+                        return Ok(Some(line));
+                    }
                 }
             }
         }
     }
-}
 
-/// Reads names until one is accepted. Returns None if the client left or
-/// ran out of time.
-fn handshake(
-    reader: &mut BufReader<DeadlineReader>,
-    outbox: &Arc<Outbox>,
-    buf: &mut Vec<u8>,
-    id: ConnId,
-    addr: SocketAddr,
-    registry: &Registry,
-    config: &ServerConfig,
-) -> io::Result<Option<Session>> {
-    loop {
-        let read = match read_line_capped(reader, config.max_line_bytes, buf) {
-            Ok(read) => read,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                log!(
-                    "client {addr} gave no name within {} s; closing",
-                    config.handshake_timeout_secs
-                );
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        let name = match read {
-            LineRead::Eof => return Ok(None),
-            LineRead::TooLong => {
-                send(outbox, registry, &too_long(config))?;
+    /// The read loop of a registered client: one line, one command, until
+    /// it quits, disconnects or is removed.
+    fn chat(&mut self, mut registration: Registration) -> io::Result<()> {
+        let ctx = self.ctx;
+        let registry = ctx.registry;
+        let config = ctx.config;
+        let mut limiter = RateLimiter::new(
+            config.rate_limit_per_sec,
+            config.rate_limit_burst,
+            Instant::now(),
+        );
+        loop {
+            let line = match self.read_line()? {
+                LineRead::Eof => {
+                    let name = registration.session.name();
+                    log!("client {} ({name}) disconnected", self.addr);
+                    return Ok(());
+                }
+                LineRead::Line(line) if line.trim().is_empty() => continue,
+                read => read,
+            };
+            let reply = match limiter.check(Instant::now()) {
+                Verdict::Allow => None,
+                Verdict::DropAndWarn => Some(protocol::error("slow down")),
+                Verdict::Drop => continue,
+            };
+            let reply = reply.or(match line {
+                LineRead::TooLong => Some(too_long(config)),
+                LineRead::NotUtf8 => Some(not_utf8()),
+                _ => None,
+            });
+            if let Some(reply) = reply {
+                if registry.reply(&registration.session, &reply).is_err() {
+                    return Ok(()); // removed while we were reading
+                }
                 continue;
             }
-            LineRead::NotUtf8 => {
-                send(outbox, registry, &not_utf8())?;
-                continue;
+            let LineRead::Line(line) = line else { continue };
+            let result = match Command::parse(&protocol::sanitize(&line)) {
+                Ok(command) => dispatch(command, &mut registration.session, ctx),
+                Err(e) => Err(Refusal::Parse(e)),
+            };
+            match result {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Quit) => {
+                    let name = registration.session.name();
+                    log!("client {} ({name}) quit", self.addr);
+                    drop(registration); // tell the rooms before we close
+                    self.close_gracefully();
+                    return Ok(());
+                }
+                Err(Refusal::Chat(ChatError::Gone)) => return Ok(()),
+                Err(refusal) => {
+                    let line = protocol::error(&refusal);
+                    if registry.reply(&registration.session, &line).is_err() {
+                        return Ok(());
+                    }
+                }
             }
-            LineRead::Line(line) => protocol::sanitize(&line).trim().to_string(),
-        };
-        if name.is_empty() {
-            continue;
         }
-        let refusal = match protocol::validate_name(&name) {
-            Err(bad) => ChatError::BadName(bad),
-            Ok(()) => match registry.register(&name, id, addr, Arc::clone(outbox)) {
-                Ok(session) => return Ok(Some(session)),
-                Err(ChatError::Gone) => return Ok(None),
-                Err(taken) => taken,
-            },
-        };
-        send(outbox, registry, &protocol::error(refusal))?;
     }
-}
 
-/// Queues a line for a client that is not registered yet (the registry
-/// queues everything after that).
-fn send(outbox: &Arc<Outbox>, registry: &Registry, line: &str) -> io::Result<()> {
-    outbox
-        .send(registry.writers(), line.as_bytes())
-        .map_err(|Closed| io::Error::new(ErrorKind::BrokenPipe, "the connection is closing"))
+    /// Closes our side once the goodbye is sent, then reads and discards
+    /// whatever the client still sends for a moment.
+    ///
+    /// Closing a socket that has unread input makes the kernel send a
+    /// reset, and a reset can destroy data we sent but the client has not
+    /// read yet, such as the goodbye line. Shutting down our side first
+    /// sends a clean end of stream after the goodbye; draining for a short,
+    /// bounded time lets the client's last bytes arrive before we close.
+    fn close_gracefully(&mut self) {
+        self.outbox.close_after_flush(Shutdown::Write);
+        let stream = &self.reader.get_ref().stream;
+        let _ = stream.set_read_timeout(Some(LINGER));
+        let until = Instant::now() + LINGER;
+        let mut sink = [0u8; 1024];
+        while Instant::now() < until {
+            match (&**stream).read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
 }
 
 fn too_long(config: &ServerConfig) -> String {
@@ -237,10 +351,12 @@ fn not_utf8() -> String {
     protocol::error("message is not valid UTF-8")
 }
 
-/// Why a line was refused: it did not parse, or the registry said no.
+/// Why a line was refused: it did not parse, the registry said no, or the
+/// accounts did.
 enum Refusal {
     Parse(protocol::ParseError),
     Chat(ChatError),
+    Account(AccountError),
 }
 
 impl std::fmt::Display for Refusal {
@@ -248,6 +364,7 @@ impl std::fmt::Display for Refusal {
         match self {
             Refusal::Parse(e) => e.fmt(f),
             Refusal::Chat(e) => e.fmt(f),
+            Refusal::Account(e) => e.fmt(f),
         }
     }
 }
@@ -258,8 +375,17 @@ impl From<ChatError> for Refusal {
     }
 }
 
-/// Carries out one command. The registry does the work; this only routes.
-fn dispatch(command: Command, session: &mut Session, registry: &Registry) -> Result<Flow, Refusal> {
+impl From<AccountError> for Refusal {
+    fn from(e: AccountError) -> Refusal {
+        Refusal::Account(e)
+    }
+}
+
+/// Carries out one command. The registry and the accounts do the work;
+/// this only routes, and logs what the operator will want to know.
+fn dispatch(command: Command, session: &mut Session, ctx: &Context) -> Result<Flow, Refusal> {
+    let (registry, accounts) = (ctx.registry, ctx.accounts);
+    let reply = |session: &Session, text: &str| registry.reply(session, &protocol::notice(text));
     match command {
         Command::Empty => {}
         Command::Say(text) => registry.say(session, None, &text, false)?,
@@ -276,8 +402,18 @@ fn dispatch(command: Command, session: &mut Session, registry: &Registry) -> Res
         }
         Command::Nick(new) => {
             let old = session.name().to_string();
-            registry.rename(session, &new)?;
+            // Someone else's registered name is theirs; checked under the
+            // registry lock, like the name being free.
+            let allowed = |new: &str| {
+                let own = protocol::name_key(new) == protocol::name_key(&old);
+                own || !accounts.is_registered(new)
+            };
+            registry.rename(session, &new, allowed)?;
             log!("{old} is now known as {new}");
+            if accounts.is_registered(&old) {
+                // The account moves with its owner.
+                accounts.rename(&old, &new)?;
+            }
         }
         Command::Rooms => registry.reply(session, &registry.rooms_line())?,
         Command::Users(room) => {
@@ -285,32 +421,31 @@ fn dispatch(command: Command, session: &mut Session, registry: &Registry) -> Res
             registry.reply(session, &line)?
         }
         Command::Help => registry.reply(session, &protocol::help())?,
+        Command::Register(password) => {
+            if !ctx.config.open_registration {
+                return Err(Refusal::Chat(ChatError::RegistrationClosed));
+            }
+            accounts.register(session.name(), &password)?;
+            log!("{} registered", session.name());
+            reply(session, &format!("{} is now registered", session.name()))?;
+        }
+        Command::Password { old, new } => {
+            accounts.change_password(session.name(), &old, &new)?;
+            log!("{} changed their password", session.name());
+            reply(session, "password changed")?;
+        }
+        Command::Unregister(password) => {
+            accounts.unregister(session.name(), &password)?;
+            log!("{} unregistered", session.name());
+            reply(
+                session,
+                &format!("{} is no longer registered", session.name()),
+            )?;
+        }
         Command::Quit => {
-            let bye = protocol::notice(&format!("Bye {}!", session.name()));
-            registry.reply(session, &bye)?;
+            reply(session, &format!("Bye {}!", session.name()))?;
             return Ok(Flow::Quit);
         }
     }
     Ok(Flow::Continue)
-}
-
-/// Closes our side once the goodbye is sent, then reads and discards
-/// whatever the client still sends for a moment.
-///
-/// Closing a socket that has unread input makes the kernel send a reset,
-/// and a reset can destroy data we sent but the client has not read yet,
-/// such as the goodbye line. Shutting down our side first sends a clean end
-/// of stream after the goodbye; draining for a short, bounded time lets the
-/// client's last bytes arrive before we close.
-fn close_gracefully(outbox: &Outbox, reader: &mut BufReader<DeadlineReader>) {
-    outbox.close_after_flush(Shutdown::Write);
-    let _ = reader.get_ref().stream.set_read_timeout(Some(LINGER));
-    let until = Instant::now() + LINGER;
-    let mut sink = [0u8; 1024];
-    while Instant::now() < until {
-        match (&*reader.get_ref().stream).read(&mut sink) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
 }

@@ -62,6 +62,7 @@
 //!
 //! The binaries in `src/bin/` only parse arguments and wire these together.
 
+pub mod accounts;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -180,6 +180,12 @@ pub enum Command {
     Me(String),
     /// `/help`
     Help,
+    /// `/register password`: protect the current name with a password.
+    Register(String),
+    /// `/password old new`
+    Password { old: String, new: String },
+    /// `/unregister password`
+    Unregister(String),
     /// `/quit`, `quit` or `bye`
     Quit,
 }
@@ -262,6 +268,25 @@ fn parse_slash(rest: &str) -> Result<Command, ParseError> {
         "nick" => Command::Nick(arg.ok_or(ParseError::Usage("/nick <name>"))?.to_string()),
         "me" => Command::Me(arg.ok_or(ParseError::Usage("/me <action>"))?.to_string()),
         "help" => Command::Help,
+        "register" => Command::Register(
+            arg.ok_or(ParseError::Usage("/register <password>"))?
+                .to_string(),
+        ),
+        "password" => {
+            let usage = ParseError::Usage("/password <old> <new>");
+            let (old, new) = split_word(arg.ok_or(usage.clone())?);
+            if new.is_empty() {
+                return Err(usage);
+            }
+            Command::Password {
+                old: old.to_string(),
+                new: new.to_string(),
+            }
+        }
+        "unregister" => Command::Unregister(
+            arg.ok_or(ParseError::Usage("/unregister <password>"))?
+                .to_string(),
+        ),
         "quit" => Command::Quit,
         _ => return Err(ParseError::Unknown(name.to_string())),
     };
@@ -333,6 +358,9 @@ pub fn help() -> String {
         "  /users [room]        list who is online, or who is in a room",
         "  /nick name           change your name",
         "  /me action           act in your current room: /me waves",
+        "  /register password   protect your name with a password",
+        "  /password old new    change your password",
+        "  /unregister password give up your registered name",
         "  /help                show this help",
         "  /quit (or quit, bye) leave the chat",
     ]
@@ -525,6 +553,21 @@ mod tests {
             Ok(Command::Me("waves hi".into()))
         );
         assert_eq!(Command::parse("/help"), Ok(Command::Help));
+        assert_eq!(
+            Command::parse("/register s3cret-pw"),
+            Ok(Command::Register("s3cret-pw".into()))
+        );
+        assert_eq!(
+            Command::parse("/password old-pass new-pass"),
+            Ok(Command::Password {
+                old: "old-pass".into(),
+                new: "new-pass".into()
+            })
+        );
+        assert_eq!(
+            Command::parse("/unregister s3cret-pw"),
+            Ok(Command::Unregister("s3cret-pw".into()))
+        );
         assert_eq!(Command::parse("/quit"), Ok(Command::Quit));
         assert_eq!(Command::parse("quit"), Ok(Command::Quit));
         assert_eq!(Command::parse("BYE"), Ok(Command::Quit));
@@ -560,6 +603,18 @@ mod tests {
         assert_eq!(
             Command::parse("/me"),
             Err(ParseError::Usage("/me <action>"))
+        );
+        assert_eq!(
+            Command::parse("/register"),
+            Err(ParseError::Usage("/register <password>"))
+        );
+        assert_eq!(
+            Command::parse("/password only-one"),
+            Err(ParseError::Usage("/password <old> <new>"))
+        );
+        assert_eq!(
+            Command::parse("/unregister"),
+            Err(ParseError::Usage("/unregister <password>"))
         );
         assert_eq!(
             Command::parse("/join no way").map_err(|e| e.to_string()),

@@ -78,6 +78,9 @@ impl Session {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatError {
     Taken(String),
+    /// Someone else's registered name.
+    Registered(String),
+    RegistrationClosed,
     BadName(BadName),
     NotOnline(String),
     NotInRoom(String),
@@ -91,6 +94,8 @@ impl fmt::Display for ChatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ChatError::Taken(name) => write!(f, "the name {name} is taken"),
+            ChatError::Registered(name) => write!(f, "{name} is registered"),
+            ChatError::RegistrationClosed => write!(f, "registration is closed"),
             ChatError::BadName(e) => e.fmt(f),
             ChatError::NotOnline(name) => write!(f, "{name} is not online"),
             ChatError::NotInRoom(room) => write!(f, "you are not in #{room}"),
@@ -171,7 +176,11 @@ impl Registry {
         &self.writers
     }
 
-    /// Registers `name` for connection `id`, if the name is free.
+    /// Registers `name` for connection `id`, if the name is free and
+    /// `allowed(name)` says yes. (`allowed` runs under the lock, so the
+    /// caller's own rule, such as "not someone's registered name", is checked
+    /// atomically with the name being free. It must be quick and must not
+    /// take this lock.)
     ///
     /// The hello line and the replay of the default room are written before
     /// the client joins the room, under the same lock, so they are the first
@@ -183,6 +192,7 @@ impl Registry {
         id: ConnId,
         addr: SocketAddr,
         outbox: Arc<Outbox>,
+        allowed: impl FnOnce(&str) -> bool,
     ) -> Result<Session, ChatError> {
         let key = name_key(name);
         let room = self.default_room.clone();
@@ -193,6 +203,9 @@ impl Registry {
         self.with_state(|state| {
             if state.clients.contains_key(&key) {
                 return Err(ChatError::Taken(name.to_string()));
+            }
+            if !allowed(name) {
+                return Err(ChatError::Registered(name.to_string()));
             }
             let greeting = hello + &self.history.replay(&room);
             match outbox.push(greeting.as_bytes()) {
@@ -333,8 +346,15 @@ impl Registry {
         })
     }
 
-    /// Renames a session. Everyone who shares a room with it is told once.
-    pub fn rename(&self, session: &mut Session, new: &str) -> Result<(), ChatError> {
+    /// Renames a session, if `new` is free and `allowed(new)` (checked under
+    /// the lock, as in [`register`](Self::register)). Everyone who shares a
+    /// room with it is told once.
+    pub fn rename(
+        &self,
+        session: &mut Session,
+        new: &str,
+        allowed: impl FnOnce(&str) -> bool,
+    ) -> Result<(), ChatError> {
         protocol::validate_name(new)?;
         let old_key = name_key(&session.name);
         let new_key = name_key(new);
@@ -343,6 +363,9 @@ impl Registry {
             state.client(session)?;
             if new_key != old_key && state.clients.contains_key(&new_key) {
                 return Err(ChatError::Taken(new.to_string()));
+            }
+            if !allowed(new) {
+                return Err(ChatError::Registered(new.to_string()));
             }
             let Some(mut client) = state.clients.remove(&old_key) else {
                 return Err(ChatError::Gone);
@@ -368,6 +391,11 @@ impl Registry {
             session.name = new.to_string();
             Ok(())
         })
+    }
+
+    /// Whether someone is online under `name` (ignoring case).
+    pub fn is_online(&self, name: &str) -> bool {
+        self.with_state(|state| state.clients.contains_key(&name_key(name)))
     }
 
     /// `* rooms: #dev (1), #general (3)`, sorted by name.

@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::accounts::{AccountError, Accounts, AccountsOpenError};
 use crate::config::ServerConfig;
+use crate::handler::Context;
 use crate::history::{History, HistoryError};
 use crate::outbox::{Outbox, Writers};
 use crate::registry::{ChatError, ConnId, Registry};
@@ -49,6 +51,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub enum ServerError {
     Bind { addr: String, source: io::Error },
     History(HistoryError),
+    Accounts(AccountsOpenError),
     Threads(io::Error),
 }
 
@@ -60,6 +63,7 @@ impl fmt::Display for ServerError {
             }
             ServerError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             ServerError::History(e) => e.fmt(f),
+            ServerError::Accounts(e) => e.fmt(f),
             ServerError::Threads(e) => write!(f, "cannot start the writer threads: {e}"),
         }
     }
@@ -70,6 +74,7 @@ impl std::error::Error for ServerError {
         match self {
             ServerError::Bind { source, .. } => Some(source),
             ServerError::History(e) => Some(e),
+            ServerError::Accounts(e) => Some(e),
             ServerError::Threads(e) => Some(e),
         }
     }
@@ -77,19 +82,75 @@ impl std::error::Error for ServerError {
 
 /// Every open connection, registered or not, by id.
 ///
-/// Used to count connections against `max_clients` and to close every
-/// connection at shutdown. Each is kept as its outbox, which holds the
-/// socket.
+/// Used to hold connections to `max_clients` in all and `max_clients_per_ip`
+/// from one address, and to close every connection at shutdown. Each is
+/// kept as its outbox, which holds the socket.
 struct Connections {
-    /// Protects the table. Held only to insert, remove, count or close.
-    open: Mutex<HashMap<ConnId, Arc<Outbox>>>,
+    /// Protects the table. Held only to admit, remove or list.
+    table: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    open: HashMap<ConnId, (IpAddr, Arc<Outbox>)>,
+    /// How many of `open` come from each address (never 0: removed instead).
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// Why a new connection was turned away.
+enum Turned {
+    Full,
+    TooManyFromAddress,
 }
 
 impl Connections {
-    fn lock(&self) -> MutexGuard<'_, HashMap<ConnId, Arc<Outbox>>> {
-        self.open
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds a connection if the limits allow (0 means no per-address limit).
+    fn admit(
+        &self,
+        id: ConnId,
+        ip: IpAddr,
+        outbox: &Arc<Outbox>,
+        config: &ServerConfig,
+    ) -> Result<(), Turned> {
+        let mut table = self.lock();
+        if table.open.len() >= config.max_clients {
+            return Err(Turned::Full);
+        }
+        let from_ip = table.per_ip.get(&ip).copied().unwrap_or(0);
+        if config.max_clients_per_ip > 0 && from_ip >= config.max_clients_per_ip {
+            return Err(Turned::TooManyFromAddress);
+        }
+        table.open.insert(id, (ip, Arc::clone(outbox)));
+        table.per_ip.insert(ip, from_ip + 1);
+        Ok(())
+    }
+
+    fn remove(&self, id: ConnId) {
+        let mut table = self.lock();
+        let Some((ip, _)) = table.open.remove(&id) else {
+            return;
+        };
+        match table.per_ip.get_mut(&ip) {
+            Some(count) if *count > 1 => *count -= 1,
+            _ => {
+                table.per_ip.remove(&ip);
+            }
+        }
+    }
+
+    /// Every open connection's outbox.
+    fn outboxes(&self) -> Vec<Arc<Outbox>> {
+        self.lock()
+            .open
+            .values()
+            .map(|(_, outbox)| Arc::clone(outbox))
+            .collect()
     }
 }
 
@@ -97,6 +158,7 @@ impl Connections {
 struct Shared {
     config: ServerConfig,
     registry: Registry,
+    accounts: Accounts,
     connections: Connections,
     stopping: AtomicBool,
     /// Where to connect to wake our own `accept`.
@@ -118,12 +180,21 @@ pub struct ServerHandle {
 }
 
 impl Server {
-    /// Opens the chat log and binds the listening socket.
+    /// Opens the chat log and the accounts, and binds the listening socket.
     pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
         let (history, warnings) = History::open(&config.history_file, config.history_replay)
             .map_err(ServerError::History)?;
         for warning in warnings {
             log!("history file {}: {warning}", config.history_file.display());
+        }
+        let (accounts, warnings) =
+            Accounts::open(&config.accounts_file, config.password_iterations)
+                .map_err(ServerError::Accounts)?;
+        for warning in warnings {
+            log!(
+                "accounts file {}: {warning}",
+                config.accounts_file.display()
+            );
         }
         let addr = format!("{}:{}", config.host, config.port);
         let bind_error = |source| ServerError::Bind {
@@ -142,8 +213,9 @@ impl Server {
             shared: Arc::new(Shared {
                 config,
                 registry,
+                accounts,
                 connections: Connections {
-                    open: Mutex::new(HashMap::new()),
+                    table: Mutex::new(Table::default()),
                 },
                 stopping: AtomicBool::new(false),
                 wake_addr: wake_address(local),
@@ -205,23 +277,26 @@ impl Server {
             log!("client {addr}: cannot set up socket: {e}");
             return None;
         }
-        // Only this thread adds connections, so the count cannot grow between
-        // this check and the insert below.
-        let open = self.shared.connections.lock().len();
-        if open >= config.max_clients {
-            log!("client {addr} refused: server full ({open} connections)");
-            let _ = (&stream).write_all(protocol::error("server full").as_bytes());
-            return None;
-        }
         // One socket, shared by the client's thread (reading) and its outbox
         // (writing). `&TcpStream` is both `Read` and `Write`, so an `Arc` is
         // enough; `try_clone` would cost a file descriptor per clone.
         let stream = Arc::new(stream);
         let outbox = Outbox::new(Arc::clone(&stream), config.send_queue_bytes);
-        self.shared
+        if let Err(turned) = self
+            .shared
             .connections
-            .lock()
-            .insert(id, Arc::clone(&outbox));
+            .admit(id, addr.ip(), &outbox, config)
+        {
+            let why = match turned {
+                Turned::Full => "server full",
+                Turned::TooManyFromAddress => "too many connections from your address",
+            };
+            log!("client {addr} refused: {why}");
+            // Straight to the socket: it is empty, so this cannot block, and
+            // the connection is closed when `stream` is dropped.
+            let _ = (&*stream).write_all(protocol::error(why).as_bytes());
+            return None;
+        }
         log!("client {addr} connected");
         // Created before the spawn, so that if the spawn fails the closure,
         // and with it this guard, is dropped and the table entry removed.
@@ -234,8 +309,12 @@ impl Server {
             .name(format!("client {addr}"))
             .spawn(move || {
                 let _guard = guard;
-                let (registry, config) = (&shared.registry, &shared.config);
-                if let Err(e) = handler::run(stream, outbox, id, addr, registry, config) {
+                let ctx = Context {
+                    registry: &shared.registry,
+                    accounts: &shared.accounts,
+                    config: &shared.config,
+                };
+                if let Err(e) = handler::run(stream, outbox, id, addr, &ctx) {
                     log!("client {addr}: {e}");
                 }
             });
@@ -255,11 +334,11 @@ impl Server {
         registry.flush_history();
         // Let the writers send the notice (and anything before it), then
         // close every connection: the client threads' reads return.
-        for outbox in self.shared.connections.lock().values() {
+        for outbox in self.shared.connections.outboxes() {
             outbox.close_after_flush(Shutdown::Both);
         }
         self.writers.wait_idle(FLUSH_GRACE);
-        for outbox in self.shared.connections.lock().values() {
+        for outbox in self.shared.connections.outboxes() {
             outbox.shutdown_now();
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
@@ -288,7 +367,7 @@ struct Forget {
 
 impl Drop for Forget {
     fn drop(&mut self) {
-        self.shared.connections.lock().remove(&self.id);
+        self.shared.connections.remove(self.id);
     }
 }
 
@@ -319,6 +398,16 @@ impl ServerHandle {
 
     pub fn rooms_line(&self) -> String {
         self.shared.registry.rooms_line()
+    }
+
+    /// Creates an account, even when registration is closed to users.
+    pub fn register(&self, name: &str, password: &str) -> Result<(), AccountError> {
+        self.shared.accounts.register(name, password)
+    }
+
+    /// The registered names, sorted.
+    pub fn account_names(&self) -> Vec<String> {
+        self.shared.accounts.names()
     }
 }
 

@@ -12,7 +12,7 @@ use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::net::TcpStream;
 use std::process::{self, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -30,7 +30,11 @@ options:
   --host HOST    server address
   --port PORT    server port
   --name NAME    log in with this name instead of typing it
-  -h, --help     show this help";
+  -h, --help     show this help
+
+A registered name asks for a password: typed without echo in a terminal,
+read as the next line when input is piped, or taken from the CHAT_PASSWORD
+environment variable (for scripts, with --name).";
 
 /// The longest line we accept from the server. Ours never sends one this
 /// long; the cap protects the client from a server that misbehaves.
@@ -38,6 +42,32 @@ const MAX_SERVER_LINE: usize = 64 * 1024;
 
 /// How long to wait for the server to close the connection after `/quit`.
 const QUIT_WAIT: Duration = Duration::from_secs(5);
+
+/// The line the server sends when a name is registered, after the name.
+const PASSWORD_PROMPT_END: &str = "is registered; enter your password:";
+
+/// What the two threads share.
+struct Shared {
+    /// The writing side. Both threads send lines (the main thread what you
+    /// type, the receiver automatic answers), so writes take this lock to
+    /// keep each line whole.
+    writer: Mutex<TcpStream>,
+    interactive: bool,
+    /// Set once we have asked to leave: after that, the server closing the
+    /// connection is the goodbye, not a failure.
+    quitting: AtomicBool,
+    /// `--name`: sent whenever the server asks for a name.
+    name: Option<String>,
+    /// `CHAT_PASSWORD`: sent the first time the server asks for a password.
+    password: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn send_line(&self, line: &str) -> io::Result<()> {
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        (&*writer).write_all(format!("{line}\n").as_bytes())
+    }
+}
 
 fn main() -> ExitCode {
     let flags = ["config", "host", "port", "name"];
@@ -68,46 +98,48 @@ fn main() -> ExitCode {
         }
     };
 
-    // A prompt only makes sense when a person is typing and watching.
-    let interactive = io::stdin().is_terminal() && io::stdout().is_terminal();
-    // Set once we have asked to leave: after that, the server closing the
-    // connection is the goodbye, not a failure.
-    let quitting = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Shared {
+        writer: Mutex::new(stream),
+        // A prompt only makes sense when a person is typing and watching.
+        interactive: io::stdin().is_terminal() && io::stdout().is_terminal(),
+        quitting: AtomicBool::new(false),
+        name: args.get("name").map(str::to_string),
+        password: Mutex::new(std::env::var("CHAT_PASSWORD").ok()),
+    });
     let printer = {
-        let quitting = Arc::clone(&quitting);
+        let shared = Arc::clone(&shared);
         thread::Builder::new()
             .name("receiver".into())
-            .spawn(move || print_incoming(reader, interactive, &quitting))
+            .spawn(move || print_incoming(reader, &shared))
     };
     if let Err(e) = printer {
         eprintln!("error: cannot start the receiving thread: {e}");
         return ExitCode::from(1);
     }
 
-    let mut writer = &stream;
-    if let Some(name) = args.get("name") {
-        if writer.write_all(format!("{name}\n").as_bytes()).is_err() {
-            return server_gone();
-        }
-    }
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
-        if protocol::is_quit(&line) {
-            quitting.store(true, Ordering::SeqCst);
+        if terminal::restore() {
+            // That was a password, typed without echo: end its line.
+            println!();
         }
-        if writer.write_all(format!("{line}\n").as_bytes()).is_err() {
+        if protocol::is_quit(&line) {
+            shared.quitting.store(true, Ordering::SeqCst);
+        }
+        if shared.send_line(&line).is_err() {
             return server_gone();
         }
-        if quitting.load(Ordering::SeqCst) {
+        if shared.quitting.load(Ordering::SeqCst) {
             break;
         }
-        if interactive {
+        if shared.interactive {
             print!("> ");
             let _ = io::stdout().flush();
         }
     }
+    terminal::restore();
     // End of input (Ctrl-D, or the end of a pipe) means goodbye.
-    if !quitting.swap(true, Ordering::SeqCst) && writer.write_all(b"/quit\n").is_err() {
+    if !shared.quitting.swap(true, Ordering::SeqCst) && shared.send_line("/quit").is_err() {
         return server_gone();
     }
     // The receiving thread ends the process when the server closes the
@@ -118,8 +150,9 @@ fn main() -> ExitCode {
 
 /// Prints what the server sends until it closes the connection, then ends
 /// the process (the main thread may be blocked reading the keyboard, and
-/// std has no portable way to interrupt that).
-fn print_incoming(stream: TcpStream, interactive: bool, quitting: &AtomicBool) {
+/// std has no portable way to interrupt that). Answers the server's
+/// questions itself when `--name` or `CHAT_PASSWORD` gave the answers.
+fn print_incoming(stream: TcpStream, shared: &Shared) {
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
     loop {
@@ -129,13 +162,41 @@ fn print_incoming(stream: TcpStream, interactive: bool, quitting: &AtomicBool) {
             Ok(LineRead::NotUtf8) => "(a line from the server was not valid UTF-8)".into(),
             Ok(LineRead::Eof) | Err(_) => break,
         };
-        show(&text, interactive);
+        show(&text, shared.interactive);
+        let answer = if text.starts_with("* Welcome to ") {
+            shared.name.clone()
+        } else if text.starts_with("* ") && text.ends_with(PASSWORD_PROMPT_END) {
+            let scripted = shared
+                .password
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if scripted.is_none() && io::stdin().is_terminal() {
+                // The next line typed is the password: do not show it.
+                terminal::hide_input();
+            }
+            scripted
+        } else {
+            None
+        };
+        if let Some(answer) = answer {
+            if shared.send_line(&answer).is_err() {
+                break;
+            }
+        }
     }
-    if quitting.load(Ordering::SeqCst) {
-        process::exit(0);
+    if shared.quitting.load(Ordering::SeqCst) {
+        exit(0);
     }
-    show("* disconnected from server", interactive);
-    process::exit(1);
+    show("* disconnected from server", shared.interactive);
+    exit(1);
+}
+
+/// Ends the process, putting the terminal back first.
+fn exit(code: i32) -> ! {
+    terminal::restore();
+    let _ = io::stdout().flush();
+    process::exit(code)
 }
 
 /// Prints one line. In a terminal, first wipes the `> ` prompt line (and
@@ -153,6 +214,61 @@ fn show(text: &str, interactive: bool) {
 }
 
 fn server_gone() -> ExitCode {
+    terminal::restore();
     println!("* disconnected from server");
     ExitCode::from(1)
+}
+
+/// Typing a password without showing it.
+///
+/// std has no terminal control, so we ask `stty` (which acts on the terminal
+/// of its standard input, ours) to turn echo off, and later to put back the
+/// settings it printed before. Signals from the keyboard (Ctrl-C) are turned
+/// off too while the password is typed: std cannot catch them, and dying
+/// with echo off would leave the user's terminal blind. Every way out of
+/// this program calls [`restore`] first.
+mod terminal {
+    use std::process::{Command, Stdio};
+    use std::sync::Mutex;
+
+    /// The terminal settings to put back, while input is hidden.
+    static SAVED: Mutex<Option<String>> = Mutex::new(None);
+
+    fn stty(args: &[&str]) -> Option<String> {
+        let output = Command::new("stty")
+            .args(args)
+            .stdin(Stdio::inherit())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    }
+
+    /// Stops the terminal from showing what is typed (until [`restore`]).
+    pub fn hide_input() {
+        let mut saved = SAVED.lock().unwrap_or_else(|p| p.into_inner());
+        if saved.is_some() {
+            return;
+        }
+        if let Some(settings) = stty(&["-g"]) {
+            if stty(&["-echo", "-isig"]).is_some() {
+                *saved = Some(settings);
+            }
+        }
+    }
+
+    /// Puts the terminal back if input was hidden; returns whether it was.
+    pub fn restore() -> bool {
+        let mut saved = SAVED.lock().unwrap_or_else(|p| p.into_inner());
+        match saved.take() {
+            Some(settings) => {
+                let _ = stty(&[&settings]);
+                true
+            }
+            None => false,
+        }
+    }
 }
