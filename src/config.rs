@@ -84,6 +84,9 @@ pub struct ServerConfig {
     /// The most bytes waiting to be sent to one client. A client that falls
     /// this far behind is not reading, and is dropped.
     pub send_queue_bytes: usize,
+    /// Rooms with more members than this get no join and leave notices; 0
+    /// announces in rooms of any size.
+    pub announce_max_members: usize,
     /// Where registered accounts (names and password hashes) are kept.
     pub accounts_file: PathBuf,
     /// Whether users may `/register` their name themselves.
@@ -120,6 +123,7 @@ impl Default for ServerConfig {
             max_clients: 1024,
             max_clients_per_ip: 16,
             send_queue_bytes: 256 * 1024,
+            announce_max_members: 100,
             accounts_file: PathBuf::from("data/accounts.txt"),
             open_registration: true,
             guests_allowed: true,
@@ -426,6 +430,9 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
             server.write_timeout_ms = integer(key, value, 1, Some(60_000))?;
         }
         (Section::Server, "max_clients") => server.max_clients = integer(key, value, 1, None)?,
+        (Section::Server, "announce_max_members") => {
+            server.announce_max_members = integer(key, value, 0, None)?;
+        }
         (Section::Server, "accounts_file") => {
             server.accounts_file = PathBuf::from(non_empty(key, value)?);
         }
@@ -526,6 +533,7 @@ mod tests {
         assert_eq!(s.max_clients, 1024);
         assert_eq!(s.send_queue_bytes, 262_144);
         assert_eq!(s.max_clients_per_ip, 16);
+        assert_eq!(s.announce_max_members, 100);
         assert_eq!(s.accounts_file, PathBuf::from("data/accounts.txt"));
         assert!(s.open_registration);
         assert!(s.guests_allowed);
@@ -573,6 +581,7 @@ write_timeout_ms = 250
 max_clients = 64
 max_clients_per_ip = 0
 send_queue_bytes = 65_536
+announce_max_members = 0
 accounts_file = "logs/accounts.txt"
 open_registration = false
 guests_allowed = false  # accounts only
@@ -598,6 +607,7 @@ port = 7000
                 max_clients: 64,
                 max_clients_per_ip: 0,
                 send_queue_bytes: 65536,
+                announce_max_members: 0,
                 accounts_file: PathBuf::from("logs/accounts.txt"),
                 open_registration: false,
                 guests_allowed: false,

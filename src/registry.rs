@@ -124,6 +124,8 @@ struct State {
     /// Outboxes that were idle and got lines during the current operation:
     /// handed to the writers after the lock is released, all at once.
     to_schedule: Vec<Arc<Outbox>>,
+    /// Rooms bigger than this get no join and leave notices (0: no limit).
+    announce_max_members: usize,
 }
 
 /// The shared registry of online clients and rooms.
@@ -138,13 +140,19 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(history: History, writers: Arc<Writers>, default_room: &str) -> Registry {
+    pub fn new(
+        history: History,
+        writers: Arc<Writers>,
+        default_room: &str,
+        announce_max_members: usize,
+    ) -> Registry {
         Registry {
             state: Mutex::new(State {
                 clients: HashMap::new(),
                 rooms: Rooms::new(),
                 dead: Vec::new(),
                 to_schedule: Vec::new(),
+                announce_max_members,
             }),
             history,
             writers,
@@ -213,7 +221,7 @@ impl Registry {
                 Ok(false) => {}
                 Err(Closed) => return Err(ChatError::Gone),
             }
-            state.write_room(&room, None, &joined);
+            state.announce(&room, &joined);
             state.rooms.join(&room, &key);
             state.clients.insert(
                 key,
@@ -319,7 +327,7 @@ impl Registry {
             let reply =
                 protocol::notice(&format!("you joined #{room}")) + &self.history.replay(room);
             state.write(&key, &reply);
-            state.write_room(room, None, &joined);
+            state.announce(room, &joined);
             state.rooms.join(room, &key);
             Ok(())
         })
@@ -341,7 +349,7 @@ impl Registry {
             state.rooms.leave(&room, &key);
             state.write(&key, &protocol::notice(&format!("you left #{room}")));
             let left = protocol::notice(&format!("{} left #{room}", session.name));
-            state.write_room(&room, None, &left);
+            state.announce(&room, &left);
             Ok(room)
         })
     }
@@ -497,6 +505,19 @@ impl State {
         }
     }
 
+    /// Sends a join or leave notice to `room`, unless the room is bigger
+    /// than `announce_max_members` (0: no limit). In a room of thousands, announcing every
+    /// arrival would cost each arrival a line to every member: a crowd of N
+    /// joining sends N²/2 notices, which swamps the server and buries the
+    /// conversation. Big rooms stay quiet; `/users room` still tells who is
+    /// there.
+    fn announce(&mut self, room: &str, line: &str) {
+        let members = self.rooms.members(room).map_or(0, |m| m.len());
+        if self.announce_max_members == 0 || members <= self.announce_max_members {
+            self.write_room(room, None, line);
+        }
+    }
+
     /// Writes to every member of `room`, except `except`.
     fn write_room(&mut self, room: &str, except: Option<&str>, line: &str) {
         let Some(members) = self.rooms.members(room) else {
@@ -518,7 +539,7 @@ impl State {
         for room in &client.rooms {
             self.rooms.leave(room, key);
             let left = protocol::notice(&format!("{} left #{room}{why}", client.name));
-            self.write_room(room, None, &left);
+            self.announce(room, &left);
         }
         Some(client)
     }

@@ -205,7 +205,12 @@ impl Server {
         let local = listener.local_addr().map_err(bind_error)?;
         let (writers, writer_threads) =
             Writers::start(WRITER_THREADS).map_err(ServerError::Threads)?;
-        let registry = Registry::new(history, Arc::clone(&writers), &config.default_room);
+        let registry = Registry::new(
+            history,
+            Arc::clone(&writers),
+            &config.default_room,
+            config.announce_max_members,
+        );
         Ok(Server {
             listener,
             writers,

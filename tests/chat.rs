@@ -190,6 +190,29 @@ fn join_tells_the_members_of_the_room() {
 }
 
 #[test]
+fn rooms_bigger_than_the_announce_limit_get_no_join_or_leave_notices() {
+    let server = TestServer::with_config("announce_max_members = 2");
+    let (mut alice, mut bob) = alice_and_bob(&server);
+    // carol makes three: she is still announced to the two already there.
+    let mut carol = server.login("carol");
+    alice.expect("* carol joined #general");
+    bob.expect("* carol joined #general");
+    // dave would make four: the room of three hears nothing.
+    let mut dave = server.login("dave");
+    alice.send("/users");
+    alice.expect("* online: alice, bob, carol, dave");
+    // Leaving a room of four (three left) is not announced either...
+    dave.send("/quit");
+    dave.expect("* Bye dave!");
+    dave.expect_closed();
+    // ...but with two left, carol's leaving is.
+    carol.send("/quit");
+    carol.expect("* Bye carol!");
+    alice.expect("* carol left #general");
+    bob.expect("* carol left #general");
+}
+
+#[test]
 fn join_makes_the_room_current() {
     let server = TestServer::start();
     let (mut alice, mut bob) = alice_and_bob(&server);
