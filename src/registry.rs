@@ -441,7 +441,7 @@ impl Registry {
                     .map(|c| (name_key(&c.name), c.name.clone()))
                     .collect(),
             };
-            names.sort();
+            names.sort_unstable(); // keys are unique: stability buys nothing
             Ok::<_, ChatError>(names.into_iter().map(|(_, name)| name).collect::<Vec<_>>())
         })?;
         let list = names.join(", ");
