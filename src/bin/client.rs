@@ -12,7 +12,7 @@ use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::net::TcpStream;
 use std::process::{self, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -40,6 +40,9 @@ environment variable (for scripts, with --name).";
 /// long; the cap protects the client from a server that misbehaves.
 const MAX_SERVER_LINE: usize = 64 * 1024;
 
+/// How long what you type may wait for an automatic login to finish.
+const LOGIN_WAIT: Duration = Duration::from_secs(30);
+
 /// How long to wait for the server to close the connection after `/quit`.
 const QUIT_WAIT: Duration = Duration::from_secs(5);
 
@@ -60,6 +63,36 @@ struct Shared {
     name: Option<String>,
     /// `CHAT_PASSWORD`: sent the first time the server asks for a password.
     password: Mutex<Option<String>>,
+    /// With `--name`, what you type waits until the login is done (or needs
+    /// you for a password): otherwise a piped first line could arrive while
+    /// the server still expects the password, and be taken for it.
+    gate: Gate,
+}
+
+/// A door that starts closed and, once opened, stays open.
+struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    fn new(open: bool) -> Gate {
+        Gate {
+            open: Mutex::new(open),
+            opened: Condvar::new(),
+        }
+    }
+
+    fn open(&self) {
+        *self.open.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.opened.notify_all();
+    }
+
+    /// Waits until the gate is open, or `limit` has passed.
+    fn wait(&self, limit: Duration) {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self.opened.wait_timeout_while(open, limit, |open| !*open);
+    }
 }
 
 impl Shared {
@@ -105,6 +138,7 @@ fn main() -> ExitCode {
         quitting: AtomicBool::new(false),
         name: args.get("name").map(str::to_string),
         password: Mutex::new(std::env::var("CHAT_PASSWORD").ok()),
+        gate: Gate::new(args.get("name").is_none()),
     });
     let printer = {
         let shared = Arc::clone(&shared);
@@ -119,6 +153,7 @@ fn main() -> ExitCode {
 
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
+        shared.gate.wait(LOGIN_WAIT);
         if terminal::restore() {
             // That was a password, typed without echo: end its line.
             println!();
@@ -171,12 +206,19 @@ fn print_incoming(stream: TcpStream, shared: &Shared) {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .take();
-            if scripted.is_none() && io::stdin().is_terminal() {
-                // The next line typed is the password: do not show it.
-                terminal::hide_input();
+            if scripted.is_none() {
+                if io::stdin().is_terminal() {
+                    // The next line typed is the password: do not show it.
+                    terminal::hide_input();
+                }
+                shared.gate.open(); // the password has to come from you
             }
             scripted
         } else {
+            // Logged in, or refused (a taken name, say): your turn.
+            if text.starts_with("* Hello ") || text.starts_with("! ") {
+                shared.gate.open();
+            }
             None
         };
         if let Some(answer) = answer {
