@@ -586,3 +586,115 @@ fn queue(
         Err(Closed) => dead.push(key.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::{TcpListener, TcpStream};
+    use std::panic::{self, AssertUnwindSafe};
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    /// A registry with a history file in a fresh temp dir, removed on drop.
+    struct Fixture {
+        registry: Registry,
+        dir: PathBuf,
+        listener: TcpListener,
+        next_id: ConnId,
+    }
+
+    impl Fixture {
+        fn new(tag: &str) -> Fixture {
+            let dir =
+                std::env::temp_dir().join(format!("lanchat-registry-{tag}-{}", std::process::id()));
+            let (history, _) = History::open(&dir.join("history.log"), 5).expect("history");
+            let (writers, _threads) = Writers::start(1).expect("writers");
+            Fixture {
+                registry: Registry::new(history, writers, "general", 100),
+                dir,
+                listener: TcpListener::bind("127.0.0.1:0").expect("bind"),
+                next_id: 1,
+            }
+        }
+
+        /// Registers `name` over a real loopback connection; returns the
+        /// session and the client's end, to read what it is sent.
+        fn join(&mut self, name: &str) -> (Session, BufReader<TcpStream>) {
+            let addr = self.listener.local_addr().expect("addr");
+            let client = TcpStream::connect(addr).expect("connect");
+            client
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            let (server_side, peer) = self.listener.accept().expect("accept");
+            let outbox = Outbox::new(Arc::new(server_side), 1 << 20);
+            let id = self.next_id;
+            self.next_id += 1;
+            let session = self
+                .registry
+                .register(name, id, peer, outbox, |_| true)
+                .expect("register");
+            let mut reader = BufReader::new(client);
+            let mut hello = String::new();
+            reader.read_line(&mut hello).expect("hello");
+            assert!(hello.starts_with(&format!("* Hello {name}!")), "{hello:?}");
+            (session, reader)
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn next_line(reader: &mut BufReader<TcpStream>) -> String {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("a line");
+        line
+    }
+
+    #[test]
+    fn a_panic_under_the_lock_does_not_stop_the_registry() {
+        let mut fixture = Fixture::new("poison");
+        let (alice, mut alice_reader) = fixture.join("alice");
+        let (_bob, mut bob_reader) = fixture.join("bob");
+        assert_eq!(next_line(&mut alice_reader), "* bob joined #general\n");
+
+        // A bug that panics while holding the lock poisons the mutex...
+        let registry = &fixture.registry;
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            registry.with_state(|_| panic!("a bug in some operation"));
+        }));
+        assert!(result.is_err());
+        assert!(registry.state.is_poisoned());
+
+        // ...and the registry goes on: messages flow, and the panicking
+        // client's clean-up (its guard unregisters it) frees its name.
+        registry
+            .say(&alice, None, "still here", false)
+            .expect("say");
+        assert_eq!(next_line(&mut bob_reader), "[#general] alice: still here\n");
+        registry.unregister(&alice);
+        assert_eq!(next_line(&mut bob_reader), "* alice left #general\n");
+        assert!(!registry.is_online("alice"));
+        let (_alice_again, _reader) = fixture.join("alice");
+    }
+
+    #[test]
+    fn an_old_connection_cannot_unregister_a_new_owner_of_its_name() {
+        let mut fixture = Fixture::new("reuse");
+        let (old, _old_reader) = fixture.join("alice");
+        let registry = &fixture.registry;
+        registry.unregister(&old);
+        let (_new, _new_reader) = fixture.join("alice");
+        // The old connection's guard runs late (say, after a panic) with
+        // the same name but its own id: the new alice stays.
+        fixture.registry.unregister(&old);
+        assert!(fixture.registry.is_online("alice"));
+        assert_eq!(
+            fixture.registry.say(&old, None, "ghost", false),
+            Err(ChatError::Gone)
+        );
+    }
+}
