@@ -51,7 +51,23 @@
 //! - **Senders**: one thread per sending client, sleeping until its next
 //!   message is due.
 //! - The **main thread** runs the phases (connect, wait for the join notices,
-//!   send, drain, collect) and prints the report.
+//!   connect the stalled clients, send, drain, collect) and prints the report.
+//!
+//! ## Stalled clients: a slow reader on purpose
+//!
+//! `--stalled K` adds K clients (`lgs000`, `lgs001`, ...) that connect and
+//! register like the others once the crowd is in, and then never read another
+//! byte: no reader thread, no sweeping, the socket just stays open until the
+//! run ends. The server keeps queueing the room's traffic to them; once their
+//! queue is full it must cut them off (in rooms of up to
+//! `announce_max_members` it says `* lgsNNN left #general`) and go on serving
+//! everyone else at full speed. They are not part of the measured crowd: the
+//! expected deliveries stay sent × (N-1) over the N measured clients, and the
+//! measured clients' tallies ignore the stalled clients' join and leave
+//! notices. So a run with `--stalled 1` and the same run without it compare
+//! directly: the slow reader should cost the others little latency. At the
+//! end each stalled socket is read without blocking, to see whether the
+//! server has closed it.
 //!
 //! ## The report
 //!
@@ -79,6 +95,8 @@
 //!   order error, no connection cut and p99 at most 100 ms.
 //! - `--idle`: `bcast_reached` of `bcast_expected` clients got the one
 //!   broadcast, the last after `bcast_last_ms`.
+//! - `stalled`: the clients that never read (`--stalled`), and
+//!   `stalled_closed`: how many of them the server had closed by the end.
 //! - `rss_kb`, `hwm_kb`: the server's resident memory now and at its peak,
 //!   and `srv_cpu_pct` its CPU use, read from `/proc/PID` with
 //!   `--server-pid`.
@@ -135,6 +153,11 @@ options:
   --readers KIND     threads: one blocking reader thread per client;
                      sweep: four threads polling non-blocking sockets
                      (default: threads up to 500 clients, sweep above)
+  --stalled K        also connect K clients (lgs000, ...) that never read
+                     after their handshake, to see how a slow reader affects
+                     the others (default 0); they are not counted as
+                     --clients, and the report says how many the server cut
+                     off (stalled_closed)
   -h, --help         show this help
 
 Messages are sent on a fixed schedule and latency is measured from the time
@@ -210,8 +233,18 @@ const MIN_SLEEP_NANOS: u64 = 50_000;
 const BATCH_BYTES: usize = 16 * 1024;
 /// Length of a message line, `\n` included.
 const LINE_BYTES: usize = 40;
-/// Every client's name starts with this, followed by its index.
+/// Every measured client's name starts with this, followed by its index in
+/// four digits or more.
 const NAME_PREFIX: &str = "lg";
+/// A stalled client's name (`--stalled`): this, then its index in three
+/// digits or more. It starts like `NAME_PREFIX` but never counts as one of
+/// the crowd: a crowd name has only digits after `lg`.
+const STALLED_PREFIX: &str = "lgs";
+/// At the end, checking whether the server closed the stalled sockets: stop
+/// once a round of non-blocking reads finds no new bytes, pausing this long
+/// between rounds, and give up (calling the rest open) after the limit.
+const STALLED_CHECK_PAUSE: Duration = Duration::from_millis(50);
+const STALLED_CHECK_LIMIT: Duration = Duration::from_secs(5);
 /// Read buffer per connection: big enough that one `read` takes in many
 /// lines when traffic is heavy. Sweep mode has many more connections, each
 /// with little traffic, and reads as often as it likes, so a smaller one.
@@ -273,6 +306,8 @@ pub struct Options {
     pub steps: usize,
     pub server_pid: Option<u32>,
     pub readers: ReaderKind,
+    /// Extra clients that never read (`--stalled`), outside the crowd.
+    pub stalled: usize,
 }
 
 impl Options {
@@ -291,6 +326,7 @@ impl Options {
         let mut steps: usize = 12;
         let mut server_pid: Option<u32> = None;
         let mut readers: Option<ReaderKind> = None;
+        let mut stalled: usize = 0;
 
         let mut rest = args.iter();
         while let Some(arg) = rest.next() {
@@ -317,6 +353,7 @@ impl Options {
                 "--factor" => factor = number(flag, &value()?)?,
                 "--steps" => steps = number(flag, &value()?)?,
                 "--server-pid" => server_pid = Some(number(flag, &value()?)?),
+                "--stalled" => stalled = number(flag, &value()?)?,
                 "--readers" => {
                     readers = Some(match value()?.as_str() {
                         "threads" => ReaderKind::Threads,
@@ -382,6 +419,7 @@ impl Options {
             } else {
                 ReaderKind::Sweep
             }),
+            stalled,
         })
     }
 }
@@ -446,10 +484,15 @@ pub fn run_with(options: &Options) -> Result<Report, String> {
         crowd.connect_secs()
     );
     let joins = crowd.wait_for_joins();
+    // After the crowd's join notices, so they measure the crowd alone. Their
+    // own join notices reach the crowd now, and are not counted.
+    let stalled = Stalled::connect(options, &shared)?;
     let mut report = Report {
         mode: options.mode,
         clients: options.clients,
         senders: options.senders,
+        stalled: stalled.streams.len(),
+        stalled_closed: 0,
         connect_secs: crowd.connect_secs(),
         joins,
         step: None,
@@ -500,6 +543,17 @@ pub fn run_with(options: &Options) -> Result<Report, String> {
     let cpu = whole_run.read();
     report.cpu = Some(cpu);
     add_notes(&report.step, cpu, crowd.shared.closed(), &mut report.notes);
+    if report.stalled > 0 {
+        report.stalled_closed = stalled.count_closed();
+        if report.stalled_closed == 0 {
+            report.notes.push(
+                "the server cut off no stalled client: the run may have been too short to \
+                 fill its queue (send_queue_bytes) and the kernel's socket buffers"
+                    .to_string(),
+            );
+        }
+    }
+    drop(stalled);
     drop(crowd); // closes every connection and joins the readers
     Ok(report)
 }
@@ -932,6 +986,72 @@ impl Drop for Crowd {
     }
 }
 
+/// The clients of `--stalled`: registered, then never read. Only their
+/// sockets are kept; dropping this closes them.
+struct Stalled {
+    streams: Vec<TcpStream>,
+}
+
+impl Stalled {
+    /// Connects and registers `--stalled` clients, one after the other (there
+    /// are few). Whatever came after the hello line stays unread in the
+    /// kernel's buffers, like everything that follows.
+    fn connect(options: &Options, shared: &Shared) -> Result<Stalled, String> {
+        if options.stalled > 0 {
+            eprintln!(
+                "loadgen: connecting {} stalled clients (they never read)",
+                options.stalled
+            );
+        }
+        let mut streams = Vec::with_capacity(options.stalled);
+        for i in 0..options.stalled {
+            let name = format!("{STALLED_PREFIX}{i:03}");
+            // A small buffer: it holds only the handshake, then goes.
+            let (client, _inbox) = join_chat(options, &name, 4096, shared)?;
+            streams.push(client.stream);
+        }
+        Ok(Stalled { streams })
+    }
+
+    /// How many stalled sockets the server has closed, seen through
+    /// non-blocking reads. A closed socket still holds every byte the server
+    /// sent before closing, so each is read until it says "end of stream"
+    /// (`Ok(0)`: closed), fails (reset: closed too), or has nothing more
+    /// (`WouldBlock`: still open). Reading frees room in our receive window,
+    /// which lets the rest of the server's bytes (and its FIN) come in: so
+    /// the reads go round again after a short pause, until a round brings no
+    /// new bytes.
+    fn count_closed(&self) -> usize {
+        let mut closed = vec![false; self.streams.len()];
+        let mut buf = vec![0; 64 * 1024];
+        let give_up = Instant::now() + STALLED_CHECK_LIMIT;
+        for (stream, closed) in self.streams.iter().zip(closed.iter_mut()) {
+            if stream.set_nonblocking(true).is_err() {
+                *closed = true;
+            }
+        }
+        loop {
+            let mut got_bytes = false;
+            for (mut stream, closed) in self.streams.iter().zip(closed.iter_mut()) {
+                while !*closed && Instant::now() < give_up {
+                    match stream.read(&mut buf) {
+                        Ok(0) => *closed = true,
+                        Ok(_) => got_bytes = true,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) if is_timeout(&e) => break,
+                        Err(_) => *closed = true,
+                    }
+                }
+            }
+            if !got_bytes || Instant::now() >= give_up {
+                break;
+            }
+            thread::sleep(STALLED_CHECK_PAUSE);
+        }
+        closed.iter().filter(|&&c| c).count()
+    }
+}
+
 /// Connects one client and registers it as `name`: reads the welcome line,
 /// sends the name, reads up to the hello line. The history replay that may
 /// follow is skipped later by the reader (see [`Replay`]).
@@ -1256,7 +1376,8 @@ fn room_text(line: &[u8]) -> Option<&[u8]> {
     Some(&rest[find(rest, b": ")? + 2..])
 }
 
-/// `* lgNNNN joined #room`: a notice that one of our clients arrived.
+/// `* lgNNNN joined #room`: a notice that one of the crowd arrived (not a
+/// stalled client, `* lgsNNN joined #room`).
 fn is_join_notice(line: &[u8]) -> bool {
     let Some(rest) = line.strip_prefix(b"* ") else {
         return false;
@@ -1264,7 +1385,13 @@ fn is_join_notice(line: &[u8]) -> bool {
     let Some(space) = rest.iter().position(|&b| b == b' ') else {
         return false;
     };
-    rest.starts_with(NAME_PREFIX.as_bytes()) && rest[space..].starts_with(b" joined #")
+    is_crowd_name(&rest[..space]) && rest[space..].starts_with(b" joined #")
+}
+
+/// `lg` followed by digits only: one of the measured clients.
+fn is_crowd_name(name: &[u8]) -> bool {
+    name.strip_prefix(NAME_PREFIX.as_bytes())
+        .is_some_and(|index| !index.is_empty() && index.iter().all(u8::is_ascii_digit))
 }
 
 /// `b <step> <sender> <seq> <due_nanos> ...`.
@@ -1872,6 +1999,10 @@ pub struct Report {
     pub mode: Mode,
     pub clients: usize,
     pub senders: usize,
+    /// Clients that never read (`--stalled`), and how many of them the
+    /// server had closed by the end.
+    pub stalled: usize,
+    pub stalled_closed: usize,
     /// From the first connect until the last client had its hello line.
     pub connect_secs: f64,
     pub joins: Joins,
@@ -2014,11 +2145,13 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "RESULT mode={} clients={} senders={} connect_secs={:.3} join_secs={:.3} \
-             join_notices={} join_expected={}",
+            "RESULT mode={} clients={} senders={} stalled={} stalled_closed={} \
+             connect_secs={:.3} join_secs={:.3} join_notices={} join_expected={}",
             self.mode,
             self.clients,
             self.senders,
+            self.stalled,
+            self.stalled_closed,
             self.connect_secs,
             self.joins.secs,
             self.joins.notices,
@@ -2078,6 +2211,10 @@ mod tests {
     fn other_lines_are_told_apart() {
         assert_eq!(parse_line(b"* lg0042 joined #general"), Line::Joined);
         assert_eq!(parse_line(b"* alice joined #general"), Line::Other);
+        // Stalled clients are not of the crowd, coming or going.
+        assert_eq!(parse_line(b"* lgs001 joined #general"), Line::Other);
+        assert_eq!(parse_line(b"* lgs001 left #general"), Line::Other);
+        assert_eq!(parse_line(b"* lg joined #general"), Line::Other);
         assert_eq!(parse_line(b"! slow down"), Line::Error);
         assert_eq!(parse_line(b"[#general] alice: hi"), Line::Other);
         assert_eq!(parse_line(b"[#general] alice: b 1 x 2 3"), Line::Other);

@@ -1,6 +1,7 @@
 //! The load generator (`examples/loadgen.rs`) keeps working: ten clients
 //! talk at a low rate for a second against a real server, and every message
-//! reaches every other client.
+//! reaches every other client, also with a stalled client (one that never
+//! reads) in the room.
 //!
 //! The example is compiled into this test as a module and its `run` function
 //! is called directly, rather than built with `cargo build --example` and run
@@ -26,12 +27,14 @@ use common::TestServer;
 /// test fails instead of hanging.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
-#[test]
-fn ten_clients_at_a_low_rate_lose_nothing() {
-    let server = TestServer::with_config("rate_limit_per_sec = 0\nmax_clients = 100");
-    let args: Vec<String> = [
+/// Runs the generator against `server`: ten clients, two of them sending 50
+/// messages a second for one second, plus `extra` flags.
+fn ten_clients_for_a_second(server: &TestServer, extra: &[&str]) -> loadgen::Report {
+    let port = server.addr.port().to_string();
+    let pid = server.pid().to_string();
+    let mut args: Vec<String> = [
         "--port",
-        &server.addr.port().to_string(),
+        &port,
         "--clients",
         "10",
         "--senders",
@@ -41,11 +44,12 @@ fn ten_clients_at_a_low_rate_lose_nothing() {
         "--secs",
         "1",
         "--server-pid",
-        &server.pid().to_string(),
+        &pid,
     ]
     .iter()
     .map(|arg| arg.to_string())
     .collect();
+    args.extend(extra.iter().map(|arg| arg.to_string()));
 
     // Every wait inside the generator is bounded; running it on a thread of
     // its own and waiting on a channel bounds the whole run as well.
@@ -53,10 +57,16 @@ fn ten_clients_at_a_low_rate_lose_nothing() {
     thread::spawn(move || {
         let _ = done.send(loadgen::run(&args));
     });
-    let report = finished
+    finished
         .recv_timeout(RUN_LIMIT)
         .expect("the load generator finished in time")
-        .expect("the load generator ran");
+        .expect("the load generator ran")
+}
+
+#[test]
+fn ten_clients_at_a_low_rate_lose_nothing() {
+    let server = TestServer::with_config("rate_limit_per_sec = 0\nmax_clients = 100");
+    let report = ten_clients_for_a_second(&server, &[]);
 
     let result = report.to_string();
     assert!(result.starts_with("RESULT mode=fixed "), "{result}");
@@ -68,6 +78,26 @@ fn ten_clients_at_a_low_rate_lose_nothing() {
     assert_eq!(step.out_of_order, 0, "{result}");
     assert_eq!(report.joins.notices, 45, "{result}");
     assert!(report.memory.is_some(), "server memory was read: {result}");
+}
+
+#[test]
+fn a_stalled_client_costs_the_others_nothing() {
+    let server = TestServer::with_config("rate_limit_per_sec = 0\nmax_clients = 100");
+    let report = ten_clients_for_a_second(&server, &["--stalled", "1"]);
+
+    let result = report.to_string();
+    assert!(result.contains(" stalled=1 "), "{result}");
+    let step = report.step.as_ref().expect("a fixed-rate run has a step");
+    // The stalled client is not one of the measured ten: every message
+    // reaches the nine other measured clients, and nothing more is expected.
+    assert_eq!(step.sent, 50, "{result}");
+    assert_eq!(step.expected, 50 * 9, "{result}");
+    assert_eq!(step.delivered, step.expected, "{result}");
+    assert_eq!(step.lost(), 0, "{result}");
+    assert_eq!(step.out_of_order, 0, "{result}");
+    assert_eq!(step.closed, 0, "no measured client was cut off: {result}");
+    // Its join notice is not one of the crowd's.
+    assert_eq!(report.joins.notices, 45, "{result}");
 }
 
 #[test]

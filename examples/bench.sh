@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# The benchmark: runs the load generator (examples/loadgen.rs) through the
+# scenarios of the performance issue and prints a markdown table of the
+# results.
+#
+#   examples/bench.sh [--quick] [RESULTS_FILE]
+#
+# Every run gets a fresh server (examples/bench.toml, a free port) started in
+# a temporary directory of its own, so no run inherits another's history
+# file, queues or memory. Each scenario runs 3 times (--quick: once); the
+# table shows the median of the runs and, in parentheses, their min-max.
+# Every line the generator printed on stdout (RESULT, STEP, note) goes to
+# RESULTS_FILE (default bench-results.txt in the current directory, which is
+# overwritten), under a `# scenario: ...` line naming the scenario and run.
+#
+# It takes about 7 minutes on two cores (2 with --quick). The generator and
+# the server share the machine, so leave it otherwise idle meanwhile; the
+# generator's share of the CPU is in the table, to show how much it took.
+#
+# Needs bash, cargo and python3 (standard library only, for the table).
+
+set -uo pipefail
+
+usage() {
+    sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
+}
+
+quick=0
+results=""
+for arg in "$@"; do
+    case "$arg" in
+        --quick) quick=1 ;;
+        -h | --help) usage; exit 0 ;;
+        -*) echo "error: unknown option $arg (try --help)" >&2; exit 2 ;;
+        *)
+            if [[ -n "$results" ]]; then
+                echo "error: more than one results file given" >&2
+                exit 2
+            fi
+            results="$arg"
+            ;;
+    esac
+done
+results="${results:-bench-results.txt}"
+# The script works from the repository's root; keep the results file where
+# the caller meant it.
+case "$results" in
+    /*) ;;
+    *) results="$PWD/$results" ;;
+esac
+runs=$((quick ? 1 : 3))
+
+cd "$(dirname "$0")/.." || exit 1
+repo="$PWD"
+server_bin="$repo/target/release/server"
+loadgen_bin="$repo/target/release/examples/loadgen"
+config="$repo/examples/bench.toml"
+
+# The scenarios, named as in the issue: name, then the generator's flags.
+# The last two are the slow-reader comparison: the same load with and
+# without one client that never reads.
+scenarios=(
+    "10 clients, 2 senders, max rate|--clients 10 --senders 2 --max-rate --rate 8000 --factor 1.5 --secs 3"
+    "100 clients, 10 senders, max rate|--clients 100 --senders 10 --max-rate --rate 1000 --factor 1.5 --secs 3"
+    "1000 clients, 10 senders, 100 msgs/s|--clients 1000 --senders 10 --rate 100 --secs 10"
+    "1000 clients, 10 senders, max rate|--clients 1000 --senders 10 --max-rate --rate 100 --factor 1.5 --secs 3"
+    "10 000 idle clients|--clients 10000 --idle"
+    "100 clients, 10 senders, 2000 msgs/s|--clients 100 --senders 10 --rate 2000 --secs 10"
+    "100 clients, 10 senders, 2000 msgs/s, with 1 stalled reader|--clients 100 --senders 10 --rate 2000 --secs 10 --stalled 1"
+)
+
+# Every connection is a file descriptor, in the generator and in the server
+# (which inherits this limit): 10 000 idle clients need more than the usual
+# soft limit of 1024. Raise it to the hard limit, which needs no privilege.
+hard_limit="$(ulimit -Hn)"
+if ! ulimit -n "$hard_limit" 2>/dev/null; then
+    echo "warning: cannot raise the open-file limit to $hard_limit" >&2
+fi
+if [[ "$(ulimit -n)" != unlimited && "$(ulimit -n)" -lt 10100 ]]; then
+    echo "warning: the open-file limit is $(ulimit -n); the 10 000-client run will fail" >&2
+fi
+
+# The server of the current run, killed on the way out, however we leave.
+server_pid=""
+server_dir=""
+stop_server() {
+    if [[ -n "$server_pid" ]]; then
+        kill "$server_pid" 2>/dev/null
+        wait "$server_pid" 2>/dev/null
+        server_pid=""
+    fi
+    if [[ -n "$server_dir" ]]; then
+        rm -rf "$server_dir"
+        server_dir=""
+    fi
+}
+trap stop_server EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Starts a fresh server in a new temporary directory (its data/ lands
+# there) and sets server_pid and server_port. `exec` makes the subshell
+# become the server, so $! is the server's own pid.
+start_server() {
+    server_dir="$(mktemp -d "${TMPDIR:-/tmp}/lanchat-bench.XXXXXX")" || return 1
+    (cd "$server_dir" && exec "$server_bin" --config "$config" --port 0) \
+        </dev/null >"$server_dir/stdout" 2>"$server_dir/stderr" &
+    server_pid=$!
+    local first="" tries=0
+    # Its first line on stdout is `listening on ADDRESS`; wait up to 10 s.
+    while [[ -z "$first" ]]; do
+        if ! kill -0 "$server_pid" 2>/dev/null || ((tries >= 200)); then
+            echo "error: the server did not start:" >&2
+            cat "$server_dir/stderr" >&2
+            return 1
+        fi
+        sleep 0.05
+        tries=$((tries + 1))
+        IFS= read -r first <"$server_dir/stdout" || first=""
+    done
+    case "$first" in
+        "listening on "*) server_port="${first##*:}" ;;
+        *)
+            echo "error: unexpected first line from the server: $first" >&2
+            return 1
+            ;;
+    esac
+}
+
+# The value of KEY in a `RESULT key=value ...` line, or nothing.
+field() {
+    local key="$1" line="$2" word
+    for word in $line; do
+        if [[ "$word" == "$key="* ]]; then
+            echo "${word#*=}"
+            return
+        fi
+    done
+}
+
+echo "building..." >&2
+if ! cargo build --release --bins --examples; then
+    echo "error: the build failed" >&2
+    exit 1
+fi
+
+cpu_model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+machine="$(nproc) cores, Linux $(uname -r), ${cpu_model:-unknown CPU}"
+{
+    echo "# lanchat benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $runs run(s) per scenario"
+    echo "# machine: $machine"
+} >"$results" || exit 1
+
+for scenario in "${scenarios[@]}"; do
+    name="${scenario%%|*}"
+    read -r -a flags <<<"${scenario#*|}"
+    for ((run = 1; run <= runs; run++)); do
+        echo "$name: run $run of $runs" >&2
+        echo "# scenario: $name | run $run of $runs | loadgen ${flags[*]}" >>"$results"
+        if ! start_server; then
+            echo "# failed: the server did not start" >>"$results"
+            stop_server
+            continue
+        fi
+        out="$server_dir/loadgen.out"
+        "$loadgen_bin" --port "$server_port" --server-pid "$server_pid" "${flags[@]}" \
+            >"$out" 2>"$server_dir/loadgen.err"
+        status=$?
+        cat "$out" >>"$results"
+        result="$(grep '^RESULT ' "$out" | tail -n 1)"
+        if ((status != 0)) || [[ -z "$result" ]]; then
+            error="$(tail -n 1 "$server_dir/loadgen.err")"
+            echo "  failed (exit $status): $error" >&2
+            echo "# failed (exit $status): $error" >>"$results"
+        else
+            summary=""
+            for key in deliveries_per_sec p99_ms lost stalled_closed rss_kb join_secs bcast_reached gen_cpu_machine_pct; do
+                value="$(field "$key" "$result")"
+                [[ -n "$value" ]] && summary+=" $key=$value"
+            done
+            echo " $summary" >&2
+        fi
+        stop_server
+    done
+done
+
+echo
+echo "Machine: $machine. Generator and server on the same machine."
+echo
+python3 - "$results" "$runs" <<'PYTHON'
+import statistics
+import sys
+
+path, runs = sys.argv[1], int(sys.argv[2])
+
+# Group the RESULT lines by the `# scenario: NAME | ...` line above them.
+order, results, failures = [], {}, {}
+scenario = None
+with open(path) as f:
+    for line in f:
+        line = line.rstrip("\n")
+        if line.startswith("# scenario: "):
+            scenario = line[len("# scenario: "):].split(" | ")[0]
+            if scenario not in results:
+                order.append(scenario)
+                results[scenario] = []
+                failures[scenario] = 0
+        elif line.startswith("# failed") and scenario:
+            failures[scenario] += 1
+        elif line.startswith("RESULT ") and scenario:
+            fields = dict(w.split("=", 1) for w in line.split()[1:] if "=" in w)
+            results[scenario].append(fields)
+
+def number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+def show(x, decimals):
+    return f"{x:,.{decimals}f}".replace(",", " ")
+
+def cell(rows, key, decimals=0):
+    """The median of the runs, then (min-max) when there are several."""
+    values = [v for v in (number(r.get(key)) for r in rows) if v is not None]
+    if not values:
+        return "-"
+    median = show(statistics.median(values), decimals)
+    if len(values) == 1:
+        return median
+    return f"{median} ({show(min(values), decimals)}–{show(max(values), decimals)})"
+
+columns = [
+    ("deliveries/s", "deliveries_per_sec", 0),
+    ("p99 ms", "p99_ms", 2),
+    ("lost", "lost", 0),
+    ("rss KB", "rss_kb", 0),
+    ("join s", "join_secs", 2),
+    ("bcast reached", "bcast_reached", 0),
+    ("gen CPU % of machine", "gen_cpu_machine_pct", 0),
+]
+idle_only = {"rss_kb", "join_secs", "bcast_reached"}
+print("| scenario | runs | " + " | ".join(c[0] for c in columns) + " |")
+print("|---|---:|" + "---:|" * len(columns))
+for name in order:
+    rows = results[name]
+    idle = any(r.get("mode") == "idle" for r in rows)
+    cells = []
+    for _, key, decimals in columns:
+        if key in idle_only and not idle:
+            cells.append("")
+        else:
+            cells.append(cell(rows, key, decimals))
+    ran = f"{len(rows)}" + (f" ({failures[name]} failed)" if failures[name] else "")
+    print(f"| {name} | {ran} | " + " | ".join(cells) + " |")
+print()
+print("Max rate: the best step that passed (nothing lost, p99 at most 100 ms). "
+      "Idle: p99 is the one broadcast's, over the clients it reached.")
+
+# The slow-reader promise: with one client that never reads, the others'
+# p99 stays within 2x of the same run without it.
+plain = [n for n in order if n.startswith("100 clients, 10 senders, 2000") and "stalled" not in n]
+stalled = [n for n in order if "stalled" in n]
+if plain and stalled:
+    def median_of(name, key):
+        values = [v for v in (number(r.get(key)) for r in results[name]) if v is not None]
+        return statistics.median(values) if values else None
+    base, slow = median_of(plain[0], "p99_ms"), median_of(stalled[0], "p99_ms")
+    closed = sum(int(number(r.get("stalled_closed")) or 0) for r in results[stalled[0]])
+    cut = f"the server cut off the stalled reader in {closed} of {len(results[stalled[0]])} run(s)"
+    print()
+    if base and slow is not None:
+        verdict = "within" if slow <= 2 * base else "NOT within"
+        print(f"Slow reader: p99 {show(slow, 2)} ms with a stalled reader against "
+              f"{show(base, 2)} ms without, {slow / base:.2f}×: {verdict} 2×; {cut}.")
+    else:
+        print(f"Slow reader: no p99 to compare; {cut}.")
+PYTHON
+echo
+echo "Every line the generator printed is in $results"
