@@ -138,13 +138,17 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-/// Applies `--host` and `--port` to the server's section of `config`.
+/// Applies `--host`, `--port` and `--web-port` to the server's section of
+/// `config`.
 pub fn apply_server_overrides(config: &mut Config, args: &Args) -> Result<(), CliError> {
     if let Some(host) = args.get("host") {
         config.server.host = host.to_string();
     }
     if let Some(port) = args.port("port")? {
         config.server.port = port;
+    }
+    if let Some(port) = args.port("web-port")? {
+        config.server.web.port = port;
     }
     Ok(())
 }

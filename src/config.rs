@@ -48,6 +48,25 @@ pub struct Config {
     pub client: ClientConfig,
 }
 
+/// The `[web]` section: the HTTP listener for the browser page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebConfig {
+    pub enabled: bool,
+    pub host: String,
+    /// 0 picks a free port.
+    pub port: u16,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            enabled: true,
+            host: DEFAULT_HOST.to_string(),
+            port: 8080,
+        }
+    }
+}
+
 /// The `[server]` section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
@@ -96,6 +115,8 @@ pub struct ServerConfig {
     pub guests_allowed: bool,
     /// PBKDF2 iterations for new password hashes: the cost of one guess.
     pub password_iterations: u32,
+    /// The web page's listener (its own `[web]` section in the file).
+    pub web: WebConfig,
 }
 
 /// The `[client]` section: where the terminal client connects.
@@ -128,6 +149,7 @@ impl Default for ServerConfig {
             open_registration: true,
             guests_allowed: true,
             password_iterations: 100_000,
+            web: WebConfig::default(),
         }
     }
 }
@@ -234,6 +256,7 @@ impl std::error::Error for ConfigError {
 enum Section {
     Server,
     Client,
+    Web,
 }
 
 impl fmt::Display for Section {
@@ -241,6 +264,7 @@ impl fmt::Display for Section {
         match self {
             Section::Server => f.write_str("server"),
             Section::Client => f.write_str("client"),
+            Section::Web => f.write_str("web"),
         }
     }
 }
@@ -277,6 +301,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             let next = match name {
                 "server" => Section::Server,
                 "client" => Section::Client,
+                "web" => Section::Web,
                 _ => return Err(at_line(format!("unknown section [{name}]"))),
             };
             if !seen_sections.insert(next) {
@@ -401,6 +426,9 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
     let server = &mut config.server;
     let client = &mut config.client;
     match (section, key) {
+        (Section::Web, "enabled") => server.web.enabled = boolean(key, value)?,
+        (Section::Web, "host") => server.web.host = non_empty(key, value)?,
+        (Section::Web, "port") => server.web.port = integer(key, value, 0, Some(65535))?,
         (Section::Server, "host") => server.host = non_empty(key, value)?,
         (Section::Server, "port") => server.port = integer(key, value, 0, Some(65535))?,
         (Section::Server, "server_name") => server.server_name = non_empty(key, value)?,
@@ -538,6 +566,14 @@ mod tests {
         assert!(s.open_registration);
         assert!(s.guests_allowed);
         assert_eq!(s.password_iterations, 100_000);
+        assert_eq!(
+            s.web,
+            WebConfig {
+                enabled: true,
+                host: "127.0.0.1".to_string(),
+                port: 8080
+            }
+        );
         assert_eq!(config.client.host, "127.0.0.1");
         assert_eq!(config.client.port, 7878);
     }
@@ -587,6 +623,11 @@ open_registration = false
 guests_allowed = false  # accounts only
 password_iterations = 200_000
 
+[web]
+enabled = false
+host = "0.0.0.0"
+port = 8000
+
 [client]
 host = "192.168.1.20"
 port = 7000
@@ -612,6 +653,11 @@ port = 7000
                 open_registration: false,
                 guests_allowed: false,
                 password_iterations: 200_000,
+                web: WebConfig {
+                    enabled: false,
+                    host: "0.0.0.0".to_string(),
+                    port: 8000,
+                },
             },
             client: ClientConfig {
                 host: "192.168.1.20".to_string(),

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use crate::accounts::{AccountError, Accounts};
 use crate::config::ServerConfig;
 use crate::log;
+use crate::login::{self, Name};
 use crate::outbox::{Closed, Outbox};
 use crate::protocol::{self, read_line_capped, Command, LineRead};
 use crate::rate::{RateLimiter, Verdict};
@@ -37,7 +38,7 @@ const LINGER: Duration = Duration::from_secs(1);
 /// few seconds and never finishes its name ("slowloris"): each byte restarts
 /// the timeout. So during the handshake every read is given only the time
 /// left until one fixed deadline.
-struct DeadlineReader {
+pub(crate) struct DeadlineReader {
     stream: Arc<TcpStream>,
     deadline: Option<Instant>,
 }
@@ -56,6 +57,13 @@ impl Read for DeadlineReader {
 }
 
 impl DeadlineReader {
+    pub(crate) fn new(stream: Arc<TcpStream>, deadline: Instant) -> DeadlineReader {
+        DeadlineReader {
+            stream,
+            deadline: Some(deadline),
+        }
+    }
+
     /// Removes the deadline: a registered client may stay silent for as long
     /// as it likes.
     fn clear_deadline(&mut self) -> io::Result<()> {
@@ -179,54 +187,38 @@ impl Connection<'_> {
             let Some(name) = self.read_handshake_line()? else {
                 return Ok(None);
             };
-            if let Err(bad) = protocol::validate_name(&name) {
-                self.send(&protocol::error(bad))?;
-                continue;
-            }
-            let (name, is_guest) = match ctx.accounts.registered_name(&name) {
-                Some(account) => {
-                    if ctx.registry.is_online(&account) {
-                        self.send(&protocol::error(format!("{account} is already online")))?;
-                        continue;
-                    }
-                    let prompt = format!("{account} is registered; enter your password:");
-                    self.send(&protocol::notice(&prompt))?;
-                    let Some(password) = self.read_handshake_line()? else {
-                        return Ok(None);
-                    };
-                    // Slow on purpose (see `crypto`), and done holding no lock.
-                    if ctx.accounts.verify(&account, &password).is_err() {
-                        strikes += 1;
-                        log!(
-                            "client {}: wrong password for {account} ({strikes} of {MAX_STRIKES})",
-                            self.addr
-                        );
-                        self.send(&protocol::error("wrong password"))?;
-                        if strikes == MAX_STRIKES {
-                            log!("client {}: too many wrong passwords; closing", self.addr);
-                            self.outbox.close_after_flush(Shutdown::Both);
-                            return Ok(None);
-                        }
-                        self.send(&welcome)?;
-                        continue;
-                    }
-                    (account, false)
-                }
-                None if !ctx.config.guests_allowed => {
-                    let refusal = "this server requires an account; ask the operator";
-                    self.send(&protocol::error(refusal))?;
+            let name = match login::check(ctx, &name) {
+                Ok(name) => name,
+                Err(refused) => {
+                    self.send(&protocol::error(refused))?;
                     continue;
                 }
-                None => (name, true),
             };
-            // A guest may not take a name that was registered in the moment
-            // since we looked; the registry checks again under its lock.
-            let still_free = |name: &str| !(is_guest && ctx.accounts.is_registered(name));
+            if let Name::Account(account) = &name {
+                let prompt = format!("{account} is registered; enter your password:");
+                self.send(&protocol::notice(&prompt))?;
+                let Some(password) = self.read_handshake_line()? else {
+                    return Ok(None);
+                };
+                // Slow on purpose (see `crypto`), and done holding no lock.
+                if ctx.accounts.verify(account, &password).is_err() {
+                    strikes += 1;
+                    log!(
+                        "client {}: wrong password for {account} ({strikes} of {MAX_STRIKES})",
+                        self.addr
+                    );
+                    self.send(&protocol::error("wrong password"))?;
+                    if strikes == MAX_STRIKES {
+                        log!("client {}: too many wrong passwords; closing", self.addr);
+                        self.outbox.close_after_flush(Shutdown::Both);
+                        return Ok(None);
+                    }
+                    self.send(&welcome)?;
+                    continue;
+                }
+            }
             let outbox = Arc::clone(&self.outbox);
-            match ctx
-                .registry
-                .register(&name, self.id, self.addr, outbox, still_free)
-            {
+            match login::enter(ctx, &name, self.id, self.addr, outbox) {
                 Ok(session) => return Ok(Some(session)),
                 Err(ChatError::Gone) => return Ok(None),
                 Err(refusal) => self.send(&protocol::error(refusal))?,
@@ -272,60 +264,28 @@ impl Connection<'_> {
     // less that way, which is 4 KB per client (see BENCHMARKS.md).
     #[inline(never)]
     fn chat(&mut self, mut registration: Registration) -> io::Result<()> {
-        let ctx = self.ctx;
-        let registry = ctx.registry;
-        let config = ctx.config;
+        let config = self.ctx.config;
         let mut limiter = RateLimiter::new(
             config.rate_limit_per_sec,
             config.rate_limit_burst,
             Instant::now(),
         );
         loop {
-            let line = match self.read_line()? {
-                LineRead::Eof => {
-                    let name = registration.session.name();
-                    log!("client {} ({name}) disconnected", self.addr);
-                    return Ok(());
-                }
-                LineRead::Line(line) if line.trim().is_empty() => continue,
-                read => read,
-            };
-            let reply = match limiter.check(Instant::now()) {
-                Verdict::Allow => None,
-                Verdict::DropAndWarn => Some(protocol::error("slow down")),
-                Verdict::Drop => continue,
-            };
-            let reply = reply.or(match line {
-                LineRead::TooLong => Some(too_long(config)),
-                LineRead::NotUtf8 => Some(not_utf8()),
-                _ => None,
-            });
-            if let Some(reply) = reply {
-                if registry.reply(&registration.session, &reply).is_err() {
-                    return Ok(()); // removed while we were reading
-                }
-                continue;
+            let read = self.read_line()?;
+            if read == LineRead::Eof {
+                let name = registration.session.name();
+                log!("client {} ({name}) disconnected", self.addr);
+                return Ok(());
             }
-            let LineRead::Line(line) = line else { continue };
-            let result = match Command::parse(&protocol::sanitize(&line)) {
-                Ok(command) => dispatch(command, &mut registration.session, ctx),
-                Err(e) => Err(Refusal::Parse(e)),
-            };
-            match result {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Quit) => {
+            match handle_line(read, &mut registration.session, &mut limiter, self.ctx) {
+                Outcome::Continue => {}
+                Outcome::Gone => return Ok(()),
+                Outcome::Quit => {
                     let name = registration.session.name();
                     log!("client {} ({name}) quit", self.addr);
                     drop(registration); // tell the rooms before we close
                     self.close_gracefully();
                     return Ok(());
-                }
-                Err(Refusal::Chat(ChatError::Gone)) => return Ok(()),
-                Err(refusal) => {
-                    let line = protocol::error(&refusal);
-                    if registry.reply(&registration.session, &line).is_err() {
-                        return Ok(());
-                    }
                 }
             }
         }
@@ -351,6 +311,62 @@ impl Connection<'_> {
                 Ok(_) => {}
             }
         }
+    }
+}
+
+/// What became of one line from a registered client.
+pub(crate) enum Outcome {
+    Continue,
+    /// The client asked to leave and was told goodbye.
+    Quit,
+    /// The client is no longer registered (kicked, or cut off).
+    Gone,
+}
+
+/// Handles one line from a registered client: the rate limit, the checks,
+/// then the command. The terminal read loop and the web page's
+/// `/api/send` both come here, so a browser obeys every rule a terminal
+/// does.
+pub(crate) fn handle_line(
+    read: LineRead,
+    session: &mut Session,
+    limiter: &mut RateLimiter,
+    ctx: &Context,
+) -> Outcome {
+    let registry = ctx.registry;
+    if matches!(&read, LineRead::Line(line) if line.trim().is_empty()) {
+        return Outcome::Continue;
+    }
+    let reply = match limiter.check(Instant::now()) {
+        Verdict::Allow => None,
+        Verdict::DropAndWarn => Some(protocol::error("slow down")),
+        Verdict::Drop => return Outcome::Continue,
+    };
+    let line = match (reply, read) {
+        (Some(reply), _) => Err(reply),
+        (None, LineRead::Line(line)) => Ok(line),
+        (None, LineRead::TooLong) => Err(too_long(ctx.config)),
+        (None, LineRead::NotUtf8) => Err(not_utf8()),
+        (None, LineRead::Eof) => return Outcome::Gone,
+    };
+    let result = match line {
+        Err(reply) => registry
+            .reply(session, &reply)
+            .map(|()| Flow::Continue)
+            .map_err(Refusal::Chat),
+        Ok(line) => match Command::parse(&protocol::sanitize(&line)) {
+            Ok(command) => dispatch(command, session, ctx),
+            Err(e) => Err(Refusal::Parse(e)),
+        },
+    };
+    match result {
+        Ok(Flow::Continue) => Outcome::Continue,
+        Ok(Flow::Quit) => Outcome::Quit,
+        Err(Refusal::Chat(ChatError::Gone)) => Outcome::Gone,
+        Err(refusal) => match registry.reply(session, &protocol::error(&refusal)) {
+            Ok(()) => Outcome::Continue,
+            Err(_) => Outcome::Gone,
+        },
     }
 }
 

@@ -71,6 +71,7 @@ pub mod crypto;
 pub mod handler;
 pub mod history;
 pub mod log;
+pub mod login;
 pub mod outbox;
 pub mod protocol;
 pub mod rate;

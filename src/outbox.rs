@@ -46,16 +46,28 @@ pub struct Closed;
 
 /// One client's queue of bytes to send.
 pub struct Outbox {
-    stream: Arc<TcpStream>,
     limit: usize,
-    /// Protects the queued bytes and the flags. Held only to copy bytes in
-    /// or take them out, never during a write.
+    framing: Framing,
+    /// Protects the queued bytes, the socket and the flags. Held only to
+    /// copy bytes in or take them out, never during a write.
     state: Mutex<State>,
+}
+
+/// How lines are put on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// As they are: the terminal protocol.
+    Lines,
+    /// Each line as a Server-Sent Event, for a browser (see `web`).
+    Events,
 }
 
 #[derive(Default)]
 struct State {
     queued: Vec<u8>,
+    /// Where to write. A browser's event stream connects after its login,
+    /// so until then lines wait here (up to the limit).
+    stream: Option<Arc<TcpStream>>,
     /// On the ready queue, or being written by a writer right now. A client
     /// is handled by one writer at a time, which keeps its lines in order.
     scheduled: bool,
@@ -65,12 +77,28 @@ struct State {
     shutdown_when_drained: Option<Shutdown>,
 }
 
+impl State {
+    fn shutdown(&self, how: Shutdown) {
+        if let Some(stream) = &self.stream {
+            let _ = stream.shutdown(how);
+        }
+    }
+}
+
 impl Outbox {
-    /// An outbox for `stream` holding at most `limit` unsent bytes.
+    /// An outbox for a terminal client's `stream`, holding at most `limit`
+    /// unsent bytes.
     pub fn new(stream: Arc<TcpStream>, limit: usize) -> Arc<Outbox> {
+        let outbox = Outbox::detached(Framing::Lines, limit);
+        outbox.lock().stream = Some(stream);
+        outbox
+    }
+
+    /// An outbox with no socket yet: lines wait until [`attach`](Self::attach).
+    pub fn detached(framing: Framing, limit: usize) -> Arc<Outbox> {
         Arc::new(Outbox {
-            stream,
             limit,
+            framing,
             state: Mutex::new(State::default()),
         })
     }
@@ -81,6 +109,23 @@ impl Outbox {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Gives a detached outbox its socket and hands it to the writers if
+    /// lines are waiting. False if it already had one.
+    pub fn attach(self: &Arc<Self>, writers: &Writers, stream: Arc<TcpStream>) -> bool {
+        let mut state = self.lock();
+        if state.stream.is_some() {
+            return false;
+        }
+        state.stream = Some(stream);
+        let waiting = !state.queued.is_empty() && !state.scheduled;
+        state.scheduled |= waiting;
+        drop(state);
+        if waiting {
+            writers.schedule([Arc::clone(self)]);
+        }
+        true
+    }
+
     /// Queues `bytes` (whole lines). Returns `Ok(true)` if the outbox was
     /// idle and must now be handed to the writers with [`Writers::schedule`];
     /// the caller does that, possibly for many outboxes at once, so that
@@ -89,6 +134,22 @@ impl Outbox {
     /// If the client is more than `limit` bytes behind, its socket is shut
     /// down and the line refused with [`Closed`].
     pub fn push(&self, bytes: &[u8]) -> Result<bool, Closed> {
+        match self.framing {
+            Framing::Lines => self.push_raw(bytes),
+            Framing::Events => {
+                let mut framed = Vec::with_capacity(bytes.len() + 16);
+                for line in bytes.split_inclusive(|&b| b == b'\n') {
+                    framed.extend_from_slice(b"data: ");
+                    framed.extend_from_slice(line.strip_suffix(b"\n").unwrap_or(line));
+                    framed.extend_from_slice(b"\n\n");
+                }
+                self.push_raw(&framed)
+            }
+        }
+    }
+
+    /// Queues bytes exactly as given (for an event stream's keepalive).
+    pub fn push_raw(&self, bytes: &[u8]) -> Result<bool, Closed> {
         let mut state = self.lock();
         if state.closed {
             return Err(Closed);
@@ -98,15 +159,14 @@ impl Outbox {
         if !state.queued.is_empty() && state.queued.len() + bytes.len() > self.limit {
             state.closed = true;
             state.queued = Vec::new();
-            drop(state);
             // Also wakes a writer blocked on this socket, and the client's
             // own thread blocked reading it.
-            let _ = self.stream.shutdown(Shutdown::Both);
+            state.shutdown(Shutdown::Both);
             return Err(Closed);
         }
         state.queued.extend_from_slice(bytes);
-        let newly_scheduled = !state.scheduled;
-        state.scheduled = true;
+        let newly_scheduled = !state.scheduled && state.stream.is_some();
+        state.scheduled |= newly_scheduled;
         Ok(newly_scheduled)
     }
 
@@ -122,8 +182,9 @@ impl Outbox {
     /// Shuts the socket down now, whatever is still queued (the last step
     /// of a shutdown, after the writers had their chance).
     pub fn shutdown_now(&self) {
-        self.lock().closed = true;
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let mut state = self.lock();
+        state.closed = true;
+        state.shutdown(Shutdown::Both);
     }
 
     /// Stops accepting bytes; once what is queued has been sent, shuts the
@@ -139,21 +200,22 @@ impl Outbox {
             // A writer has it; the writer shuts down when done.
             state.shutdown_when_drained = Some(how);
         } else {
-            drop(state);
-            let _ = self.stream.shutdown(how);
+            state.shutdown(how);
         }
-    }
-
-    /// Whether a writer still has bytes of ours to send.
-    pub fn is_flushing(&self) -> bool {
-        self.lock().scheduled
     }
 
     /// Writes what is queued (one writer at a time, see `scheduled`).
     /// Returns true if more arrived meanwhile and it must be scheduled again.
     fn drain(&self) -> bool {
-        let bytes = mem::take(&mut self.lock().queued);
-        let written = (&*self.stream).write_all(&bytes);
+        let (bytes, stream) = {
+            let mut state = self.lock();
+            (mem::take(&mut state.queued), state.stream.clone())
+        };
+        // Scheduled only with a socket; an empty write is harmless.
+        let written = match &stream {
+            Some(stream) => (&**stream).write_all(&bytes),
+            None => Ok(()),
+        };
         let mut state = self.lock();
         if let Err(e) = written {
             // Timed out (the client stopped reading) or the connection is
@@ -165,8 +227,7 @@ impl Outbox {
             state.closed = true;
             state.queued = Vec::new();
             state.scheduled = false;
-            drop(state);
-            let _ = self.stream.shutdown(Shutdown::Both);
+            state.shutdown(Shutdown::Both);
             return false;
         }
         if !state.queued.is_empty() {
@@ -174,8 +235,7 @@ impl Outbox {
         }
         state.scheduled = false;
         if let Some(how) = state.shutdown_when_drained.take() {
-            drop(state);
-            let _ = self.stream.shutdown(how);
+            state.shutdown(how);
         }
         false
     }

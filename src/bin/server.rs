@@ -11,7 +11,7 @@ use lanchat::cli;
 use lanchat::console;
 use lanchat::server::Server;
 
-const USAGE: &str = "usage: server [--config PATH] [--host HOST] [--port PORT]
+const USAGE: &str = "usage: server [--config PATH] [--host HOST] [--port PORT] [--web-port PORT]
 
 Runs a lanchat server. Settings come from --config PATH, else ./config.toml
 if present, else built-in defaults (127.0.0.1:7878); --host and --port
@@ -19,13 +19,14 @@ override them. Type /help on the server's standard input for the console
 commands. Activity is logged on standard error.
 
 options:
-  --config PATH  read settings from this file
-  --host HOST    address to listen on (0.0.0.0 for every interface)
-  --port PORT    port to listen on (0 picks a free one)
-  -h, --help     show this help";
+  --config PATH    read settings from this file
+  --host HOST      address to listen on (0.0.0.0 for every interface)
+  --port PORT      port to listen on (0 picks a free one)
+  --web-port PORT  port of the web page (0 picks a free one)
+  -h, --help       show this help";
 
 fn main() -> ExitCode {
-    let flags = ["config", "host", "port"];
+    let flags = ["config", "host", "port", "web-port"];
     let (config, _) = match cli::start(
         std::env::args().skip(1),
         &flags,

@@ -1,0 +1,82 @@
+//! Logging in: the rules a name must pass before its owner joins the chat,
+//! shared by the terminal handshake ([`handler`](crate::handler)) and the
+//! web login ([`web`](crate::web)), so a browser and a terminal can never
+//! disagree about who may be whom.
+//!
+//! Two steps, because a password may have to be asked for in between:
+//! [`check`] says whether a name is free for a guest, belongs to an account
+//! (then the caller verifies the password, slowly and holding no lock), or
+//! is refused; [`enter`] then registers it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::handler::Context;
+use crate::outbox::Outbox;
+use crate::protocol::{self, BadName};
+use crate::registry::{ChatError, ConnId, Session};
+
+/// Whose a name is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Name {
+    /// Nobody's: a guest may use it (if it is free when registering).
+    Guest(String),
+    /// A registered account's, spelled as registered: the password is due.
+    Account(String),
+}
+
+/// Why a name cannot log in at all. `Display` is the text after `! `.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    BadName(BadName),
+    AlreadyOnline(String),
+    AccountsOnly,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::BadName(e) => e.fmt(f),
+            Refused::AlreadyOnline(name) => write!(f, "{name} is already online"),
+            Refused::AccountsOnly => {
+                write!(f, "this server requires an account; ask the operator")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Checks a requested name against the name rules, the accounts and who is
+/// online. Quick: no password is involved yet.
+pub fn check(ctx: &Context, name: &str) -> Result<Name, Refused> {
+    protocol::validate_name(name).map_err(Refused::BadName)?;
+    match ctx.accounts.registered_name(name) {
+        // Checked before the password, so nobody can use the prompt to
+        // guess the password of someone who is online.
+        Some(account) if ctx.registry.is_online(&account) => Err(Refused::AlreadyOnline(account)),
+        Some(account) => Ok(Name::Account(account)),
+        None if !ctx.config.guests_allowed => Err(Refused::AccountsOnly),
+        None => Ok(Name::Guest(name.to_string())),
+    }
+}
+
+/// Registers a checked name (an account's only after its password was
+/// verified). Lines to the client go to `outbox`.
+pub fn enter(
+    ctx: &Context,
+    name: &Name,
+    id: ConnId,
+    addr: SocketAddr,
+    outbox: Arc<Outbox>,
+) -> Result<Session, ChatError> {
+    let (name, is_guest) = match name {
+        Name::Guest(name) => (name, true),
+        Name::Account(name) => (name, false),
+    };
+    // A guest may not take a name that was registered in the moment since
+    // `check`; the registry asks again under its lock.
+    let still_free = |name: &str| !(is_guest && ctx.accounts.is_registered(name));
+    ctx.registry.register(name, id, addr, outbox, still_free)
+}
