@@ -78,3 +78,4 @@ pub mod rate;
 pub mod registry;
 pub mod rooms;
 pub mod server;
+pub mod web;

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -29,6 +29,7 @@ use crate::handler::Context;
 use crate::history::{History, HistoryError};
 use crate::outbox::{Outbox, Writers};
 use crate::registry::{ChatError, ConnId, Registry};
+use crate::web::{self, WebContext};
 use crate::{handler, log, protocol};
 
 /// How long `accept` pauses after an error, so a persistent one (no file
@@ -154,20 +155,48 @@ impl Connections {
     }
 }
 
-/// State shared by the accept loop, the client threads and the console.
+/// State shared by the accept loops, the client threads and the console.
 struct Shared {
     config: ServerConfig,
     registry: Registry,
     accounts: Accounts,
     connections: Connections,
+    /// The browsers logged in through the web page.
+    sessions: web::Sessions,
+    /// Connection ids are never reused while the server runs.
+    next_id: AtomicU64,
     stopping: AtomicBool,
-    /// Where to connect to wake our own `accept`.
-    wake_addr: SocketAddr,
+    /// Where to connect to wake our own `accept` calls.
+    wake_addrs: Vec<SocketAddr>,
+}
+
+impl Shared {
+    fn next_id(&self) -> ConnId {
+        self.next_id.fetch_add(1, Ordering::SeqCst)
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context {
+            registry: &self.registry,
+            accounts: &self.accounts,
+            config: &self.config,
+        }
+    }
+}
+
+/// Which protocol a listener speaks.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// The chat protocol, for terminal clients.
+    Chat,
+    /// HTTP, for the web page.
+    Web,
 }
 
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     listener: TcpListener,
+    web_listener: Option<TcpListener>,
     shared: Arc<Shared>,
     writers: Arc<Writers>,
     writer_threads: Vec<JoinHandle<()>>,
@@ -180,7 +209,8 @@ pub struct ServerHandle {
 }
 
 impl Server {
-    /// Opens the chat log and the accounts, and binds the listening socket.
+    /// Opens the chat log and the accounts, and binds the listening sockets
+    /// (the chat's, and the web page's unless `[web]` is disabled).
     pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
         let (history, warnings) = History::open(&config.history_file, config.history_replay)
             .map_err(ServerError::History)?;
@@ -203,6 +233,19 @@ impl Server {
         };
         let listener = TcpListener::bind(&addr).map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
+        let mut wake_addrs = vec![wake_address(local)];
+        let web_listener = if config.web.enabled {
+            let addr = format!("{}:{}", config.web.host, config.web.port);
+            let bind_error = |source| ServerError::Bind {
+                addr: addr.clone(),
+                source,
+            };
+            let listener = TcpListener::bind(&addr).map_err(bind_error)?;
+            wake_addrs.push(wake_address(listener.local_addr().map_err(bind_error)?));
+            Some(listener)
+        } else {
+            None
+        };
         let (writers, writer_threads) =
             Writers::start(WRITER_THREADS).map_err(ServerError::Threads)?;
         let registry = Registry::new(
@@ -213,6 +256,7 @@ impl Server {
         );
         Ok(Server {
             listener,
+            web_listener,
             writers,
             writer_threads,
             shared: Arc::new(Shared {
@@ -222,8 +266,10 @@ impl Server {
                 connections: Connections {
                     table: Mutex::new(Table::default()),
                 },
+                sessions: web::Sessions::default(),
+                next_id: AtomicU64::new(1),
                 stopping: AtomicBool::new(false),
-                wake_addr: wake_address(local),
+                wake_addrs,
             }),
         })
     }
@@ -231,6 +277,11 @@ impl Server {
     /// The address we listen on (with the real port when the config said 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The web page's address, if it is enabled.
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web_listener.as_ref()?.local_addr().ok()
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -241,95 +292,35 @@ impl Server {
 
     /// Accepts clients until [`ServerHandle::shutdown`] is called, then shuts
     /// down: tells every client, closes every connection, waits (a bounded
-    /// time) for the client threads, and flushes the log.
-    pub fn run(self) {
-        let mut threads: Vec<JoinHandle<()>> = Vec::new();
-        let mut next_id: ConnId = 1;
-        loop {
-            let accepted = self.listener.accept();
-            if self.shared.stopping.load(Ordering::SeqCst) {
-                break;
+    /// time) for the client threads, and flushes the log. The web page, if
+    /// enabled, is served by a second accept loop on a thread of its own.
+    pub fn run(mut self) {
+        let mut helpers = Vec::new();
+        if let Some(listener) = self.web_listener.take() {
+            let shared = Arc::clone(&self.shared);
+            let web = thread::Builder::new()
+                .name("web accept".into())
+                .spawn(move || Some(accept_loop(&listener, &shared, Kind::Web)));
+            let shared = Arc::clone(&self.shared);
+            let janitor = thread::Builder::new()
+                .name("web janitor".into())
+                .spawn(move || end_abandoned_web_sessions(&shared));
+            for helper in [web, janitor] {
+                match helper {
+                    Ok(thread) => helpers.push(thread),
+                    Err(e) => log!("cannot start the web page's threads: {e}"),
+                }
             }
-            match accepted {
-                Ok((stream, addr)) => {
-                    if let Some(thread) = self.admit(stream, addr, next_id) {
-                        threads.push(thread);
-                    }
-                    next_id += 1;
-                    // Forget threads that have finished, so the list stays
-                    // as long as the number of clients, not of connections.
-                    threads.retain(|t| !t.is_finished());
-                }
-                Err(e) => {
-                    log!("accept failed: {e}; retrying");
-                    thread::sleep(ACCEPT_BACKOFF);
-                }
+        }
+        let mut threads = accept_loop(&self.listener, &self.shared, Kind::Chat);
+        for helper in helpers {
+            // The web loop hands back its client threads, to be waited for
+            // with ours.
+            if let Ok(Some(web_threads)) = helper.join() {
+                threads.extend(web_threads);
             }
         }
         self.shut_down(threads);
-    }
-
-    /// Sets up one accepted connection and starts its thread.
-    fn admit(&self, stream: TcpStream, addr: SocketAddr, id: ConnId) -> Option<JoinHandle<()>> {
-        let config = &self.shared.config;
-        // Chat lines are small and should leave now: without this, Nagle's
-        // algorithm holds a small write back until the previous one is
-        // acknowledged, and latency sits near 40 ms.
-        let setup = stream.set_nodelay(true).and_then(|()| {
-            stream.set_write_timeout(Some(Duration::from_millis(config.write_timeout_ms)))
-        });
-        if let Err(e) = setup {
-            log!("client {addr}: cannot set up socket: {e}");
-            return None;
-        }
-        // One socket, shared by the client's thread (reading) and its outbox
-        // (writing). `&TcpStream` is both `Read` and `Write`, so an `Arc` is
-        // enough; `try_clone` would cost a file descriptor per clone.
-        let stream = Arc::new(stream);
-        let outbox = Outbox::new(Arc::clone(&stream), config.send_queue_bytes);
-        if let Err(turned) = self
-            .shared
-            .connections
-            .admit(id, addr.ip(), &outbox, config)
-        {
-            let why = match turned {
-                Turned::Full => "server full",
-                Turned::TooManyFromAddress => "too many connections from your address",
-            };
-            log!("client {addr} refused: {why}");
-            // Straight to the socket: it is empty, so this cannot block, and
-            // the connection is closed when `stream` is dropped.
-            let _ = (&*stream).write_all(protocol::error(why).as_bytes());
-            return None;
-        }
-        log!("client {addr} connected");
-        // Created before the spawn, so that if the spawn fails the closure,
-        // and with it this guard, is dropped and the table entry removed.
-        let guard = Forget {
-            shared: Arc::clone(&self.shared),
-            id,
-        };
-        let shared = Arc::clone(&self.shared);
-        let spawned = thread::Builder::new()
-            .name(format!("client {addr}"))
-            .spawn(move || {
-                let _guard = guard;
-                let ctx = Context {
-                    registry: &shared.registry,
-                    accounts: &shared.accounts,
-                    config: &shared.config,
-                };
-                if let Err(e) = handler::run(stream, outbox, id, addr, &ctx) {
-                    log!("client {addr}: {e}");
-                }
-            });
-        match spawned {
-            Ok(thread) => Some(thread),
-            Err(e) => {
-                log!("client {addr}: cannot start a thread: {e}");
-                None
-            }
-        }
     }
 
     fn shut_down(self, threads: Vec<JoinHandle<()>>) {
@@ -364,6 +355,127 @@ impl Server {
     }
 }
 
+/// Accepts connections until the server stops; returns the threads of the
+/// connections still being served.
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<JoinHandle<()>> {
+    let mut threads: Vec<JoinHandle<()>> = Vec::new();
+    loop {
+        let accepted = listener.accept();
+        if shared.stopping.load(Ordering::SeqCst) {
+            return threads;
+        }
+        match accepted {
+            Ok((stream, addr)) => {
+                if let Some(thread) = admit(shared, stream, addr, kind) {
+                    threads.push(thread);
+                }
+                // Forget threads that have finished, so the list stays as
+                // long as the number of clients, not of connections.
+                threads.retain(|t| !t.is_finished());
+            }
+            Err(e) => {
+                log!("accept failed: {e}; retrying");
+                thread::sleep(ACCEPT_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Sets up one accepted connection and starts its thread.
+fn admit(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    kind: Kind,
+) -> Option<JoinHandle<()>> {
+    let config = &shared.config;
+    // Chat lines are small and should leave now: without this, Nagle's
+    // algorithm holds a small write back until the previous one is
+    // acknowledged, and latency sits near 40 ms.
+    let setup = stream.set_nodelay(true).and_then(|()| {
+        stream.set_write_timeout(Some(Duration::from_millis(config.write_timeout_ms)))
+    });
+    if let Err(e) = setup {
+        log!("client {addr}: cannot set up socket: {e}");
+        return None;
+    }
+    // One socket, shared by the client's thread (reading) and its outbox
+    // (writing). `&TcpStream` is both `Read` and `Write`, so an `Arc` is
+    // enough; `try_clone` would cost a file descriptor per clone.
+    let stream = Arc::new(stream);
+    let outbox = Outbox::new(Arc::clone(&stream), config.send_queue_bytes);
+    let id = shared.next_id();
+    if let Err(turned) = shared.connections.admit(id, addr.ip(), &outbox, config) {
+        let why = match turned {
+            Turned::Full => "server full",
+            Turned::TooManyFromAddress => "too many connections from your address",
+        };
+        log!("client {addr} refused: {why}");
+        // Straight to the socket: it is empty, so this cannot block, and
+        // the connection is closed when `stream` is dropped.
+        let refusal = match kind {
+            Kind::Chat => protocol::error(why).into_bytes(),
+            Kind::Web => {
+                web::http::text(web::http::Status::ServiceUnavailable, &protocol::error(why))
+            }
+        };
+        let _ = (&*stream).write_all(&refusal);
+        return None;
+    }
+    // Created before the spawn, so that if the spawn fails the closure,
+    // and with it this guard, is dropped and the table entry removed.
+    let guard = Forget {
+        shared: Arc::clone(shared),
+        id,
+    };
+    let shared = Arc::clone(shared);
+    let name = match kind {
+        Kind::Chat => {
+            log!("client {addr} connected");
+            format!("client {addr}")
+        }
+        Kind::Web => format!("web {addr}"),
+    };
+    let spawned = thread::Builder::new().name(name).spawn(move || {
+        let _guard = guard;
+        let ctx = shared.context();
+        match kind {
+            Kind::Chat => {
+                if let Err(e) = handler::run(stream, outbox, id, addr, &ctx) {
+                    log!("client {addr}: {e}");
+                }
+            }
+            Kind::Web => {
+                let next_id = || shared.next_id();
+                let web = WebContext {
+                    chat: ctx,
+                    sessions: &shared.sessions,
+                    next_id: &next_id,
+                };
+                web::serve(stream, addr, &web);
+            }
+        }
+    });
+    match spawned {
+        Ok(thread) => Some(thread),
+        Err(e) => {
+            log!("client {addr}: cannot start a thread: {e}");
+            None
+        }
+    }
+}
+
+/// Logs out browsers that logged in but never opened their event stream,
+/// once a second, until the server stops.
+fn end_abandoned_web_sessions(shared: &Shared) -> Option<Vec<JoinHandle<()>>> {
+    let limit = Duration::from_secs(shared.config.handshake_timeout_secs);
+    while !shared.stopping.load(Ordering::SeqCst) {
+        shared.sessions.end_abandoned(&shared.context(), limit);
+        thread::sleep(Duration::from_secs(1));
+    }
+    None
+}
+
 /// Removes a connection from the table when its thread ends.
 struct Forget {
     shared: Arc<Shared>,
@@ -380,9 +492,11 @@ impl ServerHandle {
     /// Asks the accept loop to stop, and wakes it.
     pub fn shutdown(&self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        // `accept` blocks until a connection arrives, so make one. If it
-        // fails the listener is gone anyway.
-        let _ = TcpStream::connect_timeout(&self.shared.wake_addr, Duration::from_secs(1));
+        // `accept` blocks until a connection arrives, so make one to each
+        // listener. If it fails the listener is gone anyway.
+        for addr in &self.shared.wake_addrs {
+            let _ = TcpStream::connect_timeout(addr, Duration::from_secs(1));
+        }
     }
 
     /// `[server] text` to everyone online.

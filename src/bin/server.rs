@@ -52,6 +52,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    if let Some(addr) = server.web_addr() {
+        println!("web on http://{addr}/");
+    }
     let _ = io::stdout().flush();
 
     let handle = server.handle();

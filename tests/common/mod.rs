@@ -59,6 +59,8 @@ pub struct TestServer {
     child: Child,
     stdin: Option<ChildStdin>,
     pub addr: SocketAddr,
+    /// The web page's address.
+    pub web_addr: SocketAddr,
     /// Lines the server printed on stdout after `listening on ...`.
     stdout_lines: Receiver<String>,
     pub dir: TempDir,
@@ -81,7 +83,7 @@ impl TestServer {
     /// the same history file.
     pub fn in_dir(dir: TempDir, extra: &str) -> TestServer {
         let config = format!(
-            "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"{}\"\n{}\n",
+            "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"{}\"\n{}\n\n[web]\nport = 0\n",
             dir.path().join("history.log").display(),
             extra
         );
@@ -125,10 +127,21 @@ impl TestServer {
             .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
             .parse()
             .expect("address after `listening on`");
+        // The web page's address comes next.
+        let second = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the `web on` line");
+        let web_addr = second
+            .strip_prefix("web on http://")
+            .and_then(|rest| rest.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("unexpected second line: {second:?}"))
+            .parse()
+            .expect("address after `web on`");
         TestServer {
             child,
             stdin,
             addr,
+            web_addr,
             stdout_lines: rx,
             dir,
         }

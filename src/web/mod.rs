@@ -1,0 +1,333 @@
+//! The web page: a second listener, speaking HTTP, so a browser can chat
+//! beside the terminal clients.
+//!
+//! A browser is just another client. It speaks the same line protocol,
+//! carried over HTTP, and its session is one more entry in the registry, so
+//! every rule (names, accounts, rooms, rate limit, history) holds for it
+//! unchanged:
+//!
+//! - `POST /api/login` (form: `name`, `password`) runs the same login rules
+//!   as the terminal handshake ([`login`](crate::login)) and answers a
+//!   random session token.
+//! - `GET /api/events?token=...` is a Server-Sent Events stream: the lines
+//!   the session receives, one event each. Until the browser opens it, lines
+//!   wait in the session's outbox, so the hello line and the history replay
+//!   are never missed. The thread serving it blocks reading the socket: the
+//!   browser never sends anything, so the read returns only when the tab is
+//!   closed, and then the session leaves like a disconnected client. Every
+//!   15 seconds of quiet we write a comment line; a write to a tab that
+//!   vanished without a goodbye fails, and that ends the session too.
+//! - `POST /api/send` (form: `token`, `line`) hands one line to the same
+//!   code as a terminal's line ([`handler`](crate::handler)).
+//!
+//! Every HTTP connection gets a thread of its own, like a terminal client,
+//! and counts against `max_clients` and `max_clients_per_ip`. The parsing
+//! is in [`http`], pure and unit-tested; the page itself is three files in
+//! `src/web/`, compiled into the binary.
+
+pub mod http;
+
+use std::collections::HashMap;
+use std::io::{BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::crypto;
+use crate::handler::{self, Context, DeadlineReader, Outcome};
+use crate::log;
+use crate::login::{self, Name, Refused};
+use crate::outbox::{Framing, Outbox};
+use crate::protocol::{self, LineRead};
+use crate::rate::RateLimiter;
+use crate::registry::{ChatError, ConnId, Session};
+use http::{Request, Status};
+
+/// The page, compiled in: no files to find at run time.
+const INDEX_HTML: &str = include_str!("index.html");
+const APP_JS: &str = include_str!("app.js");
+const STYLE_CSS: &str = include_str!("style.css");
+
+/// How long a client may take to send one whole request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Quiet time on an event stream before a keepalive comment is written.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// One browser's chat session.
+struct WebSession {
+    token: String,
+    addr: SocketAddr,
+    /// The registry session and its rate limit. Behind a lock because
+    /// `/nick` changes the name, and so that one browser's requests take
+    /// turns as a terminal's lines do.
+    chat: Mutex<(Session, RateLimiter)>,
+    /// Where the session's lines wait for, then go to, the event stream.
+    outbox: Arc<Outbox>,
+    /// An event stream is (or was) connected.
+    attached: AtomicBool,
+    created: Instant,
+}
+
+impl WebSession {
+    fn chat(&self) -> MutexGuard<'_, (Session, RateLimiter)> {
+        self.chat.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The logged-in browsers, by token.
+#[derive(Default)]
+pub struct Sessions {
+    /// Protects the token table; held only to look up, insert or remove.
+    by_token: Mutex<HashMap<String, Arc<WebSession>>>,
+}
+
+impl Sessions {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<WebSession>>> {
+        self.by_token.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, token: &str) -> Option<Arc<WebSession>> {
+        self.lock().get(token).cloned()
+    }
+
+    /// Ends a session: it leaves the chat like a disconnected client, and
+    /// its event stream (if any) is closed once its last lines are sent.
+    fn end(&self, ctx: &Context, token: &str, why: &str) {
+        let Some(web) = self.lock().remove(token) else {
+            return;
+        };
+        let (session, _) = &*web.chat();
+        ctx.registry.unregister(session);
+        web.outbox.close_after_flush(Shutdown::Both);
+        log!("web {} ({}) {why}", web.addr, session.name());
+    }
+
+    /// Ends sessions whose browser logged in but never opened the event
+    /// stream within `limit` (the handshake timeout of the web).
+    pub fn end_abandoned(&self, ctx: &Context, limit: Duration) {
+        let abandoned: Vec<String> = self
+            .lock()
+            .values()
+            .filter(|web| !web.attached.load(Ordering::SeqCst) && web.created.elapsed() > limit)
+            .map(|web| web.token.clone())
+            .collect();
+        for token in abandoned {
+            self.end(ctx, &token, "never opened the event stream; logged out");
+        }
+    }
+}
+
+/// What a web request's thread needs.
+pub struct WebContext<'a> {
+    pub chat: Context<'a>,
+    pub sessions: &'a Sessions,
+    /// Gives each web session a connection id of its own.
+    pub next_id: &'a dyn Fn() -> ConnId,
+}
+
+/// Serves one HTTP connection: one request, one response (or an event
+/// stream for as long as the browser keeps it open).
+pub fn serve(stream: Arc<TcpStream>, addr: SocketAddr, web: &WebContext) {
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    let mut reader =
+        BufReader::with_capacity(1024, DeadlineReader::new(Arc::clone(&stream), deadline));
+    let request = match http::read_request(&mut reader) {
+        Ok(request) => request,
+        Err(e) => {
+            if let Some(status) = e.status() {
+                log!("web {addr}: {e}");
+                respond(&stream, &http::text(status, &protocol::error(&e)));
+            }
+            return;
+        }
+    };
+    let response = match (request.method.as_str(), request.path.as_str()) {
+        ("GET", "/") => http::response(Status::Ok, "text/html", INDEX_HTML.as_bytes()),
+        ("GET", "/app.js") => http::response(Status::Ok, "text/javascript", APP_JS.as_bytes()),
+        ("GET", "/style.css") => http::response(Status::Ok, "text/css", STYLE_CSS.as_bytes()),
+        ("POST", "/api/login") => login(&request, addr, web),
+        ("POST", "/api/send") => send(&request, web),
+        ("GET", "/api/events") => {
+            events(&request, &stream, web);
+            return;
+        }
+        (_, "/" | "/app.js" | "/style.css" | "/api/login" | "/api/send" | "/api/events") => {
+            http::text(Status::MethodNotAllowed, "! method not allowed\n")
+        }
+        _ => http::text(Status::NotFound, "! not found\n"),
+    };
+    respond(&stream, &response);
+}
+
+/// Writes a whole response and ends our side of the connection.
+fn respond(stream: &TcpStream, response: &[u8]) {
+    let mut writer = stream;
+    let _ = writer.write_all(response);
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// A plain-text error answer: one protocol line.
+fn refuse(status: Status, why: impl std::fmt::Display) -> Vec<u8> {
+    http::text(status, &protocol::error(why))
+}
+
+/// The form in a request body, or the answer to give if it is malformed.
+fn form(request: &Request) -> Result<Vec<(String, String)>, Vec<u8>> {
+    http::parse_form(&request.body).map_err(|e| refuse(Status::BadRequest, e))
+}
+
+/// `POST /api/login`: the terminal's handshake, in one request.
+fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
+    let ctx = &web.chat;
+    let fields = match form(request) {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    let name = protocol::sanitize(http::form_value(&fields, "name").unwrap_or_default());
+    let password = http::form_value(&fields, "password").filter(|p| !p.is_empty());
+    let name = match login::check(ctx, name.trim()) {
+        Ok(name) => name,
+        Err(refused @ Refused::BadName(_)) => return refuse(Status::BadRequest, refused),
+        Err(refused @ Refused::AlreadyOnline(_)) => return refuse(Status::Conflict, refused),
+        Err(refused @ Refused::AccountsOnly) => return refuse(Status::Unauthorized, refused),
+    };
+    if let Name::Account(account) = &name {
+        let Some(password) = password else {
+            return refuse(
+                Status::Unauthorized,
+                format!("password required for {account}"),
+            );
+        };
+        // Slow on purpose, and on this request's own thread, holding no lock.
+        if ctx.accounts.verify(account, password).is_err() {
+            log!("web {addr}: wrong password for {account}");
+            return refuse(Status::Unauthorized, "wrong password");
+        }
+    }
+    // 128 bits from the operating system: a token nobody can guess.
+    let mut bytes = [0u8; 16];
+    if let Err(e) = crypto::os_random(&mut bytes) {
+        log!("web {addr}: cannot make a session token: {e}");
+        return refuse(
+            Status::ServiceUnavailable,
+            "no secure random source; try later",
+        );
+    }
+    let token = crypto::to_hex(&bytes);
+    let outbox = Outbox::detached(Framing::Events, ctx.config.send_queue_bytes);
+    let id = (web.next_id)();
+    let session = match login::enter(ctx, &name, id, addr, Arc::clone(&outbox)) {
+        Ok(session) => session,
+        Err(taken @ (ChatError::Taken(_) | ChatError::Registered(_))) => {
+            return refuse(Status::Conflict, taken)
+        }
+        Err(e) => return refuse(Status::ServiceUnavailable, e),
+    };
+    log!("web {addr} is {}", session.name());
+    let config = ctx.config;
+    let limiter = RateLimiter::new(
+        config.rate_limit_per_sec,
+        config.rate_limit_burst,
+        Instant::now(),
+    );
+    let web_session = WebSession {
+        token: token.clone(),
+        addr,
+        chat: Mutex::new((session, limiter)),
+        outbox,
+        attached: AtomicBool::new(false),
+        created: Instant::now(),
+    };
+    web.sessions
+        .lock()
+        .insert(token.clone(), Arc::new(web_session));
+    http::text(Status::Ok, &token)
+}
+
+/// The session a form or query names with `token`, or the answer to give.
+fn session_for(fields: &[(String, String)], web: &WebContext) -> Result<Arc<WebSession>, Vec<u8>> {
+    http::form_value(fields, "token")
+        .and_then(|token| web.sessions.get(token))
+        .ok_or_else(|| refuse(Status::Unauthorized, "unknown or expired session"))
+}
+
+/// `POST /api/send`: one line, exactly as a terminal would send it.
+fn send(request: &Request, web: &WebContext) -> Vec<u8> {
+    let ctx = &web.chat;
+    let fields = match form(request) {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    let web_session = match session_for(&fields, web) {
+        Ok(web_session) => web_session,
+        Err(response) => return response,
+    };
+    let Some(line) = http::form_value(&fields, "line") else {
+        return refuse(Status::BadRequest, "no line");
+    };
+    let read = if line.len() > ctx.config.max_line_bytes {
+        LineRead::TooLong
+    } else {
+        LineRead::Line(line.to_string())
+    };
+    let outcome = {
+        let (session, limiter) = &mut *web_session.chat();
+        handler::handle_line(read, session, limiter, ctx)
+    };
+    match outcome {
+        Outcome::Continue => http::response(Status::NoContent, "text/plain", b""),
+        Outcome::Quit | Outcome::Gone => {
+            web.sessions.end(ctx, &web_session.token, "quit");
+            http::response(Status::NoContent, "text/plain", b"")
+        }
+    }
+}
+
+/// `GET /api/events`: the session's lines, as long as the browser listens.
+fn events(request: &Request, stream: &Arc<TcpStream>, web: &WebContext) {
+    let fields = match http::parse_form(request.query.as_bytes()) {
+        Ok(fields) => fields,
+        Err(e) => return respond(stream, &refuse(Status::BadRequest, e)),
+    };
+    let web_session = match session_for(&fields, web) {
+        Ok(web_session) => web_session,
+        Err(response) => return respond(stream, &response),
+    };
+    if web_session.attached.swap(true, Ordering::SeqCst) {
+        return respond(stream, &refuse(Status::Conflict, "already connected"));
+    }
+    // The head first, straight to the socket; then the outbox starts
+    // sending the lines that waited for us.
+    let mut writer = &**stream;
+    if writer.write_all(&http::event_stream_head()).is_err() {
+        web.sessions.end(&web.chat, &web_session.token, "left");
+        return;
+    }
+    web_session
+        .outbox
+        .attach(web.chat.registry.writers(), Arc::clone(stream));
+    let _ = stream.set_read_timeout(Some(KEEPALIVE));
+    let mut sink = [0u8; 256];
+    let why = loop {
+        match (&**stream).read(&mut sink) {
+            Ok(0) => break "closed the page",
+            Ok(_) => {} // a browser sends nothing here; ignore it
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                let keepalive = web_session.outbox.push_raw(http::SSE_KEEPALIVE.as_bytes());
+                match keepalive {
+                    Ok(true) => web
+                        .chat
+                        .registry
+                        .writers()
+                        .schedule([Arc::clone(&web_session.outbox)]),
+                    Ok(false) => {}
+                    Err(_) => break "left",
+                }
+            }
+            Err(_) => break "left",
+        }
+    };
+    web.sessions.end(&web.chat, &web_session.token, why);
+}
