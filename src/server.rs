@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -359,6 +360,13 @@ impl Server {
 /// connections still being served.
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<JoinHandle<()>> {
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
+    // A file descriptor kept in reserve. When the process runs out of
+    // descriptors, `accept` fails while the kernel keeps completing
+    // connections into the listen queue, and those clients would wait with
+    // no answer at all. Letting go of the reserve frees one descriptor: we
+    // accept one of them, tell it the server is full, close it, and take
+    // the reserve back.
+    let mut reserve = File::open("/dev/null").ok();
     loop {
         let accepted = listener.accept();
         if shared.stopping.load(Ordering::SeqCst) {
@@ -373,12 +381,63 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<
                 // long as the number of clients, not of connections.
                 threads.retain(|t| !t.is_finished());
             }
+            Err(e) if is_out_of_descriptors(&e) && reserve.is_some() => {
+                log!("accept failed: {e}; turning away whoever is waiting");
+                drop(reserve.take());
+                // Without blocking: Linux fails `accept` with EMFILE before
+                // looking at the queue, so there may be nobody waiting; then
+                // pause as for any other error, rather than spin.
+                match accept_nonblocking(listener) {
+                    Some((stream, addr)) => {
+                        log!("client {addr} refused: out of file descriptors");
+                        refuse(&stream, kind, "server full");
+                    }
+                    None => thread::sleep(ACCEPT_BACKOFF),
+                }
+                reserve = File::open("/dev/null").ok();
+            }
             Err(e) => {
                 log!("accept failed: {e}; retrying");
                 thread::sleep(ACCEPT_BACKOFF);
+                if reserve.is_none() {
+                    reserve = File::open("/dev/null").ok();
+                }
             }
         }
     }
+}
+
+/// Accepts a connection if one is waiting, without waiting for one.
+fn accept_nonblocking(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+    listener.set_nonblocking(true).ok()?;
+    let accepted = listener.accept();
+    // Back to blocking, for the accept loop. (On Linux the accepted socket
+    // does not inherit the flag; some systems differ, so clear it anyway.)
+    let _ = listener.set_nonblocking(false);
+    let (stream, addr) = accepted.ok()?;
+    let _ = stream.set_nonblocking(false);
+    Some((stream, addr))
+}
+
+/// Whether an error means this process (EMFILE) or the whole system
+/// (ENFILE) has no file descriptor left. std has no `ErrorKind` for it, so
+/// we compare the error numbers, which are 24 and 23 on Linux and the BSDs.
+fn is_out_of_descriptors(e: &io::Error) -> bool {
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    matches!(e.raw_os_error(), Some(EMFILE | ENFILE))
+}
+
+/// Turns a new connection away with one line (an HTTP answer on the web
+/// listener). Straight to the socket: it is empty, so this cannot block;
+/// the connection is closed when the caller drops it.
+fn refuse(stream: &TcpStream, kind: Kind, why: &str) {
+    let refusal = match kind {
+        Kind::Chat => protocol::error(why).into_bytes(),
+        Kind::Web => web::http::text(web::http::Status::ServiceUnavailable, &protocol::error(why)),
+    };
+    let mut writer = stream;
+    let _ = writer.write_all(&refusal);
 }
 
 /// Sets up one accepted connection and starts its thread.
@@ -411,15 +470,7 @@ fn admit(
             Turned::TooManyFromAddress => "too many connections from your address",
         };
         log!("client {addr} refused: {why}");
-        // Straight to the socket: it is empty, so this cannot block, and
-        // the connection is closed when `stream` is dropped.
-        let refusal = match kind {
-            Kind::Chat => protocol::error(why).into_bytes(),
-            Kind::Web => {
-                web::http::text(web::http::Status::ServiceUnavailable, &protocol::error(why))
-            }
-        };
-        let _ = (&*stream).write_all(&refusal);
+        refuse(&stream, kind, why);
         return None;
     }
     // Created before the spawn, so that if the spawn fails the closure,
