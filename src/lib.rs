@@ -47,6 +47,8 @@
 //!   before it is delivered, and keeps the last few of each room for replay.
 //! - The **console thread** ([`console`]) reads operator commands from the
 //!   server's standard input.
+//! - The **web page** ([`web`]) has a listener and accept loop of its own;
+//!   a browser's session is one more client in the registry.
 //!
 //! ## Reading order
 //!
@@ -55,10 +57,12 @@
 //! 3. [`registry`] and [`rooms`]: the shared state and the lock.
 //! 4. [`outbox`]: sending without waiting.
 //! 5. [`history`]: the chat log.
-//! 6. [`server`] and [`console`]: accept, spawn, shut down.
-//! 7. [`config`] and [`cli`]: settings from `config.toml` and flags.
-//! 8. [`crypto`]: password hashing for accounts.
-//! 9. [`rate`], [`clock`], [`log`](mod@log): small helpers.
+//! 6. [`login`]: the rules of logging in, for terminals and browsers.
+//! 7. [`server`] and [`console`]: accept, spawn, shut down.
+//! 8. [`web`]: the page, over HTTP and Server-Sent Events.
+//! 9. [`config`] and [`cli`]: settings from `config.toml` and flags.
+//! 10. [`accounts`] and [`crypto`]: registered names and their passwords.
+//! 11. [`rate`], [`clock`], [`log`](mod@log): small helpers.
 //!
 //! The binaries in `src/bin/` only parse arguments and wire these together.
 

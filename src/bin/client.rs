@@ -268,7 +268,7 @@ fn server_gone() -> ExitCode {
 /// settings it printed before. Signals from the keyboard (Ctrl-C) are turned
 /// off too while the password is typed: std cannot catch them, and dying
 /// with echo off would leave the user's terminal blind. Every way out of
-/// this program calls [`restore`] first.
+/// this program calls [`terminal::restore`] first.
 mod terminal {
     use std::process::{Command, Stdio};
     use std::sync::Mutex;

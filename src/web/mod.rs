@@ -7,7 +7,7 @@
 //! unchanged:
 //!
 //! - `POST /api/login` (form: `name`, `password`) runs the same login rules
-//!   as the terminal handshake ([`login`](crate::login)) and answers a
+//!   as the terminal handshake ([`login`](crate::login::check)) and answers a
 //!   random session token.
 //! - `GET /api/events?token=...` is a Server-Sent Events stream: the lines
 //!   the session receives, one event each. Until the browser opens it, lines
@@ -18,7 +18,7 @@
 //!   15 seconds of quiet we write a comment line; a write to a tab that
 //!   vanished without a goodbye fails, and that ends the session too.
 //! - `POST /api/send` (form: `token`, `line`) hands one line to the same
-//!   code as a terminal's line ([`handler`](crate::handler)).
+//!   code as a terminal's line (`handler::handle_line`).
 //!
 //! Every HTTP connection gets a thread of its own, like a terminal client,
 //! and counts against `max_clients` and `max_clients_per_ip`. The parsing
