@@ -611,31 +611,28 @@ fn help_lists_every_command_in_notice_lines() {
 
 // ---- leaving the server ----------------------------------------------------
 
-#[test]
-fn quit_says_bye_and_closes_the_connection() {
+/// Sends `word` as alice and checks the goodbye and the close.
+fn quits_with(word: &str) {
     let server = TestServer::start();
     let mut alice = server.login("alice");
-    alice.send("/quit");
+    alice.send(word);
     alice.expect("* Bye alice!");
     alice.expect_closed();
+}
+
+#[test]
+fn quit_says_bye_and_closes_the_connection() {
+    quits_with("/quit");
 }
 
 #[test]
 fn quit_word_alone_also_quits() {
-    let server = TestServer::start();
-    let mut alice = server.login("alice");
-    alice.send("quit");
-    alice.expect("* Bye alice!");
-    alice.expect_closed();
+    quits_with("quit");
 }
 
 #[test]
 fn bye_word_alone_also_quits() {
-    let server = TestServer::start();
-    let mut alice = server.login("alice");
-    alice.send("bye");
-    alice.expect("* Bye alice!");
-    alice.expect_closed();
+    quits_with("bye");
 }
 
 #[test]

@@ -11,7 +11,7 @@ mod common;
 mod hardening_support;
 
 use common::{TempDir, TestClient, TestServer};
-use hardening_support::{Event, Peer};
+use hardening_support::{wire_form, Event, Peer};
 use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
@@ -88,19 +88,6 @@ impl Traffic {
             .map(|r| r.join().expect("recorder thread"))
             .collect()
     }
-}
-
-/// A log line as clients receive it: `[#room] name: text`, or
-/// `[#room] * name text` for an action. None if it is not a log entry.
-fn wire_form(log_line: &str) -> Option<String> {
-    let fields: Vec<&str> = log_line.split('\t').collect();
-    let [_time, room, name, text] = fields[..] else {
-        return None;
-    };
-    Some(match name.strip_prefix('*') {
-        Some(name) => format!("[{room}] * {name} {text}"),
-        None => format!("[{room}] {name}: {text}"),
-    })
 }
 
 #[test]

@@ -24,7 +24,7 @@ mod hardening_support;
 
 use common::TestServer;
 use hardening_support::{
-    panics, rss_kb, seed_from_env, settle, steady_usage, users_becomes, Event, Peer, Rng,
+    panics, rss_kb, seed_from_env, settle, steady_usage, users_becomes, wire_form, Event, Peer, Rng,
 };
 use std::collections::HashMap;
 use std::io::Write;
@@ -182,18 +182,6 @@ fn same_per_sender(expected: &[String], got: &[String]) -> Result<(), String> {
         return Err(format!("lines from {who}, who is not in the log's window"));
     }
     Ok(())
-}
-
-/// A log line in wire form (see `history`), or None.
-fn wire_form(log_line: &str) -> Option<String> {
-    let fields: Vec<&str> = log_line.split('\t').collect();
-    let [_time, room, name, text] = fields[..] else {
-        return None;
-    };
-    Some(match name.strip_prefix('*') {
-        Some(name) => format!("[{room}] * {name} {text}"),
-        None => format!("[{room}] {name}: {text}"),
-    })
 }
 
 #[test]

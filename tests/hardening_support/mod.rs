@@ -411,3 +411,17 @@ pub fn users_becomes(peer: &Peer, expected: &str, limit: Duration) -> Result<(),
 pub fn panics(stderr: &str) -> Vec<&str> {
     stderr.lines().filter(|l| l.contains("panicked")).collect()
 }
+
+/// A chat-log line (`time<TAB>#room<TAB>name<TAB>text`, `*name` for an
+/// action) as clients receive it: `[#room] name: text`, or
+/// `[#room] * name text`. None if it is not a log entry.
+pub fn wire_form(log_line: &str) -> Option<String> {
+    let fields: Vec<&str> = log_line.split('\t').collect();
+    let [_time, room, name, text] = fields[..] else {
+        return None;
+    };
+    Some(match name.strip_prefix('*') {
+        Some(name) => format!("[{room}] * {name} {text}"),
+        None => format!("[{room}] {name}: {text}"),
+    })
+}
