@@ -82,27 +82,50 @@ impl std::error::Error for ServerError {
     }
 }
 
-/// Every open connection, registered or not, by id.
+/// Every open connection and browser session, registered or not, by id.
 ///
-/// Used to hold connections to `max_clients` in all and `max_clients_per_ip`
-/// from one address, and to close every connection at shutdown. Each is
-/// kept as its outbox, which holds the socket.
-struct Connections {
+/// Used to hold clients to `max_clients` in all and `max_clients_per_ip`
+/// from one address, and to close everything at shutdown. A browser counts
+/// twice while its event stream is open: once for its session (from login
+/// to logout) and once for the connection carrying the stream.
+#[derive(Default)]
+pub(crate) struct Connections {
     /// Protects the table. Held only to admit, remove or list.
     table: Mutex<Table>,
 }
 
+/// How an entry is closed at shutdown.
+#[derive(Clone)]
+pub(crate) enum Entry {
+    /// A terminal client or a browser session: its last lines are sent
+    /// first, then its socket is shut down.
+    Outbox(Arc<Outbox>),
+    /// An HTTP connection: shut down once the outboxes had their chance
+    /// (an event stream's lines go through its session's outbox).
+    Socket(Arc<TcpStream>),
+}
+
 #[derive(Default)]
 struct Table {
-    open: HashMap<ConnId, (IpAddr, Arc<Outbox>)>,
+    open: HashMap<ConnId, (IpAddr, Entry)>,
     /// How many of `open` come from each address (never 0: removed instead).
     per_ip: HashMap<IpAddr, usize>,
 }
 
-/// Why a new connection was turned away.
-enum Turned {
+/// Why a new client was turned away. `Display` is the text after `! `.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turned {
     Full,
     TooManyFromAddress,
+}
+
+impl fmt::Display for Turned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Turned::Full => write!(f, "server full"),
+            Turned::TooManyFromAddress => write!(f, "too many connections from your address"),
+        }
+    }
 }
 
 impl Connections {
@@ -112,12 +135,12 @@ impl Connections {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds a connection if the limits allow (0 means no per-address limit).
-    fn admit(
+    /// Adds an entry if the limits allow (0 means no per-address limit).
+    pub(crate) fn admit(
         &self,
         id: ConnId,
         ip: IpAddr,
-        outbox: &Arc<Outbox>,
+        entry: Entry,
         config: &ServerConfig,
     ) -> Result<(), Turned> {
         let mut table = self.lock();
@@ -128,12 +151,12 @@ impl Connections {
         if config.max_clients_per_ip > 0 && from_ip >= config.max_clients_per_ip {
             return Err(Turned::TooManyFromAddress);
         }
-        table.open.insert(id, (ip, Arc::clone(outbox)));
+        table.open.insert(id, (ip, entry));
         table.per_ip.insert(ip, from_ip + 1);
         Ok(())
     }
 
-    fn remove(&self, id: ConnId) {
+    pub(crate) fn remove(&self, id: ConnId) {
         let mut table = self.lock();
         let Some((ip, _)) = table.open.remove(&id) else {
             return;
@@ -146,12 +169,12 @@ impl Connections {
         }
     }
 
-    /// Every open connection's outbox.
-    fn outboxes(&self) -> Vec<Arc<Outbox>> {
+    /// Every entry, to close them all.
+    fn entries(&self) -> Vec<Entry> {
         self.lock()
             .open
             .values()
-            .map(|(_, outbox)| Arc::clone(outbox))
+            .map(|(_, entry)| entry.clone())
             .collect()
     }
 }
@@ -264,9 +287,7 @@ impl Server {
                 config,
                 registry,
                 accounts,
-                connections: Connections {
-                    table: Mutex::new(Table::default()),
-                },
+                connections: Connections::default(),
                 sessions: web::Sessions::default(),
                 next_id: AtomicU64::new(1),
                 stopping: AtomicBool::new(false),
@@ -296,30 +317,33 @@ impl Server {
     /// time) for the client threads, and flushes the log. The web page, if
     /// enabled, is served by a second accept loop on a thread of its own.
     pub fn run(mut self) {
-        let mut helpers = Vec::new();
+        let mut web = None;
+        let mut janitor = None;
         if let Some(listener) = self.web_listener.take() {
             let shared = Arc::clone(&self.shared);
-            let web = thread::Builder::new()
+            let accepting = thread::Builder::new()
                 .name("web accept".into())
-                .spawn(move || Some(accept_loop(&listener, &shared, Kind::Web)));
+                .spawn(move || accept_loop(&listener, &shared, Kind::Web));
             let shared = Arc::clone(&self.shared);
-            let janitor = thread::Builder::new()
+            let sweeping = thread::Builder::new()
                 .name("web janitor".into())
                 .spawn(move || end_abandoned_web_sessions(&shared));
-            for helper in [web, janitor] {
-                match helper {
-                    Ok(thread) => helpers.push(thread),
-                    Err(e) => log!("cannot start the web page's threads: {e}"),
+            match (accepting, sweeping) {
+                (Ok(accepting), Ok(sweeping)) => {
+                    web = Some(accepting);
+                    janitor = Some(sweeping);
                 }
+                (Err(e), _) | (_, Err(e)) => log!("cannot start the web page's threads: {e}"),
             }
         }
         let mut threads = accept_loop(&self.listener, &self.shared, Kind::Chat);
-        for helper in helpers {
-            // The web loop hands back its client threads, to be waited for
-            // with ours.
-            if let Ok(Some(web_threads)) = helper.join() {
-                threads.extend(web_threads);
-            }
+        // The web loop hands back its client threads, to be waited for with
+        // ours; the janitor stops by itself within a second.
+        if let Some(Ok(web_threads)) = web.map(JoinHandle::join) {
+            threads.extend(web_threads);
+        }
+        if let Some(janitor) = janitor {
+            let _ = janitor.join();
         }
         self.shut_down(threads);
     }
@@ -331,12 +355,20 @@ impl Server {
         registry.flush_history();
         // Let the writers send the notice (and anything before it), then
         // close every connection: the client threads' reads return.
-        for outbox in self.shared.connections.outboxes() {
-            outbox.close_after_flush(Shutdown::Both);
+        let entries = self.shared.connections.entries();
+        for entry in &entries {
+            if let Entry::Outbox(outbox) = entry {
+                outbox.close_after_flush(Shutdown::Both);
+            }
         }
         self.writers.wait_idle(FLUSH_GRACE);
-        for outbox in self.shared.connections.outboxes() {
-            outbox.shutdown_now();
+        for entry in &entries {
+            match entry {
+                Entry::Outbox(outbox) => outbox.shutdown_now(),
+                Entry::Socket(stream) => {
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
+            }
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         for thread in threads {
@@ -462,15 +494,18 @@ fn admit(
     // (writing). `&TcpStream` is both `Read` and `Write`, so an `Arc` is
     // enough; `try_clone` would cost a file descriptor per clone.
     let stream = Arc::new(stream);
-    let outbox = Outbox::new(Arc::clone(&stream), config.send_queue_bytes);
+    let outbox = match kind {
+        Kind::Chat => Some(Outbox::new(Arc::clone(&stream), config.send_queue_bytes)),
+        Kind::Web => None, // an HTTP connection answers straight on its socket
+    };
+    let entry = match &outbox {
+        Some(outbox) => Entry::Outbox(Arc::clone(outbox)),
+        None => Entry::Socket(Arc::clone(&stream)),
+    };
     let id = shared.next_id();
-    if let Err(turned) = shared.connections.admit(id, addr.ip(), &outbox, config) {
-        let why = match turned {
-            Turned::Full => "server full",
-            Turned::TooManyFromAddress => "too many connections from your address",
-        };
-        log!("client {addr} refused: {why}");
-        refuse(&stream, kind, why);
+    if let Err(turned) = shared.connections.admit(id, addr.ip(), entry, config) {
+        log!("client {addr} refused: {turned}");
+        refuse(&stream, kind, &turned.to_string());
         return None;
     }
     // Created before the spawn, so that if the spawn fails the closure,
@@ -490,17 +525,18 @@ fn admit(
     let spawned = thread::Builder::new().name(name).spawn(move || {
         let _guard = guard;
         let ctx = shared.context();
-        match kind {
-            Kind::Chat => {
+        match outbox {
+            Some(outbox) => {
                 if let Err(e) = handler::run(stream, outbox, id, addr, &ctx) {
                     log!("client {addr}: {e}");
                 }
             }
-            Kind::Web => {
+            None => {
                 let next_id = || shared.next_id();
                 let web = WebContext {
                     chat: ctx,
                     sessions: &shared.sessions,
+                    connections: &shared.connections,
                     next_id: &next_id,
                 };
                 web::serve(stream, addr, &web);
@@ -518,13 +554,15 @@ fn admit(
 
 /// Logs out browsers that logged in but never opened their event stream,
 /// once a second, until the server stops.
-fn end_abandoned_web_sessions(shared: &Shared) -> Option<Vec<JoinHandle<()>>> {
+fn end_abandoned_web_sessions(shared: &Shared) {
     let limit = Duration::from_secs(shared.config.handshake_timeout_secs);
     while !shared.stopping.load(Ordering::SeqCst) {
-        shared.sessions.end_abandoned(&shared.context(), limit);
+        let ctx = shared.context();
+        shared
+            .sessions
+            .end_abandoned(&ctx, &shared.connections, limit);
         thread::sleep(Duration::from_secs(1));
     }
-    None
 }
 
 /// Removes a connection from the table when its thread ends.

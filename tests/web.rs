@@ -597,3 +597,18 @@ fn a_message_from_the_web_is_in_the_history() {
         "history:\n{history}"
     );
 }
+
+#[test]
+fn web_sessions_count_against_the_per_address_limit() {
+    // Logged-in browsers hold a place each, from login to logout, whether
+    // or not their event stream is open: otherwise one address could make
+    // sessions without limit. The login request's own connection holds one
+    // more while it lasts, so 4 places make room for 3 sessions.
+    let server = TestServer::with_config("max_clients_per_ip = 4");
+    for name in ["web1", "web2", "web3"] {
+        assert_eq!(login_request(&server, name, None).status, 200, "{name}");
+    }
+    let refused = login_request(&server, "web4", None);
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.text(), "! too many connections from your address\n");
+}

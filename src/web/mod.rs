@@ -21,7 +21,8 @@
 //!   code as a terminal's line (`handler::handle_line`).
 //!
 //! Every HTTP connection gets a thread of its own, like a terminal client,
-//! and counts against `max_clients` and `max_clients_per_ip`. The parsing
+//! and counts against `max_clients` and `max_clients_per_ip` while it lasts;
+//! so does every session, from login to logout. The parsing
 //! is in [`http`], pure and unit-tested; the page itself is three files in
 //! `src/web/`, compiled into the binary.
 
@@ -42,6 +43,7 @@ use crate::outbox::{Framing, Outbox};
 use crate::protocol::{self, LineRead};
 use crate::rate::RateLimiter;
 use crate::registry::{ChatError, ConnId, Session};
+use crate::server::{Connections, Entry};
 use http::{Request, Status};
 
 /// The page, compiled in: no files to find at run time.
@@ -58,6 +60,8 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 /// One browser's chat session.
 struct WebSession {
     token: String,
+    /// Its entry in the connection table, held from login to logout.
+    id: ConnId,
     addr: SocketAddr,
     /// The registry session and its rate limit. Behind a lock because
     /// `/nick` changes the name, and so that one browser's requests take
@@ -92,21 +96,26 @@ impl Sessions {
         self.lock().get(token).cloned()
     }
 
-    /// Ends a session: it leaves the chat like a disconnected client, and
-    /// its event stream (if any) is closed once its last lines are sent.
-    fn end(&self, ctx: &Context, token: &str, why: &str) {
+    /// Ends a session: it leaves the chat like a disconnected client, its
+    /// event stream (if any) is closed once its last lines are sent, and it
+    /// gives back its place in the connection table.
+    fn end(&self, ctx: &Context, connections: &Connections, token: &str, why: &str) {
         let Some(web) = self.lock().remove(token) else {
             return;
         };
-        let (session, _) = &*web.chat();
-        ctx.registry.unregister(session);
+        let name = {
+            let (session, _) = &*web.chat();
+            ctx.registry.unregister(session);
+            session.name().to_string()
+        };
         web.outbox.close_after_flush(Shutdown::Both);
-        log!("web {} ({}) {why}", web.addr, session.name());
+        connections.remove(web.id);
+        log!("web {} ({name}) {why}", web.addr);
     }
 
     /// Ends sessions whose browser logged in but never opened the event
     /// stream within `limit` (the handshake timeout of the web).
-    pub fn end_abandoned(&self, ctx: &Context, limit: Duration) {
+    pub(crate) fn end_abandoned(&self, ctx: &Context, connections: &Connections, limit: Duration) {
         let abandoned: Vec<String> = self
             .lock()
             .values()
@@ -114,7 +123,8 @@ impl Sessions {
             .map(|web| web.token.clone())
             .collect();
         for token in abandoned {
-            self.end(ctx, &token, "never opened the event stream; logged out");
+            let why = "never opened the event stream; logged out";
+            self.end(ctx, connections, &token, why);
         }
     }
 }
@@ -123,6 +133,9 @@ impl Sessions {
 pub struct WebContext<'a> {
     pub chat: Context<'a>,
     pub sessions: &'a Sessions,
+    /// Where a session takes its place against `max_clients` and
+    /// `max_clients_per_ip`, like a terminal client's connection.
+    pub(crate) connections: &'a Connections,
     /// Gives each web session a connection id of its own.
     pub next_id: &'a dyn Fn() -> ConnId,
 }
@@ -218,12 +231,22 @@ fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
     let token = crypto::to_hex(&bytes);
     let outbox = Outbox::detached(Framing::Events, ctx.config.send_queue_bytes);
     let id = (web.next_id)();
+    // A session holds a place like a terminal connection, from now until
+    // it ends: otherwise one address could log in without limit.
+    let entry = Entry::Outbox(Arc::clone(&outbox));
+    if let Err(turned) = web.connections.admit(id, addr.ip(), entry, ctx.config) {
+        log!("web {addr} refused: {turned}");
+        return refuse(Status::ServiceUnavailable, turned);
+    }
     let session = match login::enter(ctx, &name, id, addr, Arc::clone(&outbox)) {
         Ok(session) => session,
-        Err(taken @ (ChatError::Taken(_) | ChatError::Registered(_))) => {
-            return refuse(Status::Conflict, taken)
+        Err(e) => {
+            web.connections.remove(id);
+            return match e {
+                ChatError::Taken(_) | ChatError::Registered(_) => refuse(Status::Conflict, e),
+                _ => refuse(Status::ServiceUnavailable, e),
+            };
         }
-        Err(e) => return refuse(Status::ServiceUnavailable, e),
     };
     log!("web {addr} is {}", session.name());
     let config = ctx.config;
@@ -234,6 +257,7 @@ fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
     );
     let web_session = WebSession {
         token: token.clone(),
+        id,
         addr,
         chat: Mutex::new((session, limiter)),
         outbox,
@@ -279,7 +303,8 @@ fn send(request: &Request, web: &WebContext) -> Vec<u8> {
     match outcome {
         Outcome::Continue => http::response(Status::NoContent, "text/plain", b""),
         Outcome::Quit | Outcome::Gone => {
-            web.sessions.end(ctx, &web_session.token, "quit");
+            web.sessions
+                .end(ctx, web.connections, &web_session.token, "quit");
             http::response(Status::NoContent, "text/plain", b"")
         }
     }
@@ -302,7 +327,8 @@ fn events(request: &Request, stream: &Arc<TcpStream>, web: &WebContext) {
     // sending the lines that waited for us.
     let mut writer = &**stream;
     if writer.write_all(&http::event_stream_head()).is_err() {
-        web.sessions.end(&web.chat, &web_session.token, "left");
+        web.sessions
+            .end(&web.chat, web.connections, &web_session.token, "left");
         return;
     }
     web_session
@@ -329,5 +355,6 @@ fn events(request: &Request, stream: &Arc<TcpStream>, web: &WebContext) {
             Err(_) => break "left",
         }
     };
-    web.sessions.end(&web.chat, &web_session.token, why);
+    web.sessions
+        .end(&web.chat, web.connections, &web_session.token, why);
 }
