@@ -14,7 +14,7 @@
 //!
 //! ```toml
 //! # A comment on its own line.
-//! [server]                         # only [server] and [client] exist
+//! [server]                         # [server], [web] and [client] exist
 //! host = "0.0.0.0"                 # strings: double quotes, escapes \" \\ \n \t
 //! port = 7_878                     # integers: optional -, digits, _ between digits
 //! default_room = "#General"        # stored as "general"
@@ -23,7 +23,7 @@
 //! port = 7878
 //! ```
 //!
-//! Booleans (`true`, `false`) are parsed too, though no key takes one yet.
+//! Booleans (`true`, `false`) are parsed too (`guests_allowed`, say).
 //! Not supported: single-quoted strings, multi-line strings, floats, arrays,
 //! inline tables, dotted or quoted keys.
 //!
@@ -314,7 +314,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let (key, value) = parse_key_value(line).map_err(at_line)?;
         let Some(current) = section else {
             return Err(at_line(format!(
-                "key \"{key}\" comes before any section; put it under [server] or [client]"
+                "key \"{key}\" comes before any section; put it under [server], [web] or [client]"
             )));
         };
         if !seen_keys.insert((current, key)) {
@@ -966,7 +966,7 @@ port = 7000
     fn key_before_any_section_is_an_error() {
         assert_eq!(
             error("\nport = 1\n[server]"),
-            "line 2: key \"port\" comes before any section; put it under [server] or [client]"
+            "line 2: key \"port\" comes before any section; put it under [server], [web] or [client]"
         );
     }
 

@@ -41,7 +41,7 @@ impl fmt::Display for ConsoleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConsoleError::Unknown(line) => {
-                write!(f, "unknown console command {line:?} (try /help)")
+                write!(f, "unknown console command {line} (try /help)")
             }
             ConsoleError::Usage(usage) => write!(f, "usage: {usage}"),
         }
@@ -91,7 +91,9 @@ impl ConsoleCommand {
             "/rooms" => ConsoleCommand::Rooms,
             "/shutdown" => ConsoleCommand::Shutdown,
             "/help" => ConsoleCommand::Help,
-            _ => return Err(ConsoleError::Unknown(line.to_string())),
+            // Only the first word: the rest may be a password with a typo
+            // before it (`/regster alice secret`), and replies are logged.
+            _ => return Err(ConsoleError::Unknown(word.to_string())),
         };
         Ok(command)
     }
@@ -225,6 +227,10 @@ mod tests {
         assert_eq!(
             ConsoleCommand::parse("hello"),
             Err(ConsoleError::Unknown("hello".into()))
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/regster alice s3cret-pw"),
+            Err(ConsoleError::Unknown("/regster".into()))
         );
     }
 }

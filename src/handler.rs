@@ -145,12 +145,13 @@ pub fn run(
     let Some(session) = conn.handshake()? else {
         return Ok(());
     };
-    conn.reader.get_mut().clear_deadline()?;
-    log!("client {addr} is {}", session.name());
+    // The guard first: from here on, every way out unregisters the client.
     let registration = Registration {
         registry: ctx.registry,
         session,
     };
+    conn.reader.get_mut().clear_deadline()?;
+    log!("client {addr} is {}", registration.session.name());
     conn.chat(registration)
 }
 

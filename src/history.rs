@@ -9,7 +9,7 @@
 //!   start we skip such a torn line (and any other line we cannot read) with
 //!   a warning, and begin the next entry on a fresh line.
 //! - **Write before delivery.** The registry appends a message here before it
-//!   writes the message to anyone's socket, so whatever a client has seen is
+//!   queues the message to anyone, so whatever a client has seen is
 //!   in the log.
 //!
 //! The in-memory replay is bounded: at most `replay` lines per room, however

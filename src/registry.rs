@@ -1,5 +1,6 @@
 //! The registry: who is online, under which name, in which rooms, and the
-//! one place that writes to their sockets.
+//! one place that queues lines to them (the writer threads of
+//! [`outbox`](crate::outbox) then send them).
 //!
 //! At heart it is a `Mutex<HashMap<String, TcpStream>>` keyed by name (here
 //! the stream sits, inside its outbox, in a small `Client` struct with the
@@ -190,7 +191,7 @@ impl Registry {
     /// atomically with the name being free. It must be quick and must not
     /// take this lock.)
     ///
-    /// The hello line and the replay of the default room are written before
+    /// The hello line and the replay of the default room are queued before
     /// the client joins the room, under the same lock, so they are the first
     /// lines it gets after its name: no one else's message can come between.
     /// Then the room's members get `* name joined #room`.
@@ -518,7 +519,7 @@ impl State {
         }
     }
 
-    /// Writes to every member of `room`, except `except`.
+    /// Queues a line to every member of `room`, except `except`.
     fn write_room(&mut self, room: &str, except: Option<&str>, line: &str) {
         let Some(members) = self.rooms.members(room) else {
             return;

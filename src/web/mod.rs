@@ -54,6 +54,9 @@ const STYLE_CSS: &str = include_str!("style.css");
 /// How long a client may take to send one whole request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long an answered request may still send bytes we discard.
+const LINGER: Duration = Duration::from_secs(1);
+
 /// Quiet time on an event stream before a keepalive comment is written.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -175,10 +178,24 @@ pub fn serve(stream: Arc<TcpStream>, addr: SocketAddr, web: &WebContext) {
 }
 
 /// Writes a whole response and ends our side of the connection.
+///
+/// Then it reads and discards what the client may still be sending (the
+/// rest of a body we refused as too large, say) for a moment, because
+/// closing a socket with unread input sends a reset, and a reset can
+/// destroy the answer before the browser reads it.
 fn respond(stream: &TcpStream, response: &[u8]) {
     let mut writer = stream;
     let _ = writer.write_all(response);
     let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(LINGER));
+    let until = Instant::now() + LINGER;
+    let mut sink = [0u8; 1024];
+    while Instant::now() < until {
+        match (&*stream).read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
 }
 
 /// A plain-text error answer: one protocol line.
