@@ -132,8 +132,9 @@ struct State {
 /// The shared registry of online clients and rooms.
 pub struct Registry {
     /// Protects the client map, the rooms, and the order in which lines are
-    /// queued to clients. Held for map updates and memory copies only: never
-    /// while reading or writing a socket, or sleeping.
+    /// queued to clients. Held for map updates, memory copies and the chat
+    /// log's one append per message: never while reading or writing a
+    /// socket, hashing, or sleeping.
     state: Mutex<State>,
     history: History,
     writers: Arc<Writers>,
@@ -287,7 +288,10 @@ impl Registry {
             let line = entry.to_wire();
             let room = entry.room.clone();
             // Log before delivery, under the registry lock so the log's order
-            // is the order everyone sees.
+            // is the order everyone sees. The price: this one file write is
+            // made holding the lock, so a disk that stalls stalls every
+            // sender. We accept it for a local disk; a server that must not
+            // would hand log lines, in this order, to a writer thread.
             self.history.append(entry);
             state.write_room(&room, Some(&key), &line);
             Ok(())
