@@ -44,7 +44,8 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::thread;
 
 use crate::protocol::{self, BadName};
 use crate::{crypto, log};
@@ -218,9 +219,43 @@ impl Account {
 
 /// PBKDF2-HMAC-SHA256 of `password`: the slow part.
 fn derive(password: &str, salt: &[u8], iterations: u32) -> [u8; HASH_LEN] {
+    let _slot = HashSlot::take();
     let mut hash = [0; HASH_LEN];
     crypto::pbkdf2_hmac_sha256(password.as_bytes(), salt, iterations, &mut hash);
     hash
+}
+
+/// How many password hashes are running, across the whole server.
+///
+/// Each hash keeps a core busy for about 50 ms on purpose. A crowd of login
+/// attempts (or an attacker guessing) must not take every core from the
+/// chat, so at most half the cores hash at once; the others wait their turn
+/// on their own threads, holding no other lock.
+static HASHING: Mutex<usize> = Mutex::new(0);
+/// Signalled when a hash finishes.
+static HASH_DONE: Condvar = Condvar::new();
+
+/// A permit to run one hash, given back when dropped.
+struct HashSlot;
+
+impl HashSlot {
+    fn take() -> HashSlot {
+        let slots = thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+        let mut running = HASHING.lock().unwrap_or_else(|p| p.into_inner());
+        while *running >= slots {
+            running = HASH_DONE.wait(running).unwrap_or_else(|p| p.into_inner());
+        }
+        *running += 1;
+        HashSlot
+    }
+}
+
+impl Drop for HashSlot {
+    fn drop(&mut self) {
+        let mut running = HASHING.lock().unwrap_or_else(|p| p.into_inner());
+        *running = running.saturating_sub(1);
+        HASH_DONE.notify_one();
+    }
 }
 
 /// Accounts by [`protocol::name_key`], so names are unique ignoring case.

@@ -612,3 +612,23 @@ fn web_sessions_count_against_the_per_address_limit() {
     assert_eq!(refused.status, 503);
     assert_eq!(refused.text(), "! too many connections from your address\n");
 }
+
+#[test]
+fn three_wrong_passwords_shut_an_address_out_of_logging_in_for_a_while() {
+    // HTTP has no connection to close after three strikes, as the terminal
+    // handshake does; the address must wait instead, even with the right
+    // password, so guessing cannot go on at full speed.
+    let server = server_with_carol();
+    for _ in 0..3 {
+        let response = login_request(&server, "carol", Some("not-the-password"));
+        assert_eq!(response.status, 401);
+    }
+    let response = login_request(&server, "carol", Some(PASSWORD));
+    assert_eq!(response.status, 429);
+    assert_eq!(
+        response.text(),
+        "! too many wrong passwords; try again in a minute\n"
+    );
+    // Guests (no password involved) are not held back.
+    assert_eq!(login_request(&server, "dave", None).status, 200);
+}

@@ -261,6 +261,7 @@ pub enum Status {
     RequestTimeout,
     Conflict,
     PayloadTooLarge,
+    TooManyRequests,
     HeaderFieldsTooLarge,
     ServiceUnavailable,
 }
@@ -277,6 +278,7 @@ impl Status {
             Status::RequestTimeout => 408,
             Status::Conflict => 409,
             Status::PayloadTooLarge => 413,
+            Status::TooManyRequests => 429,
             Status::HeaderFieldsTooLarge => 431,
             Status::ServiceUnavailable => 503,
         }
@@ -293,6 +295,7 @@ impl Status {
             Status::RequestTimeout => "Request Timeout",
             Status::Conflict => "Conflict",
             Status::PayloadTooLarge => "Payload Too Large",
+            Status::TooManyRequests => "Too Many Requests",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::ServiceUnavailable => "Service Unavailable",
         }

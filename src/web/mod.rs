@@ -30,7 +30,7 @@ pub mod http;
 
 use std::collections::HashMap;
 use std::io::{BufReader, ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -88,7 +88,17 @@ impl WebSession {
 pub struct Sessions {
     /// Protects the token table; held only to look up, insert or remove.
     by_token: Mutex<HashMap<String, Arc<WebSession>>>,
+    /// Wrong passwords per address, and since when. A terminal connection
+    /// is closed after three; HTTP has no connection to close, so three
+    /// within [`STRIKE_WINDOW`] shut the address out of logging in until
+    /// the window has passed. Protects only this small table.
+    strikes: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
+
+/// Wrong passwords from one address before it must wait.
+const MAX_STRIKES: u32 = 3;
+/// How long wrong passwords are remembered.
+const STRIKE_WINDOW: Duration = Duration::from_secs(60);
 
 impl Sessions {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<WebSession>>> {
@@ -97,6 +107,25 @@ impl Sessions {
 
     fn get(&self, token: &str) -> Option<Arc<WebSession>> {
         self.lock().get(token).cloned()
+    }
+
+    fn strikes(&self) -> MutexGuard<'_, HashMap<IpAddr, (u32, Instant)>> {
+        self.strikes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `ip` has used up its wrong passwords for now.
+    fn struck_out(&self, ip: IpAddr) -> bool {
+        self.strikes()
+            .get(&ip)
+            .is_some_and(|(count, since)| *count >= MAX_STRIKES && since.elapsed() < STRIKE_WINDOW)
+    }
+
+    /// Counts a wrong password from `ip`, forgetting strikes that are old.
+    fn strike(&self, ip: IpAddr) {
+        let mut strikes = self.strikes();
+        strikes.retain(|_, (_, since)| since.elapsed() < STRIKE_WINDOW);
+        let (count, _) = strikes.entry(ip).or_insert((0, Instant::now()));
+        *count += 1;
     }
 
     /// Ends a session: it leaves the chat like a disconnected client, its
@@ -230,8 +259,14 @@ fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
                 format!("password required for {account}"),
             );
         };
+        if web.sessions.struck_out(addr.ip()) {
+            log!("web {addr}: too many wrong passwords; refused");
+            let why = "too many wrong passwords; try again in a minute";
+            return refuse(Status::TooManyRequests, why);
+        }
         // Slow on purpose, and on this request's own thread, holding no lock.
         if ctx.accounts.verify(account, password).is_err() {
+            web.sessions.strike(addr.ip());
             log!("web {addr}: wrong password for {account}");
             return refuse(Status::Unauthorized, "wrong password");
         }
