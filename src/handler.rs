@@ -29,7 +29,7 @@ use crate::rate::{RateLimiter, Verdict};
 use crate::registry::{ChatError, ConnId, Registry, Session};
 
 /// How long we keep reading (and discarding) after saying goodbye, so the
-/// goodbye is not lost to a reset (see [`close_gracefully`]).
+/// goodbye is not lost to a reset (see [`linger`]).
 const LINGER: Duration = Duration::from_secs(1);
 
 /// The socket as the reader sees it: reads can be given a deadline.
@@ -133,13 +133,7 @@ pub fn run(
         id,
         addr,
         outbox,
-        reader: BufReader::with_capacity(
-            READ_BUFFER,
-            DeadlineReader {
-                stream,
-                deadline: Some(deadline),
-            },
-        ),
+        reader: BufReader::with_capacity(READ_BUFFER, DeadlineReader::new(stream, deadline)),
         buf: Vec::new(),
     };
     let Some(session) = conn.handshake()? else {
@@ -292,25 +286,30 @@ impl Connection<'_> {
         }
     }
 
-    /// Closes our side once the goodbye is sent, then reads and discards
-    /// whatever the client still sends for a moment.
-    ///
-    /// Closing a socket that has unread input makes the kernel send a
-    /// reset, and a reset can destroy data we sent but the client has not
-    /// read yet, such as the goodbye line. Shutting down our side first
-    /// sends a clean end of stream after the goodbye; draining for a short,
-    /// bounded time lets the client's last bytes arrive before we close.
+    /// Closes our side once the goodbye is sent, then lingers (see
+    /// [`linger`]) so the goodbye is not lost.
     fn close_gracefully(&mut self) {
         self.outbox.close_after_flush(Shutdown::Write);
-        let stream = &self.reader.get_ref().stream;
-        let _ = stream.set_read_timeout(Some(LINGER));
-        let until = Instant::now() + LINGER;
-        let mut sink = [0u8; 1024];
-        while Instant::now() < until {
-            match (&**stream).read(&mut sink) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
+        linger(&self.reader.get_ref().stream);
+    }
+}
+
+/// Reads and discards whatever the peer still sends, for a moment, before
+/// the caller closes the socket (whose write side is shut down, or about to
+/// be).
+///
+/// Closing a socket that has unread input makes the kernel send a reset,
+/// and a reset can destroy data we sent but the peer has not read yet, such
+/// as a goodbye line or an HTTP answer. Draining for a short, bounded time
+/// lets the peer's last bytes arrive, and its end of stream, before we close.
+pub(crate) fn linger(stream: &TcpStream) {
+    let _ = stream.set_read_timeout(Some(LINGER));
+    let until = Instant::now() + LINGER;
+    let mut sink = [0u8; 1024];
+    while Instant::now() < until {
+        match (&*stream).read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
     }
 }

@@ -136,6 +136,9 @@ impl Outbox {
     pub fn push(&self, bytes: &[u8]) -> Result<bool, Closed> {
         match self.framing {
             Framing::Lines => self.push_raw(bytes),
+            // Each line becomes one event, `data: line` and a blank line.
+            // Our lines never hold a newline inside (they are sanitized),
+            // the one thing a single `data:` field could not carry.
             Framing::Events => {
                 let mut framed = Vec::with_capacity(bytes.len() + 16);
                 for line in bytes.split_inclusive(|&b| b == b'\n') {
@@ -173,10 +176,22 @@ impl Outbox {
     /// Queues `bytes` and, if needed, hands this outbox to the writers: the
     /// one-recipient form of [`push`](Self::push) and [`Writers::schedule`].
     pub fn send(self: &Arc<Self>, writers: &Writers, bytes: &[u8]) -> Result<(), Closed> {
-        if self.push(bytes)? {
+        let newly_scheduled = self.push(bytes)?;
+        self.hand_over(writers, newly_scheduled);
+        Ok(())
+    }
+
+    /// [`send`](Self::send) without framing (an event stream's keepalive).
+    pub fn send_raw(self: &Arc<Self>, writers: &Writers, bytes: &[u8]) -> Result<(), Closed> {
+        let newly_scheduled = self.push_raw(bytes)?;
+        self.hand_over(writers, newly_scheduled);
+        Ok(())
+    }
+
+    fn hand_over(self: &Arc<Self>, writers: &Writers, newly_scheduled: bool) {
+        if newly_scheduled {
             writers.schedule([Arc::clone(self)]);
         }
-        Ok(())
     }
 
     /// Shuts the socket down now, whatever is still queued (the last step
@@ -472,6 +487,23 @@ mod tests {
         );
         done.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = reader.join();
+    }
+
+    #[test]
+    fn an_event_outbox_sends_each_line_as_a_server_sent_event() {
+        let (server, client) = pair();
+        let (writers, _threads) = Writers::start(1).expect("writers");
+        let outbox = Outbox::detached(Framing::Events, 1 << 20);
+        outbox
+            .send(&writers, b"* Hello alice!\n[#general] bob: hi\n")
+            .expect("send");
+        // Lines wait until the stream is attached.
+        assert!(outbox.attach(&writers, Arc::new(server)));
+        outbox.close_after_flush(Shutdown::Both);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut BufReader::new(client), &mut text).expect("read");
+        assert_eq!(text, "data: * Hello alice!\n\ndata: [#general] bob: hi\n\n");
+        writers.stop();
     }
 
     #[test]

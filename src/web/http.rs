@@ -339,13 +339,6 @@ pub fn event_stream_head() -> Vec<u8> {
     .into_bytes()
 }
 
-/// One protocol line (without `\n`) as a Server-Sent Event. Our lines never
-/// hold a newline (they are sanitized), which is the one thing the format
-/// could not carry in a single `data:` field.
-pub fn sse_event(line: &str) -> String {
-    format!("data: {line}\n\n")
-}
-
 /// A comment line: ignored by the browser, but it makes a write happen, and
 /// a write to a closed tab fails, which is how we notice it.
 pub const SSE_KEEPALIVE: &str = ": keepalive\n\n";
@@ -481,7 +474,6 @@ mod tests {
         let head = String::from_utf8(event_stream_head()).expect("utf-8");
         assert!(head.contains("Content-Type: text/event-stream; charset=utf-8\r\n"));
         assert!(!head.contains("Content-Length"));
-        assert_eq!(sse_event("* Hello alice!"), "data: * Hello alice!\n\n");
         assert!(SSE_KEEPALIVE.starts_with(':'));
     }
 }

@@ -54,9 +54,6 @@ const STYLE_CSS: &str = include_str!("style.css");
 /// How long a client may take to send one whole request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long an answered request may still send bytes we discard.
-const LINGER: Duration = Duration::from_secs(1);
-
 /// Quiet time on an event stream before a keepalive comment is written.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -207,24 +204,13 @@ pub fn serve(stream: Arc<TcpStream>, addr: SocketAddr, web: &WebContext) {
 }
 
 /// Writes a whole response and ends our side of the connection.
-///
-/// Then it reads and discards what the client may still be sending (the
-/// rest of a body we refused as too large, say) for a moment, because
-/// closing a socket with unread input sends a reset, and a reset can
-/// destroy the answer before the browser reads it.
+/// Lingering keeps the answer from being destroyed by a reset when the
+/// client is still sending (the rest of a body we refused as too large).
 fn respond(stream: &TcpStream, response: &[u8]) {
     let mut writer = stream;
     let _ = writer.write_all(response);
     let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(LINGER));
-    let until = Instant::now() + LINGER;
-    let mut sink = [0u8; 1024];
-    while Instant::now() < until {
-        match (&*stream).read(&mut sink) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
+    handler::linger(stream);
 }
 
 /// A plain-text error answer: one protocol line.
@@ -393,15 +379,10 @@ fn events(request: &Request, stream: &Arc<TcpStream>, web: &WebContext) {
             Ok(0) => break "closed the page",
             Ok(_) => {} // a browser sends nothing here; ignore it
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                let keepalive = web_session.outbox.push_raw(http::SSE_KEEPALIVE.as_bytes());
-                match keepalive {
-                    Ok(true) => web
-                        .chat
-                        .registry
-                        .writers()
-                        .schedule([Arc::clone(&web_session.outbox)]),
-                    Ok(false) => {}
-                    Err(_) => break "left",
+                let writers = web.chat.registry.writers();
+                let keepalive = http::SSE_KEEPALIVE.as_bytes();
+                if web_session.outbox.send_raw(writers, keepalive).is_err() {
+                    break "left";
                 }
             }
             Err(_) => break "left",
