@@ -47,8 +47,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread;
 
+use crate::crypto;
+use crate::lock::{lock, wait};
 use crate::protocol::{self, BadName};
-use crate::{crypto, log};
 
 /// Bytes of random salt per account.
 const SALT_LEN: usize = 16;
@@ -241,9 +242,9 @@ struct HashSlot;
 impl HashSlot {
     fn take() -> HashSlot {
         let slots = thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
-        let mut running = HASHING.lock().unwrap_or_else(|p| p.into_inner());
+        let mut running = lock(&HASHING, "hashing");
         while *running >= slots {
-            running = HASH_DONE.wait(running).unwrap_or_else(|p| p.into_inner());
+            running = wait(&HASH_DONE, running);
         }
         *running += 1;
         HashSlot
@@ -252,7 +253,7 @@ impl HashSlot {
 
 impl Drop for HashSlot {
     fn drop(&mut self) {
-        let mut running = HASHING.lock().unwrap_or_else(|p| p.into_inner());
+        let mut running = lock(&HASHING, "hashing");
         *running = running.saturating_sub(1);
         HASH_DONE.notify_one();
     }
@@ -310,6 +311,7 @@ impl Accounts {
     }
 
     /// Accounts that are never saved, for tests and experiments.
+    #[cfg(test)]
     pub fn in_memory(iterations: u32) -> Accounts {
         Accounts::with(AccountMap::new(), None, iterations)
     }
@@ -513,16 +515,6 @@ fn unchanged<'a>(
         Some(_) => Err(AccountError::WrongPassword),
         None => Err(AccountError::NotRegistered(seen.name.clone())),
     }
-}
-
-/// Locks `mutex`; if a thread panicked while holding it, logs that and
-/// carries on with the data, which every change here leaves consistent
-/// (the map is replaced whole).
-fn lock<'a, T>(mutex: &'a Mutex<T>, what: &str) -> MutexGuard<'a, T> {
-    mutex.lock().unwrap_or_else(|poisoned| {
-        log!("{what} lock was poisoned by a panic; carrying on with its data");
-        poisoned.into_inner()
-    })
 }
 
 /// Reads the file's contents: the accounts, and a warning for every line

@@ -19,72 +19,54 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
+use crate::event::Message;
+use crate::lock::lock;
+use crate::net::{read_line_capped, LineRead};
 use crate::{clock, log, protocol};
 
 /// Lines longer than this in the log file are skipped when loading. Entries
 /// we write are far shorter (a capped client line plus a few fields).
 const MAX_LOG_LINE: usize = 64 * 1024;
 
-/// One room message or action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub room: String,
-    pub name: String,
-    pub text: String,
-    /// An action (`/me waves`) rather than a message.
-    pub action: bool,
+/// The line stored in the log: `time<TAB>#room<TAB>name<TAB>text`, with
+/// `*name` for an action. Text is sanitized, so it holds no tab or newline
+/// that could break the fields.
+fn to_log_line(message: &Message, time: &str) -> String {
+    let star = if message.action { "*" } else { "" };
+    format!(
+        "{time}\t#{}\t{star}{}\t{}\n",
+        message.room, message.from, message.text
+    )
 }
 
-impl Entry {
-    /// The line a client receives for this entry, live or in a replay.
-    pub fn to_wire(&self) -> String {
-        if self.action {
-            protocol::room_action(&self.room, &self.name, &self.text)
-        } else {
-            protocol::room_message(&self.room, &self.name, &self.text)
-        }
+/// Parses a log line (without its newline); None if it is malformed.
+fn parse_log_line(line: &str) -> Option<Message> {
+    let mut fields = line.split('\t');
+    let (time, room, name, text) = (
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+    );
+    if fields.next().is_some() || time.is_empty() {
+        return None;
     }
-
-    /// The line stored in the log: `time<TAB>#room<TAB>name<TAB>text`, with
-    /// `*name` for an action. Text is sanitized, so it holds no tab or
-    /// newline that could break the fields.
-    fn to_log_line(&self, time: &str) -> String {
-        let star = if self.action { "*" } else { "" };
-        format!(
-            "{time}\t#{}\t{star}{}\t{}\n",
-            self.room, self.name, self.text
-        )
-    }
-
-    /// Parses a log line (without its newline); None if it is malformed.
-    pub fn parse_log_line(line: &str) -> Option<Entry> {
-        let mut fields = line.split('\t');
-        let (time, room, name, text) = (
-            fields.next()?,
-            fields.next()?,
-            fields.next()?,
-            fields.next()?,
-        );
-        if fields.next().is_some() || time.is_empty() {
-            return None;
-        }
-        let room = crate::rooms::normalize_room_name(room.strip_prefix('#')?).ok()?;
-        let (name, action) = match name.strip_prefix('*') {
-            Some(name) => (name, true),
-            None => (name, false),
-        };
-        protocol::validate_name(name).ok()?;
-        Some(Entry {
-            room,
-            name: name.to_string(),
-            text: text.to_string(),
-            action,
-        })
-    }
+    let room = crate::rooms::normalize_room_name(room.strip_prefix('#')?).ok()?;
+    let (name, action) = match name.strip_prefix('*') {
+        Some(name) => (name, true),
+        None => (name, false),
+    };
+    protocol::validate_name(name).ok()?;
+    Some(Message {
+        room,
+        from: name.to_string(),
+        text: text.to_string(),
+        action,
+    })
 }
 
 /// Why the log could not be opened.
@@ -112,7 +94,7 @@ impl std::error::Error for HistoryError {
 }
 
 /// The chat log and the replay buffers.
-pub struct History {
+pub(crate) struct History {
     /// Protects the file (one writer at a time, so lines never interleave)
     /// and the replay buffers. Lock order: the registry locks its state
     /// first and this second; code here never calls back into the registry.
@@ -122,7 +104,7 @@ pub struct History {
 
 struct Inner {
     file: File,
-    recent: HashMap<String, VecDeque<Entry>>,
+    recent: HashMap<String, VecDeque<Message>>,
 }
 
 impl History {
@@ -159,56 +141,47 @@ impl History {
         Ok((history, loaded.warnings))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| {
-            log!("history lock was poisoned by a panic; carrying on with its data");
-            poisoned.into_inner()
-        })
-    }
-
-    /// Appends an entry to the file and the replay buffer of its room.
+    /// Appends a message to the file and the replay buffer of its room.
     ///
     /// A failed write (disk full) is logged and the message still delivered:
     /// losing a log line is better than losing the conversation.
-    pub fn append(&self, entry: Entry) {
-        let line = entry.to_log_line(&clock::now_rfc3339());
-        let mut inner = self.lock();
-        if let Err(e) = inner.file.write_all(line.as_bytes()) {
-            log!("cannot write to the history file: {e}");
-        }
+    pub(crate) fn append(&self, message: &Message) {
+        let line = to_log_line(message, &clock::now_rfc3339());
+        let mut inner = lock(&self.inner, "history");
+        let written = inner.file.write_all(line.as_bytes());
         if self.replay > 0 {
-            let recent = inner.recent.entry(entry.room.clone()).or_default();
+            let recent = inner.recent.entry(message.room.clone()).or_default();
             if recent.len() == self.replay {
                 recent.pop_front();
             }
-            recent.push_back(entry);
+            recent.push_back(message.clone());
+        }
+        drop(inner);
+        if let Err(e) = written {
+            log!("cannot write to the history file: {e}");
         }
     }
 
-    /// The replay for someone joining `room`: `* last N messages in #room:`
-    /// and the messages, oldest first, as one string; empty if there are none.
-    pub fn replay(&self, room: &str) -> String {
-        let inner = self.lock();
-        let Some(recent) = inner.recent.get(room).filter(|r| !r.is_empty()) else {
-            return String::new();
-        };
-        let mut out = protocol::notice(&format!("last {} messages in #{room}:", recent.len()));
-        for entry in recent {
-            out.push_str(&entry.to_wire());
-        }
-        out
+    /// The last messages of `room` (at most `replay`), oldest first.
+    pub(crate) fn recent(&self, room: &str) -> Vec<Message> {
+        let inner = lock(&self.inner, "history");
+        inner
+            .recent
+            .get(room)
+            .map(|recent| recent.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Forces the log to disk (at shutdown).
     pub fn flush(&self) -> io::Result<()> {
-        let mut inner = self.lock();
+        let mut inner = lock(&self.inner, "history");
         inner.file.flush()?;
         inner.file.sync_data()
     }
 }
 
 struct Loaded {
-    recent: HashMap<String, VecDeque<Entry>>,
+    recent: HashMap<String, VecDeque<Message>>,
     warnings: Vec<String>,
     /// The file did not end with a newline.
     torn: bool,
@@ -224,55 +197,37 @@ fn load(reader: &mut impl BufRead, replay: usize) -> io::Result<Loaded> {
     let mut buf = Vec::new();
     let mut number = 0;
     loop {
-        buf.clear();
-        let n = Read::take(&mut *reader, MAX_LOG_LINE as u64 + 1).read_until(b'\n', &mut buf)?;
-        if n == 0 {
-            return Ok(loaded);
-        }
+        let read = read_line_capped(reader, MAX_LOG_LINE, &mut buf)?;
         number += 1;
-        if buf.last() != Some(&b'\n') {
-            if buf.len() > MAX_LOG_LINE {
-                skip_line(reader)?;
-                loaded
-                    .warnings
-                    .push(format!("line {number}: too long, skipped"));
+        let line = match read {
+            LineRead::Eof => return Ok(loaded),
+            LineRead::Torn => {
+                loaded.torn = true;
+                let warning = format!("line {number}: torn last line (no newline), skipped");
+                loaded.warnings.push(warning);
+                return Ok(loaded);
+            }
+            LineRead::TooLong => {
+                let warning = format!("line {number}: too long, skipped");
+                loaded.warnings.push(warning);
                 continue;
             }
-            loaded.torn = true;
-            loaded.warnings.push(format!(
-                "line {number}: torn last line (no newline), skipped"
-            ));
-            return Ok(loaded);
-        }
-        buf.pop();
-        let entry = std::str::from_utf8(&buf)
-            .ok()
-            .and_then(Entry::parse_log_line);
-        match entry {
-            Some(entry) if replay > 0 => {
-                let recent = loaded.recent.entry(entry.room.clone()).or_default();
+            LineRead::NotUtf8 => None,
+            LineRead::Line(line) if line.is_empty() => continue,
+            LineRead::Line(line) => Some(line),
+        };
+        match line.as_deref().and_then(parse_log_line) {
+            Some(message) if replay > 0 => {
+                let recent = loaded.recent.entry(message.room.clone()).or_default();
                 if recent.len() == replay {
                     recent.pop_front();
                 }
-                recent.push_back(entry);
+                recent.push_back(message);
             }
             Some(_) => {}
-            None if buf.is_empty() => {}
             None => loaded
                 .warnings
                 .push(format!("line {number}: not a history entry, skipped")),
-        }
-    }
-}
-
-/// Discards the rest of an over-long line.
-fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
-    let mut sink = Vec::new();
-    loop {
-        sink.clear();
-        let n = Read::take(&mut *reader, 64 * 1024).read_until(b'\n', &mut sink)?;
-        if n == 0 || sink.last() == Some(&b'\n') {
-            return Ok(());
         }
     }
 }
@@ -282,10 +237,10 @@ mod tests {
     use super::*;
     use std::io::Cursor;
 
-    fn entry(room: &str, name: &str, text: &str, action: bool) -> Entry {
-        Entry {
+    fn entry(room: &str, name: &str, text: &str, action: bool) -> Message {
+        Message {
             room: room.into(),
-            name: name.into(),
+            from: name.into(),
             text: text.into(),
             action,
         }
@@ -294,13 +249,13 @@ mod tests {
     #[test]
     fn log_lines_round_trip() {
         let e = entry("dev", "alice", "hi all", false);
-        let line = e.to_log_line("2026-11-24T13:05:09Z");
+        let line = to_log_line(&e, "2026-11-24T13:05:09Z");
         assert_eq!(line, "2026-11-24T13:05:09Z\t#dev\talice\thi all\n");
-        assert_eq!(Entry::parse_log_line(line.trim_end()), Some(e));
+        assert_eq!(parse_log_line(line.trim_end()), Some(e));
         let a = entry("dev", "alice", "waves", true);
-        let line = a.to_log_line("2026-11-24T13:05:09Z");
+        let line = to_log_line(&a, "2026-11-24T13:05:09Z");
         assert_eq!(line, "2026-11-24T13:05:09Z\t#dev\t*alice\twaves\n");
-        assert_eq!(Entry::parse_log_line(line.trim_end()), Some(a));
+        assert_eq!(parse_log_line(line.trim_end()), Some(a));
     }
 
     #[test]
@@ -314,7 +269,7 @@ mod tests {
             "t\t#dev\tbad name\thi",
             "t\t#dev\talice\thi\textra",
         ] {
-            assert_eq!(Entry::parse_log_line(bad), None, "{bad:?}");
+            assert_eq!(parse_log_line(bad), None, "{bad:?}");
         }
     }
 

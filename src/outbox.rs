@@ -30,36 +30,27 @@
 //! full, which the limit and the timeout bound.
 
 use std::collections::VecDeque;
-use std::io::{self, ErrorKind, Write};
 use std::mem;
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::lock::{lock, wait, wait_timeout};
 use crate::log;
+use crate::net::write::write_all_in_time;
 
 /// The outbox refused a line: it is closed (the client is leaving) or the
 /// client fell too far behind and has been cut off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Closed;
+pub(crate) struct Closed;
 
 /// One client's queue of bytes to send.
-pub struct Outbox {
+pub(crate) struct Outbox {
     limit: usize,
-    framing: Framing,
     /// Protects the queued bytes, the socket and the flags. Held only to
     /// copy bytes in or take them out, never during a write.
     state: Mutex<State>,
-}
-
-/// How lines are put on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
-    /// As they are: the terminal protocol.
-    Lines,
-    /// Each line as a Server-Sent Event, for a browser (see `web`).
-    Events,
 }
 
 #[derive(Default)]
@@ -88,30 +79,27 @@ impl State {
 impl Outbox {
     /// An outbox for a terminal client's `stream`, holding at most `limit`
     /// unsent bytes.
-    pub fn new(stream: Arc<TcpStream>, limit: usize) -> Arc<Outbox> {
-        let outbox = Outbox::detached(Framing::Lines, limit);
+    pub(crate) fn new(stream: Arc<TcpStream>, limit: usize) -> Arc<Outbox> {
+        let outbox = Outbox::detached(limit);
         outbox.lock().stream = Some(stream);
         outbox
     }
 
     /// An outbox with no socket yet: lines wait until [`attach`](Self::attach).
-    pub fn detached(framing: Framing, limit: usize) -> Arc<Outbox> {
+    pub(crate) fn detached(limit: usize) -> Arc<Outbox> {
         Arc::new(Outbox {
             limit,
-            framing,
             state: Mutex::new(State::default()),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state, "outbox")
     }
 
     /// Gives a detached outbox its socket and hands it to the writers if
     /// lines are waiting. False if it already had one.
-    pub fn attach(self: &Arc<Self>, writers: &Writers, stream: Arc<TcpStream>) -> bool {
+    pub(crate) fn attach(self: &Arc<Self>, writers: &Writers, stream: Arc<TcpStream>) -> bool {
         let mut state = self.lock();
         if state.stream.is_some() {
             return false;
@@ -126,33 +114,15 @@ impl Outbox {
         true
     }
 
-    /// Queues `bytes` (whole lines). Returns `Ok(true)` if the outbox was
-    /// idle and must now be handed to the writers with [`Writers::schedule`];
-    /// the caller does that, possibly for many outboxes at once, so that
-    /// one broadcast costs one wake-up rather than one per recipient.
+    /// Queues `bytes` (whole lines, or whole events, already rendered by
+    /// the client's frontend). Returns `Ok(true)` if the outbox was idle and
+    /// must now be handed to the writers with [`Writers::schedule`]; the
+    /// caller does that, possibly for many outboxes at once, so that one
+    /// broadcast costs one wake-up rather than one per recipient.
     ///
     /// If the client is more than `limit` bytes behind, its socket is shut
-    /// down and the line refused with [`Closed`].
-    pub fn push(&self, bytes: &[u8]) -> Result<bool, Closed> {
-        match self.framing {
-            Framing::Lines => self.push_raw(bytes),
-            // Each line becomes one event, `data: line` and a blank line.
-            // Our lines never hold a newline inside (they are sanitized),
-            // the one thing a single `data:` field could not carry.
-            Framing::Events => {
-                let mut framed = Vec::with_capacity(bytes.len() + 16);
-                for line in bytes.split_inclusive(|&b| b == b'\n') {
-                    framed.extend_from_slice(b"data: ");
-                    framed.extend_from_slice(line.strip_suffix(b"\n").unwrap_or(line));
-                    framed.extend_from_slice(b"\n\n");
-                }
-                self.push_raw(&framed)
-            }
-        }
-    }
-
-    /// Queues bytes exactly as given (for an event stream's keepalive).
-    pub fn push_raw(&self, bytes: &[u8]) -> Result<bool, Closed> {
+    /// down and the bytes refused with [`Closed`].
+    pub(crate) fn push(&self, bytes: &[u8]) -> Result<bool, Closed> {
         let mut state = self.lock();
         if state.closed {
             return Err(Closed);
@@ -175,28 +145,16 @@ impl Outbox {
 
     /// Queues `bytes` and, if needed, hands this outbox to the writers: the
     /// one-recipient form of [`push`](Self::push) and [`Writers::schedule`].
-    pub fn send(self: &Arc<Self>, writers: &Writers, bytes: &[u8]) -> Result<(), Closed> {
-        let newly_scheduled = self.push(bytes)?;
-        self.hand_over(writers, newly_scheduled);
-        Ok(())
-    }
-
-    /// [`send`](Self::send) without framing (an event stream's keepalive).
-    pub fn send_raw(self: &Arc<Self>, writers: &Writers, bytes: &[u8]) -> Result<(), Closed> {
-        let newly_scheduled = self.push_raw(bytes)?;
-        self.hand_over(writers, newly_scheduled);
-        Ok(())
-    }
-
-    fn hand_over(self: &Arc<Self>, writers: &Writers, newly_scheduled: bool) {
-        if newly_scheduled {
+    pub(crate) fn send(self: &Arc<Self>, writers: &Writers, bytes: &[u8]) -> Result<(), Closed> {
+        if self.push(bytes)? {
             writers.schedule([Arc::clone(self)]);
         }
+        Ok(())
     }
 
     /// Shuts the socket down now, whatever is still queued (the last step
     /// of a shutdown, after the writers had their chance).
-    pub fn shutdown_now(&self) {
+    pub(crate) fn shutdown_now(&self) {
         let mut state = self.lock();
         state.closed = true;
         state.shutdown(Shutdown::Both);
@@ -205,7 +163,7 @@ impl Outbox {
     /// Stops accepting bytes; once what is queued has been sent, shuts the
     /// socket down with `how`. Used for a goodbye: the last lines still
     /// arrive, then the connection ends.
-    pub fn close_after_flush(&self, how: Shutdown) {
+    pub(crate) fn close_after_flush(&self, how: Shutdown) {
         let mut state = self.lock();
         if state.closed {
             return;
@@ -258,57 +216,8 @@ impl Outbox {
     }
 }
 
-/// Writes all of `bytes` within the socket's write timeout *in total*.
-///
-/// The socket's timeout bounds each system call, and a `write` that moves
-/// any byte succeeds: so a client reading a trickle, a few bytes before
-/// each timeout runs out, could hold a writer thread for as long as it
-/// likes, and four such clients would hold them all. After a partial write
-/// we therefore shrink the timeout to what is left of the first one, and
-/// put it back at the end. (A partial write is rare: it means the client's
-/// buffers are full, so the extra system calls cost nothing in the common
-/// case.)
-fn write_all_in_time(stream: &TcpStream, bytes: &[u8]) -> io::Result<()> {
-    let start = Instant::now();
-    let mut rest = bytes;
-    let mut budget = None; // the socket's own timeout, once we changed it
-    let result = loop {
-        if rest.is_empty() {
-            break Ok(());
-        }
-        let written = match (&*stream).write(rest) {
-            Ok(0) => break Err(io::Error::from(ErrorKind::WriteZero)),
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => break Err(e),
-        };
-        rest = &rest[written..];
-        if rest.is_empty() {
-            break Ok(());
-        }
-        if budget.is_none() {
-            budget = Some(stream.write_timeout()?);
-        }
-        let Some(Some(limit)) = budget else {
-            continue; // no timeout on this socket: nothing to enforce
-        };
-        let left = limit.saturating_sub(start.elapsed());
-        if left.is_zero() {
-            break Err(io::Error::new(
-                ErrorKind::TimedOut,
-                "client reads too slowly",
-            ));
-        }
-        stream.set_write_timeout(Some(left))?;
-    };
-    if let Some(original) = budget {
-        let _ = stream.set_write_timeout(original);
-    }
-    result
-}
-
 /// The pool of writer threads and their ready queue.
-pub struct Writers {
+pub(crate) struct Writers {
     /// Protects the ready queue and the counters. Never held during a write.
     queue: Mutex<Queue>,
     /// Signalled when work arrives or the pool stops.
@@ -327,7 +236,7 @@ struct Queue {
 
 impl Writers {
     /// Starts `count` writer threads.
-    pub fn start(count: usize) -> std::io::Result<(Arc<Writers>, Vec<JoinHandle<()>>)> {
+    pub(crate) fn start(count: usize) -> std::io::Result<(Arc<Writers>, Vec<JoinHandle<()>>)> {
         let writers = Arc::new(Writers {
             queue: Mutex::new(Queue::default()),
             work: Condvar::new(),
@@ -345,13 +254,11 @@ impl Writers {
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.queue, "writer queue")
     }
 
     /// Hands outboxes that [`Outbox::push`] reported idle to the writers.
-    pub fn schedule(&self, outboxes: impl IntoIterator<Item = Arc<Outbox>>) {
+    pub(crate) fn schedule(&self, outboxes: impl IntoIterator<Item = Arc<Outbox>>) {
         let mut queue = self.lock();
         let before = queue.ready.len();
         queue.ready.extend(outboxes);
@@ -385,13 +292,13 @@ impl Writers {
             } else if queue.stopping {
                 return;
             } else {
-                queue = self.work.wait(queue).unwrap_or_else(|p| p.into_inner());
+                queue = wait(&self.work, queue);
             }
         }
     }
 
     /// Waits until every queued byte has been written, or `limit` passes.
-    pub fn wait_idle(&self, limit: Duration) {
+    pub(crate) fn wait_idle(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         let mut queue = self.lock();
         while !(queue.ready.is_empty() && queue.busy == 0) {
@@ -399,15 +306,12 @@ impl Writers {
             if left.is_zero() {
                 return;
             }
-            queue = match self.idle.wait_timeout(queue, left) {
-                Ok((queue, _)) => queue,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            queue = wait_timeout(&self.idle, queue, left);
         }
     }
 
     /// Lets the writer threads finish what is queued and exit.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.lock().stopping = true;
         self.work.notify_all();
     }
@@ -450,59 +354,16 @@ mod tests {
     }
 
     #[test]
-    fn a_trickling_reader_cannot_stretch_a_write_past_the_timeout() {
-        let (server, mut client) = pair();
-        server
-            .set_write_timeout(Some(Duration::from_millis(300)))
-            .expect("timeout");
-        // The reader takes 64 KB every 100 ms: each write makes progress well
-        // within 300 ms, so only a deadline for the whole write can stop it.
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stop = Arc::clone(&done);
-        let reader = std::thread::spawn(move || {
-            let mut chunk = vec![0u8; 64 * 1024];
-            for _ in 0..100 {
-                let stopped = stop.load(std::sync::atomic::Ordering::SeqCst);
-                if stopped || std::io::Read::read(&mut client, &mut chunk).unwrap_or(0) == 0 {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        let start = Instant::now();
-        let result = write_all_in_time(&server, &vec![b'x'; 64 * 1024 * 1024]);
-        assert!(
-            result.is_err(),
-            "a 64 MB write to a trickling reader succeeded"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(3),
-            "took {:?}",
-            start.elapsed()
-        );
-        // The socket's own timeout is back as it was.
-        assert_eq!(
-            server.write_timeout().ok().flatten(),
-            Some(Duration::from_millis(300))
-        );
-        done.store(true, std::sync::atomic::Ordering::SeqCst);
-        let _ = reader.join();
-    }
-
-    #[test]
-    fn an_event_outbox_sends_each_line_as_a_server_sent_event() {
+    fn a_detached_outbox_holds_its_lines_until_a_socket_is_attached() {
         let (server, client) = pair();
         let (writers, _threads) = Writers::start(1).expect("writers");
-        let outbox = Outbox::detached(Framing::Events, 1 << 20);
-        outbox
-            .send(&writers, b"* Hello alice!\n[#general] bob: hi\n")
-            .expect("send");
-        // Lines wait until the stream is attached.
+        let outbox = Outbox::detached(1 << 20);
+        outbox.send(&writers, b"one\ntwo\n").expect("send");
         assert!(outbox.attach(&writers, Arc::new(server)));
         outbox.close_after_flush(Shutdown::Both);
         let mut text = String::new();
         std::io::Read::read_to_string(&mut BufReader::new(client), &mut text).expect("read");
-        assert_eq!(text, "data: * Hello alice!\n\ndata: [#general] bob: hi\n\n");
+        assert_eq!(text, "one\ntwo\n");
         writers.stop();
     }
 

@@ -1,103 +1,27 @@
-//! The wire protocol: TCP delivers bytes, not messages; this module rebuilds
-//! lines, turns a line into a [`Command`], and formats the lines we send.
+//! The terminal protocol: a line of text in, a [`Command`] out; an
+//! [`Event`] in, the lines a terminal shows out.
 //!
-//! Three things here are easy to get wrong and are why this module exists:
+//! **Parse, then act.** [`Command::parse`] is a pure function from text to
+//! a value, unit-tested below; the [`commands`](crate::commands) module only
+//! dispatches on the value. The other protocols (the web page sends the same
+//! lines; an IRC frontend would map its own commands) meet on the same
+//! [`Command`], so every rule is checked in one place.
 //!
-//! - **Framing.** A `read` returns whatever bytes have arrived: half a line,
-//!   three lines, a line and a half. We keep one `BufReader` per connection
-//!   for its whole life and cut the stream at `\n`.
-//! - **Capping.** A client that never sends `\n` must not make us buffer
-//!   forever. [`read_line_capped`] reads at most `max + 1` bytes, and skips
-//!   the rest of an over-long line without storing it.
-//! - **Parse, then act.** [`Command::parse`] is a pure function from text to
-//!   a value, unit-tested below; the handler only dispatches on the value.
+//! **Render, do not format in place.** [`render`] is the terminal's wire
+//! format for every [`Event`], and the only place that knows it. The lines
+//! start with `* ` (notice), `! ` (error), `[#room]`, `[DM]` or `[server]`;
+//! docs/PROTOCOL.md is the contract.
 //!
-//! Nothing here touches a `TcpStream`: everything takes `impl BufRead`, so
-//! tests feed it a `Cursor` of bytes.
+//! Framing the byte stream into lines is a socket technique and lives in
+//! [`net::lines`](crate::net::lines).
 
 use std::fmt;
-use std::io::{self, BufRead, ErrorKind, Read};
 
+use crate::event::{Event, Message};
 use crate::rooms::{normalize_room_name, BadRoomName};
 
 /// The longest name, in bytes (all allowed characters are ASCII).
 pub const MAX_NAME: usize = 24;
-
-/// What one call to [`read_line_capped`] found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum LineRead {
-    /// A whole line, without its `\n` or `\r\n`.
-    Line(String),
-    /// The line was longer than the cap; it was skipped up to its newline.
-    TooLong,
-    /// The line was not valid UTF-8; it was dropped.
-    NotUtf8,
-    /// The peer closed the connection. Bytes after the last `\n` (a line the
-    /// peer never finished) are dropped.
-    Eof,
-}
-
-/// Reads one line of at most `max` bytes (not counting the `\n`).
-///
-/// Blocks until a whole line, end of file, or an error from the reader (for
-/// a socket with a read timeout: `WouldBlock`/`TimedOut`). `buf` is scratch
-/// space, reused between calls so a busy connection does not allocate for
-/// every line; it never grows past `max + 1` bytes.
-pub fn read_line_capped(
-    reader: &mut impl BufRead,
-    max: usize,
-    buf: &mut Vec<u8>,
-) -> io::Result<LineRead> {
-    buf.clear();
-    // Cap the raw bytes before decoding: `take` stops `read_until` after
-    // max + 1 bytes, whatever the client sends.
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    // (`read_until` retries reads interrupted by a signal by itself.)
-    let n = Read::take(&mut *reader, limit).read_until(b'\n', buf)?;
-    if n == 0 {
-        return Ok(LineRead::Eof);
-    }
-    if buf.last() != Some(&b'\n') {
-        if buf.len() > max {
-            skip_past_newline(reader)?;
-            return Ok(LineRead::TooLong);
-        }
-        // Fewer than max + 1 bytes and no newline: the peer closed mid-line.
-        return Ok(LineRead::Eof);
-    }
-    buf.pop();
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    match std::str::from_utf8(buf) {
-        Ok(text) => Ok(LineRead::Line(text.to_string())),
-        Err(_) => Ok(LineRead::NotUtf8),
-    }
-}
-
-/// Discards input up to and including the next `\n`, without storing it.
-fn skip_past_newline(reader: &mut impl BufRead) -> io::Result<()> {
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(available) => available,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(()); // EOF: the next read reports it
-        }
-        match available.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                reader.consume(i + 1);
-                return Ok(());
-            }
-            None => {
-                let len = available.len();
-                reader.consume(len);
-            }
-        }
-    }
-}
 
 /// Removes control characters (escape sequences, bells, NULs, C1 codes) and
 /// turns tabs into spaces, so nothing a client sends can drive another
@@ -312,41 +236,101 @@ pub fn is_quit(line: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Outgoing lines. Each function returns one whole line with its `\n`, so the
-// caller sends it with one `write_all` and it cannot be interleaved.
+// Outgoing lines. Each event becomes whole lines, each with its `\n`, so the
+// outbox sends them with one write and they cannot be interleaved.
+
+/// The lines a terminal shows for `event`.
+pub(crate) fn render(event: &Event) -> String {
+    match event {
+        Event::Said(message) => said(message),
+        Event::Direct { from, text } => format!("[DM] {from}: {text}\n"),
+        Event::Joined { room, name } => notice(&format!("{name} joined #{room}")),
+        Event::Left { room, name, kicked } => {
+            let why = if *kicked { " (kicked)" } else { "" };
+            notice(&format!("{name} left #{room}{why}"))
+        }
+        Event::Renamed { old, new } => notice(&format!("{old} is now known as {new}")),
+        Event::ServerSaid(text) => format!("[server] {text}\n"),
+        Event::ShuttingDown => notice("server is shutting down"),
+        Event::Hello { name, room } => notice(&format!(
+            "Hello {name}! You are in #{room}. Type /help for commands."
+        )),
+        Event::Replay { room, messages } => replay(room, messages),
+        Event::YouJoined(room) => notice(&format!("you joined #{room}")),
+        Event::NowTalkingIn(room) => notice(&format!("you are now talking in #{room}")),
+        Event::YouLeft(room) => notice(&format!("you left #{room}")),
+        Event::NowKnownAs(name) => notice(&format!("you are now known as {name}")),
+        Event::Rooms(rooms) => rooms_line(rooms),
+        Event::Users { room, names } => {
+            let list = names.join(", ");
+            match room {
+                None => notice(&format!("online: {list}")),
+                Some(room) => notice(&format!("in #{room}: {list}")),
+            }
+        }
+        Event::Help => help(),
+        Event::Bye(name) => notice(&format!("Bye {name}!")),
+        Event::Kicked { reason: None } => notice("you were kicked by the operator"),
+        Event::Kicked {
+            reason: Some(reason),
+        } => notice(&format!("you were kicked by the operator: {reason}")),
+        Event::Notice(text) => notice(text),
+        Event::Error(text) => error(text),
+    }
+}
+
+/// `[#room] name: text`, or `[#room] * name text` for an action.
+fn said(message: &Message) -> String {
+    let Message {
+        room,
+        from,
+        text,
+        action,
+    } = message;
+    if *action {
+        format!("[#{room}] * {from} {text}\n")
+    } else {
+        format!("[#{room}] {from}: {text}\n")
+    }
+}
+
+/// `* last N messages in #room:` and the messages, oldest first; nothing
+/// if there are none.
+fn replay(room: &str, messages: &[Message]) -> String {
+    if messages.is_empty() {
+        return String::new();
+    }
+    let mut out = notice(&format!("last {} messages in #{room}:", messages.len()));
+    for message in messages {
+        out.push_str(&said(message));
+    }
+    out
+}
+
+/// `* rooms: #dev (1), #general (3)`, or `* rooms: none`.
+fn rooms_line(rooms: &[(String, usize)]) -> String {
+    if rooms.is_empty() {
+        return notice("rooms: none");
+    }
+    let list: Vec<String> = rooms
+        .iter()
+        .map(|(name, count)| format!("#{name} ({count})"))
+        .collect();
+    notice(&format!("rooms: {}", list.join(", ")))
+}
 
 /// `* text`: a notice.
-pub fn notice(text: &str) -> String {
+pub(crate) fn notice(text: &str) -> String {
     format!("* {text}\n")
 }
 
 /// `! text`: an error; the connection stays open.
-pub fn error(text: impl fmt::Display) -> String {
+pub(crate) fn error(text: impl fmt::Display) -> String {
     format!("! {text}\n")
 }
 
-/// `[#room] name: text`
-pub fn room_message(room: &str, name: &str, text: &str) -> String {
-    format!("[#{room}] {name}: {text}\n")
-}
-
-/// `[#room] * name text`: an action (`/me`).
-pub fn room_action(room: &str, name: &str, text: &str) -> String {
-    format!("[#{room}] * {name} {text}\n")
-}
-
-/// `[DM] name: text`
-pub fn direct_message(from: &str, text: &str) -> String {
-    format!("[DM] {from}: {text}\n")
-}
-
-/// `[server] text`: the operator, from the server console.
-pub fn server_message(text: &str) -> String {
-    format!("[server] {text}\n")
-}
-
 /// The reply to `/help`.
-pub fn help() -> String {
+fn help() -> String {
     [
         "commands:",
         "  text                 say text in your current room",
@@ -372,96 +356,6 @@ pub fn help() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{BufReader, Cursor};
-
-    fn read_all(input: &[u8], max: usize) -> Vec<LineRead> {
-        let mut reader = BufReader::with_capacity(8, Cursor::new(input.to_vec()));
-        let mut buf = Vec::new();
-        let mut out = Vec::new();
-        loop {
-            let line = read_line_capped(&mut reader, max, &mut buf).expect("read");
-            let done = line == LineRead::Eof;
-            out.push(line);
-            if done {
-                return out;
-            }
-        }
-    }
-
-    fn line(s: &str) -> LineRead {
-        LineRead::Line(s.to_string())
-    }
-
-    #[test]
-    fn splits_lines_and_strips_crlf() {
-        assert_eq!(
-            read_all(b"one\ntwo\r\n\nthree\n", 100),
-            vec![
-                line("one"),
-                line("two"),
-                line(""),
-                line("three"),
-                LineRead::Eof
-            ]
-        );
-    }
-
-    #[test]
-    fn line_of_exactly_max_bytes_is_accepted() {
-        assert_eq!(
-            read_all(b"abcde\nabcdef\nok\n", 5),
-            vec![line("abcde"), LineRead::TooLong, line("ok"), LineRead::Eof]
-        );
-    }
-
-    #[test]
-    fn too_long_line_is_skipped_up_to_its_newline() {
-        let mut input = vec![b'x'; 10_000];
-        input.extend_from_slice(b"\nnext\n");
-        assert_eq!(
-            read_all(&input, 100),
-            vec![LineRead::TooLong, line("next"), LineRead::Eof]
-        );
-    }
-
-    #[test]
-    fn too_long_line_at_eof_then_eof() {
-        assert_eq!(
-            read_all(&[b'x'; 50], 10),
-            vec![LineRead::TooLong, LineRead::Eof]
-        );
-    }
-
-    #[test]
-    fn cut_utf8_at_the_cap_is_too_long_not_bad_utf8() {
-        // "é" is two bytes; the cap falls between them.
-        let input = "aaaé\n".as_bytes();
-        assert_eq!(read_all(input, 4), vec![LineRead::TooLong, LineRead::Eof]);
-    }
-
-    #[test]
-    fn invalid_utf8_is_reported_and_the_next_line_read() {
-        assert_eq!(
-            read_all(b"bad \xff\xfe\nok\n", 100),
-            vec![LineRead::NotUtf8, line("ok"), LineRead::Eof]
-        );
-    }
-
-    #[test]
-    fn eof_in_the_middle_of_a_line_drops_the_fragment() {
-        assert_eq!(
-            read_all(b"whole\npart", 100),
-            vec![line("whole"), LineRead::Eof]
-        );
-    }
-
-    #[test]
-    fn multibyte_text_survives() {
-        assert_eq!(
-            read_all("héllo wörld ✓\n".as_bytes(), 100),
-            vec![line("héllo wörld ✓"), LineRead::Eof]
-        );
-    }
 
     #[test]
     fn sanitize_removes_controls_and_turns_tabs_into_spaces() {
@@ -626,12 +520,113 @@ mod tests {
     fn outgoing_lines_are_whole() {
         assert_eq!(notice("hi"), "* hi\n");
         assert_eq!(error("no"), "! no\n");
-        assert_eq!(room_message("dev", "al", "yo"), "[#dev] al: yo\n");
-        assert_eq!(room_action("dev", "al", "waves"), "[#dev] * al waves\n");
-        assert_eq!(direct_message("al", "psst"), "[DM] al: psst\n");
-        assert_eq!(server_message("noon"), "[server] noon\n");
         let help = help();
         assert!(help.lines().count() > 5);
         assert!(help.lines().all(|l| l.starts_with("* ")));
+    }
+
+    fn message(text: &str, action: bool) -> Message {
+        Message {
+            room: "dev".into(),
+            from: "al".into(),
+            text: text.into(),
+            action,
+        }
+    }
+
+    #[test]
+    fn every_event_renders_as_the_documented_line() {
+        let s = |s: &str| s.to_string();
+        let cases = [
+            (Event::Said(message("yo", false)), "[#dev] al: yo\n"),
+            (Event::Said(message("waves", true)), "[#dev] * al waves\n"),
+            (
+                Event::Direct {
+                    from: s("al"),
+                    text: s("psst"),
+                },
+                "[DM] al: psst\n",
+            ),
+            (
+                Event::Joined {
+                    room: s("dev"),
+                    name: s("al"),
+                },
+                "* al joined #dev\n",
+            ),
+            (
+                Event::Left {
+                    room: s("dev"),
+                    name: s("al"),
+                    kicked: true,
+                },
+                "* al left #dev (kicked)\n",
+            ),
+            (
+                Event::Renamed {
+                    old: s("al"),
+                    new: s("bo"),
+                },
+                "* al is now known as bo\n",
+            ),
+            (Event::ServerSaid(s("noon")), "[server] noon\n"),
+            (Event::ShuttingDown, "* server is shutting down\n"),
+            (Event::YouJoined(s("dev")), "* you joined #dev\n"),
+            (
+                Event::NowTalkingIn(s("dev")),
+                "* you are now talking in #dev\n",
+            ),
+            (Event::YouLeft(s("dev")), "* you left #dev\n"),
+            (Event::NowKnownAs(s("bo")), "* you are now known as bo\n"),
+            (Event::Rooms(vec![]), "* rooms: none\n"),
+            (
+                Event::Rooms(vec![(s("dev"), 1), (s("general"), 3)]),
+                "* rooms: #dev (1), #general (3)\n",
+            ),
+            (
+                Event::Users {
+                    room: None,
+                    names: vec![s("al"), s("bo")],
+                },
+                "* online: al, bo\n",
+            ),
+            (
+                Event::Users {
+                    room: Some(s("dev")),
+                    names: vec![s("al")],
+                },
+                "* in #dev: al\n",
+            ),
+            (Event::Bye(s("al")), "* Bye al!\n"),
+            (
+                Event::Kicked { reason: None },
+                "* you were kicked by the operator\n",
+            ),
+            (
+                Event::Kicked {
+                    reason: Some(s("spam")),
+                },
+                "* you were kicked by the operator: spam\n",
+            ),
+            (Event::Notice(s("password changed")), "* password changed\n"),
+            (Event::Error(s("slow down")), "! slow down\n"),
+            (
+                Event::Replay {
+                    room: s("dev"),
+                    messages: vec![],
+                },
+                "",
+            ),
+            (
+                Event::Replay {
+                    room: s("dev"),
+                    messages: vec![message("yo", false)],
+                },
+                "* last 1 messages in #dev:\n[#dev] al: yo\n",
+            ),
+        ];
+        for (event, line) in cases {
+            assert_eq!(render(&event), line, "{event:?}");
+        }
     }
 }

@@ -1,16 +1,18 @@
 //! The registry: who is online, under which name, in which rooms, and the
-//! one place that queues lines to them (the writer threads of
-//! [`outbox`](crate::outbox) then send them).
+//! one place that queues events to them (each rendered by the recipient's
+//! [`Frontend`], then sent by the writer threads of
+//! [`outbox`](crate::outbox)).
 //!
 //! At heart it is a `Mutex<HashMap<String, TcpStream>>` keyed by name (here
 //! the stream sits, inside its outbox, in a small `Client` struct with the
 //! client's rooms).
 //! This is the only module that locks it, and it never hands the guard out.
 //!
-//! **Delivering under the lock.** Every line to a registered client is
+//! **Delivering under the lock.** Every event to an online client is
 //! queued while holding the lock, so everyone sees the lines of a room in the
 //! same order, and a new client's hello and replay come before anything
-//! else. Queuing is only a memory copy into the client's [`Outbox`]; the
+//! else. An event is rendered once per frontend kind ([`Renderings`]), and
+//! queuing is then only a memory copy into the client's [`Outbox`]; the
 //! socket writes happen later, on the writer threads, without the lock. So
 //! a client that stops reading costs the others nothing: its outbox fills,
 //! refuses more, and the client is dropped here. (The first version of this
@@ -28,24 +30,29 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::mem;
 use std::net::{Shutdown, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-use crate::history::{Entry, History};
+use crate::event::{Event, Message};
+use crate::frontend::{Frontend, Renderings};
+use crate::history::History;
+use crate::lock::lock;
 use crate::log;
 use crate::outbox::{Closed, Outbox, Writers};
 use crate::protocol::{self, name_key, BadName};
 use crate::rooms::Rooms;
 
 /// Connection ids are never reused while the server runs.
-pub type ConnId = u64;
+pub(crate) type ConnId = u64;
 
-/// One registered client.
+/// One online client.
 struct Client {
     id: ConnId,
     /// The name as the user typed it; the map key is its lower-case form.
     name: String,
     addr: SocketAddr,
-    /// Where lines for this client are queued for sending.
+    /// How events are put on this client's wire.
+    frontend: Frontend,
+    /// Where this client's bytes are queued for sending.
     outbox: Arc<Outbox>,
     /// The rooms this client is in, in the order joined: the last one is the
     /// current room, where plain text goes.
@@ -60,24 +67,20 @@ impl Client {
 
 /// A handler's proof of who it is: its name and its connection id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub(crate) struct Session {
     id: ConnId,
     name: String,
 }
 
 impl Session {
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
-    }
-
-    pub fn id(&self) -> ConnId {
-        self.id
     }
 }
 
 /// Why a request was refused. `Display` is the text after `! `.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChatError {
+pub(crate) enum ChatError {
     Taken(String),
     /// Someone else's registered name.
     Registered(String),
@@ -130,7 +133,7 @@ struct State {
 }
 
 /// The shared registry of online clients and rooms.
-pub struct Registry {
+pub(crate) struct Registry {
     /// Protects the client map, the rooms, and the order in which lines are
     /// queued to clients. Held for map updates, memory copies and the chat
     /// log's one append per message: never while reading or writing a
@@ -142,7 +145,7 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(
+    pub(crate) fn new(
         history: History,
         writers: Arc<Writers>,
         default_room: &str,
@@ -166,13 +169,7 @@ impl Registry {
     /// refused a line during it (announcing their departure), before the lock
     /// is released. Finally hands the outboxes that got lines to the writers.
     fn with_state<R>(&self, op: impl FnOnce(&mut State) -> R) -> R {
-        // A panic in another thread while it held the lock leaves the map
-        // consistent enough to go on (each update below is a few plain
-        // statements); recover the data instead of taking the server down.
-        let mut state: MutexGuard<'_, State> = self.state.lock().unwrap_or_else(|poisoned| {
-            log!("registry lock was poisoned by a panic; carrying on with its data");
-            poisoned.into_inner()
-        });
+        let mut state = lock(&self.state, "registry");
         let result = op(&mut state);
         state.reap();
         let to_schedule = mem::take(&mut state.to_schedule);
@@ -181,35 +178,31 @@ impl Registry {
         result
     }
 
-    /// The writer pool, for the handler's lines before registration.
-    pub fn writers(&self) -> &Writers {
+    /// The writer pool, for lines sent before a client is online.
+    pub(crate) fn writers(&self) -> &Writers {
         &self.writers
     }
 
-    /// Registers `name` for connection `id`, if the name is free and
+    /// Brings `name` online for connection `id`, if the name is free and
     /// `allowed(name)` says yes. (`allowed` runs under the lock, so the
     /// caller's own rule, such as "not someone's registered name", is checked
     /// atomically with the name being free. It must be quick and must not
     /// take this lock.)
     ///
-    /// The hello line and the replay of the default room are queued before
-    /// the client joins the room, under the same lock, so they are the first
+    /// The hello and the replay of the default room are queued before the
+    /// client joins the room, under the same lock, so they are the first
     /// lines it gets after its name: no one else's message can come between.
-    /// Then the room's members get `* name joined #room`.
-    pub fn register(
+    /// Then the room's members are told it joined.
+    pub(crate) fn enter(
         &self,
         name: &str,
         id: ConnId,
         addr: SocketAddr,
-        outbox: Arc<Outbox>,
+        (frontend, outbox): (Frontend, Arc<Outbox>),
         allowed: impl FnOnce(&str) -> bool,
     ) -> Result<Session, ChatError> {
         let key = name_key(name);
         let room = self.default_room.clone();
-        let hello = protocol::notice(&format!(
-            "Hello {name}! You are in #{room}. Type /help for commands."
-        ));
-        let joined = protocol::notice(&format!("{name} joined #{room}"));
         self.with_state(|state| {
             if state.clients.contains_key(&key) {
                 return Err(ChatError::Taken(name.to_string()));
@@ -217,24 +210,32 @@ impl Registry {
             if !allowed(name) {
                 return Err(ChatError::Registered(name.to_string()));
             }
-            let greeting = hello + &self.history.replay(&room);
-            match outbox.push(greeting.as_bytes()) {
+            let hello = Event::Hello {
+                name: name.to_string(),
+                room: room.clone(),
+            };
+            let mut greeting = frontend.render(&hello);
+            greeting.extend(frontend.render(&self.replay(&room)));
+            match outbox.push(&greeting) {
                 Ok(true) => state.to_schedule.push(Arc::clone(&outbox)),
                 Ok(false) => {}
                 Err(Closed) => return Err(ChatError::Gone),
             }
+            let joined = Event::Joined {
+                room: room.clone(),
+                name: name.to_string(),
+            };
             state.announce(&room, &joined);
             state.rooms.join(&room, &key);
-            state.clients.insert(
-                key,
-                Client {
-                    id,
-                    name: name.to_string(),
-                    addr,
-                    outbox,
-                    rooms: vec![room],
-                },
-            );
+            let client = Client {
+                id,
+                name: name.to_string(),
+                addr,
+                frontend,
+                outbox,
+                rooms: vec![room],
+            };
+            state.clients.insert(key, client);
             Ok(Session {
                 id,
                 name: name.to_string(),
@@ -242,29 +243,37 @@ impl Registry {
         })
     }
 
-    /// Removes a session and tells its rooms it left. Does nothing if the
-    /// session is already gone (kicked, dropped, or its name now belongs to
-    /// a newer connection).
-    pub fn unregister(&self, session: &Session) {
+    /// The replay of `room` from the chat log's memory.
+    fn replay(&self, room: &str) -> Event {
+        Event::Replay {
+            room: room.to_string(),
+            messages: self.history.recent(room),
+        }
+    }
+
+    /// Takes a session offline and tells its rooms it left. Does nothing if
+    /// the session is already gone (kicked, dropped, or its name now belongs
+    /// to a newer connection).
+    pub(crate) fn depart(&self, session: &Session) {
         self.with_state(|state| {
             if state.client(session).is_ok() {
-                state.remove(&name_key(&session.name), "");
+                state.remove(&name_key(&session.name), false);
             }
         });
     }
 
-    /// Sends one or more whole lines to this session.
-    pub fn reply(&self, session: &Session, lines: &str) -> Result<(), ChatError> {
+    /// Tells this session something (a reply to its own request).
+    pub(crate) fn reply(&self, session: &Session, event: &Event) -> Result<(), ChatError> {
         self.with_state(|state| {
             state.client(session)?;
-            state.write(&name_key(&session.name), lines);
+            state.write(&name_key(&session.name), event);
             Ok(())
         })
     }
 
     /// Says `text` in `room` (default: the current room): logged first, then
     /// delivered to every other member.
-    pub fn say(
+    pub(crate) fn say(
         &self,
         session: &Session,
         room: Option<&str>,
@@ -279,59 +288,62 @@ impl Registry {
                 Some(room) => return Err(ChatError::NotInRoom(room.to_string())),
                 None => client.current_room().ok_or(ChatError::NoRoom)?.clone(),
             };
-            let entry = Entry {
+            let message = Message {
                 room,
-                name: session.name.clone(),
+                from: session.name.clone(),
                 text: text.to_string(),
                 action,
             };
-            let line = entry.to_wire();
-            let room = entry.room.clone();
             // Log before delivery, under the registry lock so the log's order
             // is the order everyone sees. The price: this one file write is
             // made holding the lock, so a disk that stalls stalls every
             // sender. We accept it for a local disk; a server that must not
             // would hand log lines, in this order, to a writer thread.
-            self.history.append(entry);
-            state.write_room(&room, Some(&key), &line);
+            self.history.append(&message);
+            let room = message.room.clone();
+            state.write_room(&room, Some(&key), &Event::Said(message));
             Ok(())
         })
     }
 
     /// Sends a direct message to `to`. Not logged.
-    pub fn direct(&self, session: &Session, to: &str, text: &str) -> Result<(), ChatError> {
-        let line = protocol::direct_message(&session.name, text);
+    pub(crate) fn direct(&self, session: &Session, to: &str, text: &str) -> Result<(), ChatError> {
+        let event = Event::Direct {
+            from: session.name.clone(),
+            text: text.to_string(),
+        };
         self.with_state(|state| {
             state.client(session)?;
             let to_key = name_key(to);
             if !state.clients.contains_key(&to_key) {
                 return Err(ChatError::NotOnline(to.to_string()));
             }
-            state.write(&to_key, &line);
+            state.write(&to_key, &event);
             Ok(())
         })
     }
 
     /// Joins `room` (or, if already in it, makes it the current room).
     ///
-    /// Like [`register`](Self::register), the reply and replay are written
-    /// before the client becomes a member, so live messages follow the replay.
-    pub fn join(&self, session: &Session, room: &str) -> Result<(), ChatError> {
+    /// Like [`enter`](Self::enter), the reply and replay are queued before
+    /// the client becomes a member, so live messages follow the replay.
+    pub(crate) fn join(&self, session: &Session, room: &str) -> Result<(), ChatError> {
         let key = name_key(&session.name);
-        let joined = protocol::notice(&format!("{} joined #{room}", session.name));
         self.with_state(|state| {
             let client = state.client(session)?;
             if let Some(i) = client.rooms.iter().position(|r| r == room) {
                 let r = client.rooms.remove(i);
                 client.rooms.push(r);
-                let line = protocol::notice(&format!("you are now talking in #{room}"));
-                state.write(&key, &line);
+                state.write(&key, &Event::NowTalkingIn(room.to_string()));
                 return Ok(());
             }
             client.rooms.push(room.to_string());
-            let reply =
-                protocol::notice(&format!("you joined #{room}")) + &self.history.replay(room);
-            state.write(&key, &reply);
+            let reply = [Event::YouJoined(room.to_string()), self.replay(room)];
+            state.write_all(&key, &reply);
+            let joined = Event::Joined {
+                room: room.to_string(),
+                name: session.name.clone(),
+            };
             state.announce(room, &joined);
             state.rooms.join(room, &key);
             Ok(())
@@ -339,7 +351,7 @@ impl Registry {
     }
 
     /// Leaves `room` (default: the current room). Returns the room left.
-    pub fn leave(&self, session: &Session, room: Option<&str>) -> Result<String, ChatError> {
+    pub(crate) fn leave(&self, session: &Session, room: Option<&str>) -> Result<String, ChatError> {
         let key = name_key(&session.name);
         self.with_state(|state| {
             let client = state.client(session)?;
@@ -352,17 +364,21 @@ impl Registry {
             };
             client.rooms.remove(i);
             state.rooms.leave(&room, &key);
-            state.write(&key, &protocol::notice(&format!("you left #{room}")));
-            let left = protocol::notice(&format!("{} left #{room}", session.name));
+            state.write(&key, &Event::YouLeft(room.clone()));
+            let left = Event::Left {
+                room: room.clone(),
+                name: session.name.clone(),
+                kicked: false,
+            };
             state.announce(&room, &left);
             Ok(room)
         })
     }
 
     /// Renames a session, if `new` is free and `allowed(new)` (checked under
-    /// the lock, as in [`register`](Self::register)). Everyone who shares a
+    /// the lock, as in [`enter`](Self::enter)). Everyone who shares a
     /// room with it is told once.
-    pub fn rename(
+    pub(crate) fn rename(
         &self,
         session: &mut Session,
         new: &str,
@@ -371,7 +387,10 @@ impl Registry {
         protocol::validate_name(new)?;
         let old_key = name_key(&session.name);
         let new_key = name_key(new);
-        let notice = protocol::notice(&format!("{} is now known as {new}", session.name));
+        let renamed = Event::Renamed {
+            old: session.name.clone(),
+            new: new.to_string(),
+        };
         self.with_state(|state| {
             state.client(session)?;
             if new_key != old_key && state.clients.contains_key(&new_key) {
@@ -394,12 +413,10 @@ impl Registry {
                 .cloned()
                 .collect();
             state.clients.insert(new_key.clone(), client);
-            state.write(
-                &new_key,
-                &protocol::notice(&format!("you are now known as {new}")),
-            );
+            state.write(&new_key, &Event::NowKnownAs(new.to_string()));
+            let mut renderings = Renderings::new(&renamed);
             for member in &neighbours {
-                state.write(member, &notice);
+                state.write_rendered(member, &mut renderings);
             }
             session.name = new.to_string();
             Ok(())
@@ -407,29 +424,24 @@ impl Registry {
     }
 
     /// Whether someone is online under `name` (ignoring case).
-    pub fn is_online(&self, name: &str) -> bool {
+    pub(crate) fn is_online(&self, name: &str) -> bool {
         self.with_state(|state| state.clients.contains_key(&name_key(name)))
     }
 
-    /// `* rooms: #dev (1), #general (3)`, sorted by name.
-    pub fn rooms_line(&self) -> String {
-        let rooms: Vec<String> = self.with_state(|state| {
+    /// The rooms and their member counts, sorted by name.
+    pub(crate) fn rooms(&self) -> Event {
+        let rooms = self.with_state(|state| {
             state
                 .rooms
                 .list()
-                .map(|(name, count)| format!("#{name} ({count})"))
+                .map(|(name, count)| (name.to_string(), count))
                 .collect()
         });
-        if rooms.is_empty() {
-            protocol::notice("rooms: none")
-        } else {
-            protocol::notice(&format!("rooms: {}", rooms.join(", ")))
-        }
+        Event::Rooms(rooms)
     }
 
-    /// `* online: alice, bob`, or with a room `* in #dev: alice`; sorted
-    /// ignoring case.
-    pub fn users_line(&self, room: Option<&str>) -> Result<String, ChatError> {
+    /// Who is online, or who is in `room`; sorted ignoring case.
+    pub(crate) fn users(&self, room: Option<&str>) -> Result<Event, ChatError> {
         let names = self.with_state(|state| {
             let mut names: Vec<(String, String)> = match room {
                 None => state
@@ -447,46 +459,45 @@ impl Registry {
                     .collect(),
             };
             names.sort_unstable(); // keys are unique: stability buys nothing
-            Ok::<_, ChatError>(names.into_iter().map(|(_, name)| name).collect::<Vec<_>>())
+            Ok::<_, ChatError>(names.into_iter().map(|(_, name)| name).collect())
         })?;
-        let list = names.join(", ");
-        Ok(match room {
-            None => protocol::notice(&format!("online: {list}")),
-            Some(room) => protocol::notice(&format!("in #{room}: {list}")),
+        Ok(Event::Users {
+            room: room.map(str::to_string),
+            names,
         })
     }
 
-    /// Sends one line to every registered client (the console's `/say`, the
-    /// shutdown notice).
-    pub fn broadcast(&self, line: &str) {
+    /// Tells every online client (the console's `/say`, the shutdown
+    /// notice).
+    pub(crate) fn broadcast(&self, event: &Event) {
         self.with_state(|state| {
             let keys: Vec<String> = state.clients.keys().cloned().collect();
+            let mut renderings = Renderings::new(event);
             for key in keys {
-                state.write(&key, line);
+                state.write_rendered(&key, &mut renderings);
             }
         });
     }
 
-    /// Disconnects `name` with a notice; its rooms get `* name left #room
-    /// (kicked)`.
-    pub fn kick(&self, name: &str, reason: Option<&str>) -> Result<(), ChatError> {
+    /// Disconnects `name` with a notice; its rooms are told it left
+    /// (kicked).
+    pub(crate) fn kick(&self, name: &str, reason: Option<&str>) -> Result<(), ChatError> {
         let key = name_key(name);
-        let notice = match reason {
-            Some(reason) => protocol::notice(&format!("you were kicked by the operator: {reason}")),
-            None => protocol::notice("you were kicked by the operator"),
+        let kicked = Event::Kicked {
+            reason: reason.map(str::to_string),
         };
         self.with_state(|state| {
             if !state.clients.contains_key(&key) {
                 return Err(ChatError::NotOnline(name.to_string()));
             }
-            state.write(&key, &notice);
-            state.evict(&key, " (kicked)");
+            state.write(&key, &kicked);
+            state.evict(&key, true);
             Ok(())
         })
     }
 
     /// Forces the chat log to disk.
-    pub fn flush_history(&self) {
+    pub(crate) fn flush_history(&self) {
         if let Err(e) = self.history.flush() {
             log!("cannot flush the history file: {e}");
         }
@@ -494,7 +505,7 @@ impl Registry {
 }
 
 impl State {
-    /// The client of this session, if it is still registered.
+    /// The client of this session, if it is still online.
     fn client(&mut self, session: &Session) -> Result<&mut Client, ChatError> {
         match self.clients.get_mut(&name_key(&session.name)) {
             Some(client) if client.id == session.id => Ok(client),
@@ -502,48 +513,74 @@ impl State {
         }
     }
 
-    /// Queues lines to one client. If its outbox refuses them (the client
+    /// Queues an event to one client. If its outbox refuses it (the client
     /// is too far behind), it is removed before the lock is released.
-    fn write(&mut self, key: &str, line: &str) {
+    fn write(&mut self, key: &str, event: &Event) {
+        self.write_rendered(key, &mut Renderings::new(event));
+    }
+
+    /// Queues several events to one client in one push, so they stay
+    /// together (a reply and its replay).
+    fn write_all(&mut self, key: &str, events: &[Event]) {
         if let Some(client) = self.clients.get(key) {
-            queue(client, key, line, &mut self.dead, &mut self.to_schedule);
+            let bytes: Vec<u8> = events
+                .iter()
+                .flat_map(|event| client.frontend.render(event))
+                .collect();
+            queue(client, key, &bytes, &mut self.dead, &mut self.to_schedule);
+        }
+    }
+
+    /// Queues an event, rendered for this client's frontend (or reused if
+    /// already rendered for that kind).
+    fn write_rendered(&mut self, key: &str, renderings: &mut Renderings) {
+        if let Some(client) = self.clients.get(key) {
+            let bytes = renderings.bytes(client.frontend);
+            queue(client, key, bytes, &mut self.dead, &mut self.to_schedule);
         }
     }
 
     /// Sends a join or leave notice to `room`, unless the room is bigger
-    /// than `announce_max_members` (0: no limit). In a room of thousands, announcing every
-    /// arrival would cost each arrival a line to every member: a crowd of N
-    /// joining sends N²/2 notices, which swamps the server and buries the
-    /// conversation. Big rooms stay quiet; `/users room` still tells who is
-    /// there.
-    fn announce(&mut self, room: &str, line: &str) {
+    /// than `announce_max_members` (0: no limit). In a room of thousands,
+    /// announcing every arrival would cost each arrival a line to every
+    /// member: a crowd of N joining sends N²/2 notices, which swamps the
+    /// server and buries the conversation. Big rooms stay quiet; `/users
+    /// room` still tells who is there.
+    fn announce(&mut self, room: &str, event: &Event) {
         let members = self.rooms.members(room).map_or(0, |m| m.len());
         if self.announce_max_members == 0 || members <= self.announce_max_members {
-            self.write_room(room, None, line);
+            self.write_room(room, None, event);
         }
     }
 
-    /// Queues a line to every member of `room`, except `except`.
-    fn write_room(&mut self, room: &str, except: Option<&str>, line: &str) {
+    /// Queues an event to every member of `room`, except `except`: rendered
+    /// once per frontend kind, then copied into each outbox.
+    fn write_room(&mut self, room: &str, except: Option<&str>, event: &Event) {
         let Some(members) = self.rooms.members(room) else {
             return;
         };
+        let mut renderings = Renderings::new(event);
         for key in members {
             if Some(key.as_str()) == except {
                 continue;
             }
             if let Some(client) = self.clients.get(key) {
-                queue(client, key, line, &mut self.dead, &mut self.to_schedule);
+                let bytes = renderings.bytes(client.frontend);
+                queue(client, key, bytes, &mut self.dead, &mut self.to_schedule);
             }
         }
     }
 
     /// Removes a client and tells its rooms it left.
-    fn remove(&mut self, key: &str, why: &str) -> Option<Client> {
+    fn remove(&mut self, key: &str, kicked: bool) -> Option<Client> {
         let client = self.clients.remove(key)?;
         for room in &client.rooms {
             self.rooms.leave(room, key);
-            let left = protocol::notice(&format!("{} left #{room}{why}", client.name));
+            let left = Event::Left {
+                room: room.clone(),
+                name: client.name.clone(),
+                kicked,
+            };
             self.announce(room, &left);
         }
         Some(client)
@@ -553,8 +590,8 @@ impl State {
     /// closes its connection once what is queued for it has been sent: the
     /// handler's blocked read then returns, and the handler ends (its later
     /// calls here get `Gone`).
-    fn evict(&mut self, key: &str, why: &str) {
-        if let Some(client) = self.remove(key, why) {
+    fn evict(&mut self, key: &str, kicked: bool) {
+        if let Some(client) = self.remove(key, kicked) {
             client.outbox.close_after_flush(Shutdown::Both);
         }
     }
@@ -571,21 +608,21 @@ impl State {
                     client.name
                 );
             }
-            self.evict(&key, "");
+            self.evict(&key, false);
         }
     }
 }
 
-/// Queues `line` in `client`'s outbox; notes the outbox for scheduling if
+/// Queues `bytes` in `client`'s outbox; notes the outbox for scheduling if
 /// it was idle, or the client for removal if the outbox refused.
 fn queue(
     client: &Client,
     key: &str,
-    line: &str,
+    bytes: &[u8],
     dead: &mut Vec<String>,
     to_schedule: &mut Vec<Arc<Outbox>>,
 ) {
-    match client.outbox.push(line.as_bytes()) {
+    match client.outbox.push(bytes) {
         Ok(true) => to_schedule.push(Arc::clone(&client.outbox)),
         Ok(false) => {}
         Err(Closed) => dead.push(key.to_string()),
@@ -637,8 +674,8 @@ mod tests {
             self.next_id += 1;
             let session = self
                 .registry
-                .register(name, id, peer, outbox, |_| true)
-                .expect("register");
+                .enter(name, id, peer, (Frontend::Terminal, outbox), |_| true)
+                .expect("enter");
             let mut reader = BufReader::new(client);
             let mut hello = String::new();
             reader.read_line(&mut hello).expect("hello");
@@ -675,27 +712,27 @@ mod tests {
         assert!(registry.state.is_poisoned());
 
         // ...and the registry goes on: messages flow, and the panicking
-        // client's clean-up (its guard unregisters it) frees its name.
+        // client's clean-up (its guard takes it offline) frees its name.
         registry
             .say(&alice, None, "still here", false)
             .expect("say");
         assert_eq!(next_line(&mut bob_reader), "[#general] alice: still here\n");
-        registry.unregister(&alice);
+        registry.depart(&alice);
         assert_eq!(next_line(&mut bob_reader), "* alice left #general\n");
         assert!(!registry.is_online("alice"));
         let (_alice_again, _reader) = fixture.join("alice");
     }
 
     #[test]
-    fn an_old_connection_cannot_unregister_a_new_owner_of_its_name() {
+    fn an_old_connection_cannot_take_a_new_owner_of_its_name_offline() {
         let mut fixture = Fixture::new("reuse");
         let (old, _old_reader) = fixture.join("alice");
         let registry = &fixture.registry;
-        registry.unregister(&old);
+        registry.depart(&old);
         let (_new, _new_reader) = fixture.join("alice");
         // The old connection's guard runs late (say, after a panic) with
         // the same name but its own id: the new alice stays.
-        fixture.registry.unregister(&old);
+        fixture.registry.depart(&old);
         assert!(fixture.registry.is_online("alice"));
         assert_eq!(
             fixture.registry.say(&old, None, "ghost", false),

@@ -79,7 +79,8 @@ impl Rooms {
         self.members.get(room)
     }
 
-    pub fn is_member(&self, room: &str, member: &str) -> bool {
+    #[cfg(test)]
+    fn is_member(&self, room: &str, member: &str) -> bool {
         self.members(room).is_some_and(|m| m.contains(member))
     }
 

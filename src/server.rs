@@ -14,28 +14,25 @@
 //!   we keep in a connection table for exactly that purpose, including
 //!   sockets still in the handshake that the registry does not know yet.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::accounts::{AccountError, Accounts, AccountsOpenError};
+use crate::admission::{Admission, Hangup};
 use crate::config::ServerConfig;
-use crate::handler::Context;
+use crate::context::Context;
+use crate::event::Event;
 use crate::history::{History, HistoryError};
+use crate::net::accept::{self, Accepted, Acceptor};
 use crate::outbox::{Outbox, Writers};
 use crate::registry::{ChatError, ConnId, Registry};
 use crate::web::{self, WebContext};
 use crate::{handler, log, protocol};
-
-/// How long `accept` pauses after an error, so a persistent one (no file
-/// descriptors left) does not spin a core.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Writer threads, which send what is queued in the clients' outboxes. A
 /// writer is busy only for the length of a `write` system call, unless a
@@ -82,128 +79,26 @@ impl std::error::Error for ServerError {
     }
 }
 
-/// Every open connection and browser session, registered or not, by id.
-///
-/// Used to hold clients to `max_clients` in all and `max_clients_per_ip`
-/// from one address, and to close everything at shutdown. A browser counts
-/// twice while its event stream is open: once for its session (from login
-/// to logout) and once for the connection carrying the stream.
-#[derive(Default)]
-pub(crate) struct Connections {
-    /// Protects the table. Held only to admit, remove or list.
-    table: Mutex<Table>,
-}
-
-/// How an entry is closed at shutdown.
-#[derive(Clone)]
-pub(crate) enum Entry {
-    /// A terminal client or a browser session: its last lines are sent
-    /// first, then its socket is shut down.
-    Outbox(Arc<Outbox>),
-    /// An HTTP connection: shut down once the outboxes had their chance
-    /// (an event stream's lines go through its session's outbox).
-    Socket(Arc<TcpStream>),
-}
-
-#[derive(Default)]
-struct Table {
-    open: HashMap<ConnId, (IpAddr, Entry)>,
-    /// How many of `open` come from each address (never 0: removed instead).
-    per_ip: HashMap<IpAddr, usize>,
-}
-
-/// Why a new client was turned away. `Display` is the text after `! `.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Turned {
-    Full,
-    TooManyFromAddress,
-}
-
-impl fmt::Display for Turned {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Turned::Full => write!(f, "server full"),
-            Turned::TooManyFromAddress => write!(f, "too many connections from your address"),
-        }
-    }
-}
-
-impl Connections {
-    fn lock(&self) -> MutexGuard<'_, Table> {
-        self.table
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Adds an entry if the limits allow (0 means no per-address limit).
-    pub(crate) fn admit(
-        &self,
-        id: ConnId,
-        ip: IpAddr,
-        entry: Entry,
-        config: &ServerConfig,
-    ) -> Result<(), Turned> {
-        let mut table = self.lock();
-        if table.open.len() >= config.max_clients {
-            return Err(Turned::Full);
-        }
-        let from_ip = table.per_ip.get(&ip).copied().unwrap_or(0);
-        if config.max_clients_per_ip > 0 && from_ip >= config.max_clients_per_ip {
-            return Err(Turned::TooManyFromAddress);
-        }
-        table.open.insert(id, (ip, entry));
-        table.per_ip.insert(ip, from_ip + 1);
-        Ok(())
-    }
-
-    pub(crate) fn remove(&self, id: ConnId) {
-        let mut table = self.lock();
-        let Some((ip, _)) = table.open.remove(&id) else {
-            return;
-        };
-        match table.per_ip.get_mut(&ip) {
-            Some(count) if *count > 1 => *count -= 1,
-            _ => {
-                table.per_ip.remove(&ip);
-            }
-        }
-    }
-
-    /// Every entry, to close them all.
-    fn entries(&self) -> Vec<Entry> {
-        self.lock()
-            .open
-            .values()
-            .map(|(_, entry)| entry.clone())
-            .collect()
-    }
-}
-
 /// State shared by the accept loops, the client threads and the console.
 struct Shared {
     config: ServerConfig,
     registry: Registry,
     accounts: Accounts,
-    connections: Connections,
+    admission: Admission,
     /// The browsers logged in through the web page.
     sessions: web::Sessions,
-    /// Connection ids are never reused while the server runs.
-    next_id: AtomicU64,
     stopping: AtomicBool,
     /// Where to connect to wake our own `accept` calls.
     wake_addrs: Vec<SocketAddr>,
 }
 
 impl Shared {
-    fn next_id(&self) -> ConnId {
-        self.next_id.fetch_add(1, Ordering::SeqCst)
-    }
-
     fn context(&self) -> Context<'_> {
         Context {
             registry: &self.registry,
             accounts: &self.accounts,
             config: &self.config,
+            admission: &self.admission,
         }
     }
 }
@@ -257,7 +152,7 @@ impl Server {
         };
         let listener = TcpListener::bind(&addr).map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
-        let mut wake_addrs = vec![wake_address(local)];
+        let mut wake_addrs = vec![accept::wake_address(local)];
         let web_listener = if config.web.enabled {
             let addr = format!("{}:{}", config.web.host, config.web.port);
             let bind_error = |source| ServerError::Bind {
@@ -265,7 +160,9 @@ impl Server {
                 source,
             };
             let listener = TcpListener::bind(&addr).map_err(bind_error)?;
-            wake_addrs.push(wake_address(listener.local_addr().map_err(bind_error)?));
+            wake_addrs.push(accept::wake_address(
+                listener.local_addr().map_err(bind_error)?,
+            ));
             Some(listener)
         } else {
             None
@@ -287,9 +184,8 @@ impl Server {
                 config,
                 registry,
                 accounts,
-                connections: Connections::default(),
+                admission: Admission::default(),
                 sessions: web::Sessions::default(),
-                next_id: AtomicU64::new(1),
                 stopping: AtomicBool::new(false),
                 wake_addrs,
             }),
@@ -351,21 +247,21 @@ impl Server {
     fn shut_down(self, threads: Vec<JoinHandle<()>>) {
         log!("shutting down");
         let registry = &self.shared.registry;
-        registry.broadcast(&protocol::notice("server is shutting down"));
+        registry.broadcast(&Event::ShuttingDown);
         registry.flush_history();
         // Let the writers send the notice (and anything before it), then
         // close every connection: the client threads' reads return.
-        let entries = self.shared.connections.entries();
-        for entry in &entries {
-            if let Entry::Outbox(outbox) = entry {
+        let hangups = self.shared.admission.hangups();
+        for hangup in &hangups {
+            if let Hangup::Outbox(outbox) = hangup {
                 outbox.close_after_flush(Shutdown::Both);
             }
         }
         self.writers.wait_idle(FLUSH_GRACE);
-        for entry in &entries {
-            match entry {
-                Entry::Outbox(outbox) => outbox.shutdown_now(),
-                Entry::Socket(stream) => {
+        for hangup in &hangups {
+            match hangup {
+                Hangup::Outbox(outbox) => outbox.shutdown_now(),
+                Hangup::Socket(stream) => {
                     let _ = stream.shutdown(Shutdown::Both);
                 }
             }
@@ -392,20 +288,14 @@ impl Server {
 /// connections still being served.
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<JoinHandle<()>> {
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
-    // A file descriptor kept in reserve. When the process runs out of
-    // descriptors, `accept` fails while the kernel keeps completing
-    // connections into the listen queue, and those clients would wait with
-    // no answer at all. Letting go of the reserve frees one descriptor: we
-    // accept one of them, tell it the server is full, close it, and take
-    // the reserve back.
-    let mut reserve = File::open("/dev/null").ok();
+    let mut acceptor = Acceptor::new(listener);
     loop {
-        let accepted = listener.accept();
+        let accepted = acceptor.next();
         if shared.stopping.load(Ordering::SeqCst) {
             return threads;
         }
         match accepted {
-            Ok((stream, addr)) => {
+            Accepted::Client(stream, addr) => {
                 if let Some(thread) = admit(shared, stream, addr, kind) {
                     threads.push(thread);
                 }
@@ -413,51 +303,13 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<
                 // long as the number of clients, not of connections.
                 threads.retain(|t| !t.is_finished());
             }
-            Err(e) if is_out_of_descriptors(&e) && reserve.is_some() => {
-                log!("accept failed: {e}; turning away whoever is waiting");
-                drop(reserve.take());
-                // Without blocking: Linux fails `accept` with EMFILE before
-                // looking at the queue, so there may be nobody waiting; then
-                // pause as for any other error, rather than spin.
-                match accept_nonblocking(listener) {
-                    Some((stream, addr)) => {
-                        log!("client {addr} refused: out of file descriptors");
-                        refuse(&stream, kind, "server full");
-                    }
-                    None => thread::sleep(ACCEPT_BACKOFF),
-                }
-                reserve = File::open("/dev/null").ok();
+            Accepted::TurnAway(stream, addr) => {
+                log!("client {addr} refused: out of file descriptors");
+                refuse(&stream, kind, "server full");
             }
-            Err(e) => {
-                log!("accept failed: {e}; retrying");
-                thread::sleep(ACCEPT_BACKOFF);
-                if reserve.is_none() {
-                    reserve = File::open("/dev/null").ok();
-                }
-            }
+            Accepted::Nothing => {}
         }
     }
-}
-
-/// Accepts a connection if one is waiting, without waiting for one.
-fn accept_nonblocking(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
-    listener.set_nonblocking(true).ok()?;
-    let accepted = listener.accept();
-    // Back to blocking, for the accept loop. (On Linux the accepted socket
-    // does not inherit the flag; some systems differ, so clear it anyway.)
-    let _ = listener.set_nonblocking(false);
-    let (stream, addr) = accepted.ok()?;
-    let _ = stream.set_nonblocking(false);
-    Some((stream, addr))
-}
-
-/// Whether an error means this process (EMFILE) or the whole system
-/// (ENFILE) has no file descriptor left. std has no `ErrorKind` for it, so
-/// we compare the error numbers, which are 24 and 23 on Linux and the BSDs.
-fn is_out_of_descriptors(e: &io::Error) -> bool {
-    const ENFILE: i32 = 23;
-    const EMFILE: i32 = 24;
-    matches!(e.raw_os_error(), Some(EMFILE | ENFILE))
 }
 
 /// Turns a new connection away with one line (an HTTP answer on the web
@@ -472,7 +324,7 @@ fn refuse(stream: &TcpStream, kind: Kind, why: &str) {
     let _ = writer.write_all(&refusal);
 }
 
-/// Sets up one accepted connection and starts its thread.
+/// Sets up one accepted connection, admits it, and starts its thread.
 fn admit(
     shared: &Arc<Shared>,
     stream: TcpStream,
@@ -498,23 +350,24 @@ fn admit(
         Kind::Chat => Some(Outbox::new(Arc::clone(&stream), config.send_queue_bytes)),
         Kind::Web => None, // an HTTP connection answers straight on its socket
     };
-    let entry = match &outbox {
-        Some(outbox) => Entry::Outbox(Arc::clone(outbox)),
-        None => Entry::Socket(Arc::clone(&stream)),
+    let hangup = match &outbox {
+        Some(outbox) => Hangup::Outbox(Arc::clone(outbox)),
+        None => Hangup::Socket(Arc::clone(&stream)),
     };
-    let id = shared.next_id();
-    if let Err(turned) = shared.connections.admit(id, addr.ip(), entry, config) {
-        log!("client {addr} refused: {turned}");
-        refuse(&stream, kind, &turned.to_string());
-        return None;
-    }
+    let id = match shared.admission.admit(addr.ip(), hangup, config) {
+        Ok(id) => id,
+        Err(refused) => {
+            log!("client {addr} refused: {refused}");
+            refuse(&stream, kind, &refused.to_string());
+            return None;
+        }
+    };
     // Created before the spawn, so that if the spawn fails the closure,
-    // and with it this guard, is dropped and the table entry removed.
-    let guard = Forget {
+    // and with it this guard, is dropped and the place given back.
+    let place = Place {
         shared: Arc::clone(shared),
         id,
     };
-    let shared = Arc::clone(shared);
     let name = match kind {
         Kind::Chat => {
             log!("client {addr} connected");
@@ -522,32 +375,34 @@ fn admit(
         }
         Kind::Web => format!("web {addr}"),
     };
-    let spawned = thread::Builder::new().name(name).spawn(move || {
-        let _guard = guard;
-        let ctx = shared.context();
-        match outbox {
-            Some(outbox) => {
-                if let Err(e) = handler::run(stream, outbox, id, addr, &ctx) {
-                    log!("client {addr}: {e}");
-                }
-            }
-            None => {
-                let next_id = || shared.next_id();
-                let web = WebContext {
-                    chat: ctx,
-                    sessions: &shared.sessions,
-                    connections: &shared.connections,
-                    next_id: &next_id,
-                };
-                web::serve(stream, addr, &web);
-            }
-        }
-    });
+    let spawned = thread::Builder::new()
+        .name(name)
+        .spawn(move || serve(place, stream, outbox, addr));
     match spawned {
         Ok(thread) => Some(thread),
         Err(e) => {
             log!("client {addr}: cannot start a thread: {e}");
             None
+        }
+    }
+}
+
+/// One connection's thread: the terminal handler, or one HTTP request.
+fn serve(place: Place, stream: Arc<TcpStream>, outbox: Option<Arc<Outbox>>, addr: SocketAddr) {
+    let shared = &place.shared;
+    let ctx = shared.context();
+    match outbox {
+        Some(outbox) => {
+            if let Err(e) = handler::run(stream, outbox, place.id, addr, &ctx) {
+                log!("client {addr}: {e}");
+            }
+        }
+        None => {
+            let web = WebContext {
+                chat: ctx,
+                sessions: &shared.sessions,
+            };
+            web::serve(stream, addr, &web);
         }
     }
 }
@@ -558,22 +413,21 @@ fn end_abandoned_web_sessions(shared: &Shared) {
     let limit = Duration::from_secs(shared.config.handshake_timeout_secs);
     while !shared.stopping.load(Ordering::SeqCst) {
         let ctx = shared.context();
-        shared
-            .sessions
-            .end_abandoned(&ctx, &shared.connections, limit);
+        shared.sessions.end_abandoned(&ctx, limit);
         thread::sleep(Duration::from_secs(1));
     }
 }
 
-/// Removes a connection from the table when its thread ends.
-struct Forget {
+/// A connection's place in the admission table, given back when its
+/// thread ends (however it ends).
+struct Place {
     shared: Arc<Shared>,
     id: ConnId,
 }
 
-impl Drop for Forget {
+impl Drop for Place {
     fn drop(&mut self) {
-        self.shared.connections.remove(self.id);
+        self.shared.admission.release(self.id);
     }
 }
 
@@ -584,63 +438,40 @@ impl ServerHandle {
         // `accept` blocks until a connection arrives, so make one to each
         // listener. If it fails the listener is gone anyway.
         for addr in &self.shared.wake_addrs {
-            let _ = TcpStream::connect_timeout(addr, Duration::from_secs(1));
+            accept::wake(*addr);
         }
     }
 
     /// `[server] text` to everyone online.
-    pub fn say(&self, text: &str) {
-        self.shared
-            .registry
-            .broadcast(&protocol::server_message(text));
+    pub(crate) fn say(&self, text: &str) {
+        let said = Event::ServerSaid(text.to_string());
+        self.shared.registry.broadcast(&said);
     }
 
-    pub fn kick(&self, name: &str, reason: Option<&str>) -> Result<(), ChatError> {
+    pub(crate) fn kick(&self, name: &str, reason: Option<&str>) -> Result<(), ChatError> {
         self.shared.registry.kick(name, reason)
     }
 
-    pub fn users_line(&self) -> String {
-        // Without a room this cannot fail.
-        self.shared.registry.users_line(None).unwrap_or_default()
+    /// `* online: alice, bob`, as a terminal would see it.
+    pub(crate) fn users_line(&self) -> String {
+        match self.shared.registry.users(None) {
+            Ok(users) => protocol::render(&users),
+            Err(e) => protocol::error(e), // without a room this cannot happen
+        }
     }
 
-    pub fn rooms_line(&self) -> String {
-        self.shared.registry.rooms_line()
+    /// `* rooms: #dev (1), #general (3)`, as a terminal would see it.
+    pub(crate) fn rooms_line(&self) -> String {
+        protocol::render(&self.shared.registry.rooms())
     }
 
     /// Creates an account, even when registration is closed to users.
-    pub fn register(&self, name: &str, password: &str) -> Result<(), AccountError> {
+    pub(crate) fn register(&self, name: &str, password: &str) -> Result<(), AccountError> {
         self.shared.accounts.register(name, password)
     }
 
     /// The registered names, sorted.
-    pub fn account_names(&self) -> Vec<String> {
+    pub(crate) fn account_names(&self) -> Vec<String> {
         self.shared.accounts.names()
-    }
-}
-
-/// The address to connect to in order to reach a listener bound to `local`:
-/// the wildcard addresses (0.0.0.0, ::) are not connectable, so use loopback.
-fn wake_address(local: SocketAddr) -> SocketAddr {
-    let ip = match local.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, local.port())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcard_addresses_are_woken_through_loopback() {
-        let v4: SocketAddr = "0.0.0.0:7878".parse().unwrap();
-        assert_eq!(wake_address(v4), "127.0.0.1:7878".parse().unwrap());
-        let v6: SocketAddr = "[::]:7878".parse().unwrap();
-        assert_eq!(wake_address(v6), "[::1]:7878".parse().unwrap());
-        let lan: SocketAddr = "192.0.2.7:7878".parse().unwrap();
-        assert_eq!(wake_address(lan), lan);
     }
 }

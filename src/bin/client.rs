@@ -17,7 +17,8 @@ use std::thread;
 use std::time::Duration;
 
 use lanchat::cli;
-use lanchat::protocol::{self, read_line_capped, LineRead};
+use lanchat::net::{read_line_capped, LineRead};
+use lanchat::protocol;
 
 const USAGE: &str = "usage: client [--config PATH] [--host HOST] [--port PORT] [--name NAME]
 
@@ -195,7 +196,7 @@ fn print_incoming(stream: TcpStream, shared: &Shared) {
             Ok(LineRead::Line(line)) => protocol::sanitize(&line),
             Ok(LineRead::TooLong) => "(a line from the server was too long and was skipped)".into(),
             Ok(LineRead::NotUtf8) => "(a line from the server was not valid UTF-8)".into(),
-            Ok(LineRead::Eof) | Err(_) => break,
+            Ok(LineRead::Eof | LineRead::Torn) | Err(_) => break,
         };
         show(&text, shared.interactive);
         let answer = if text.starts_with("* Welcome to ") {

@@ -12,7 +12,9 @@
 //! compression, no ranges. A general-purpose server does all of that.
 
 use std::fmt;
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead};
+
+use crate::net::{read_line_capped, LineRead};
 
 /// The most bytes of request line and headers together.
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -169,37 +171,26 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Request, HttpError> {
 }
 
 /// Reads one CRLF- (or LF-) terminated head line within what is left of the
-/// head's byte budget. None at end of stream before any byte.
+/// head's byte budget (each line is counted as if it ended with CRLF). None
+/// at end of stream before any byte.
 fn read_head_line(
     reader: &mut impl BufRead,
     budget: &mut usize,
-    line: &mut Vec<u8>,
+    buf: &mut Vec<u8>,
 ) -> Result<Option<String>, HttpError> {
-    line.clear();
-    let limit = u64::try_from(*budget).unwrap_or(u64::MAX);
-    let n = Read::take(&mut *reader, limit).read_until(b'\n', line)?;
-    if n == 0 {
-        return if *budget == 0 {
-            Err(HttpError::HeadTooLarge)
-        } else {
-            Ok(None)
-        };
+    match read_line_capped(reader, *budget, buf)? {
+        LineRead::Line(text) => {
+            *budget = budget.saturating_sub(text.len() + 2);
+            Ok(Some(text))
+        }
+        LineRead::TooLong => Err(HttpError::HeadTooLarge),
+        LineRead::NotUtf8 => Err(HttpError::BadRequest("head is not valid UTF-8")),
+        LineRead::Torn => Err(HttpError::BadRequest(
+            "connection closed in the middle of a line",
+        )),
+        LineRead::Eof if *budget == 0 => Err(HttpError::HeadTooLarge),
+        LineRead::Eof => Ok(None),
     }
-    *budget -= n;
-    if line.last() != Some(&b'\n') {
-        return Err(if *budget == 0 {
-            HttpError::HeadTooLarge
-        } else {
-            HttpError::BadRequest("connection closed in the middle of a line")
-        });
-    }
-    line.pop();
-    if line.last() == Some(&b'\r') {
-        line.pop();
-    }
-    String::from_utf8(std::mem::take(line))
-        .map(Some)
-        .map_err(|_| HttpError::BadRequest("head is not valid UTF-8"))
 }
 
 /// Decodes `application/x-www-form-urlencoded` text (a body, or a query):

@@ -18,7 +18,7 @@
 //!   15 seconds of quiet we write a comment line; a write to a tab that
 //!   vanished without a goodbye fails, and that ends the session too.
 //! - `POST /api/send` (form: `token`, `line`) hands one line to the same
-//!   code as a terminal's line (`handler::handle_line`).
+//!   code as a terminal's line ([`commands::handle_line`]).
 //!
 //! Every HTTP connection gets a thread of its own, like a terminal client,
 //! and counts against `max_clients` and `max_clients_per_ip` while it lasts;
@@ -26,7 +26,7 @@
 //! is in [`http`], pure and unit-tested; the page itself is three files in
 //! `src/web/`, compiled into the binary.
 
-pub mod http;
+pub(crate) mod http;
 
 use std::collections::HashMap;
 use std::io::{BufReader, ErrorKind, Read, Write};
@@ -35,15 +35,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::admission::Hangup;
+use crate::commands::{self, Outcome};
+use crate::context::Context;
 use crate::crypto;
-use crate::handler::{self, Context, DeadlineReader, Outcome};
+use crate::frontend::Frontend;
+use crate::lock::lock;
 use crate::log;
-use crate::login::{self, Name, Refused};
-use crate::outbox::{Framing, Outbox};
-use crate::protocol::{self, LineRead};
+use crate::login::{self, LoginError, Name, MAX_STRIKES};
+use crate::net::deadline::DeadlineReader;
+use crate::net::linger::linger;
+use crate::net::LineRead;
+use crate::outbox::Outbox;
+use crate::protocol;
 use crate::rate::RateLimiter;
 use crate::registry::{ChatError, ConnId, Session};
-use crate::server::{Connections, Entry};
 use http::{Request, Status};
 
 /// The page, compiled in: no files to find at run time.
@@ -76,13 +82,13 @@ struct WebSession {
 
 impl WebSession {
     fn chat(&self) -> MutexGuard<'_, (Session, RateLimiter)> {
-        self.chat.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.chat, "web session")
     }
 }
 
 /// The logged-in browsers, by token.
 #[derive(Default)]
-pub struct Sessions {
+pub(crate) struct Sessions {
     /// Protects the token table; held only to look up, insert or remove.
     by_token: Mutex<HashMap<String, Arc<WebSession>>>,
     /// Wrong passwords per address, and since when. A terminal connection
@@ -92,14 +98,12 @@ pub struct Sessions {
     strikes: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
-/// Wrong passwords from one address before it must wait.
-const MAX_STRIKES: u32 = 3;
 /// How long wrong passwords are remembered.
 const STRIKE_WINDOW: Duration = Duration::from_secs(60);
 
 impl Sessions {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<WebSession>>> {
-        self.by_token.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.by_token, "web sessions")
     }
 
     fn get(&self, token: &str) -> Option<Arc<WebSession>> {
@@ -107,7 +111,7 @@ impl Sessions {
     }
 
     fn strikes(&self) -> MutexGuard<'_, HashMap<IpAddr, (u32, Instant)>> {
-        self.strikes.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.strikes, "web strikes")
     }
 
     /// Whether `ip` has used up its wrong passwords for now.
@@ -128,23 +132,23 @@ impl Sessions {
     /// Ends a session: it leaves the chat like a disconnected client, its
     /// event stream (if any) is closed once its last lines are sent, and it
     /// gives back its place in the connection table.
-    fn end(&self, ctx: &Context, connections: &Connections, token: &str, why: &str) {
+    fn end(&self, ctx: &Context, token: &str, why: &str) {
         let Some(web) = self.lock().remove(token) else {
             return;
         };
         let name = {
             let (session, _) = &*web.chat();
-            ctx.registry.unregister(session);
+            ctx.registry.depart(session);
             session.name().to_string()
         };
         web.outbox.close_after_flush(Shutdown::Both);
-        connections.remove(web.id);
+        ctx.admission.release(web.id);
         log!("web {} ({name}) {why}", web.addr);
     }
 
     /// Ends sessions whose browser logged in but never opened the event
     /// stream within `limit` (the handshake timeout of the web).
-    pub(crate) fn end_abandoned(&self, ctx: &Context, connections: &Connections, limit: Duration) {
+    pub(crate) fn end_abandoned(&self, ctx: &Context, limit: Duration) {
         let abandoned: Vec<String> = self
             .lock()
             .values()
@@ -153,25 +157,21 @@ impl Sessions {
             .collect();
         for token in abandoned {
             let why = "never opened the event stream; logged out";
-            self.end(ctx, connections, &token, why);
+            self.end(ctx, &token, why);
         }
     }
 }
 
-/// What a web request's thread needs.
-pub struct WebContext<'a> {
-    pub chat: Context<'a>,
-    pub sessions: &'a Sessions,
-    /// Where a session takes its place against `max_clients` and
-    /// `max_clients_per_ip`, like a terminal client's connection.
-    pub(crate) connections: &'a Connections,
-    /// Gives each web session a connection id of its own.
-    pub next_id: &'a dyn Fn() -> ConnId,
+/// What a web request's thread needs: the chat's shared state, and the
+/// browsers' sessions.
+pub(crate) struct WebContext<'a> {
+    pub(crate) chat: Context<'a>,
+    pub(crate) sessions: &'a Sessions,
 }
 
 /// Serves one HTTP connection: one request, one response (or an event
 /// stream for as long as the browser keeps it open).
-pub fn serve(stream: Arc<TcpStream>, addr: SocketAddr, web: &WebContext) {
+pub(crate) fn serve(stream: Arc<TcpStream>, addr: SocketAddr, web: &WebContext) {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
     let mut reader =
         BufReader::with_capacity(1024, DeadlineReader::new(Arc::clone(&stream), deadline));
@@ -210,7 +210,7 @@ fn respond(stream: &TcpStream, response: &[u8]) {
     let mut writer = stream;
     let _ = writer.write_all(response);
     let _ = stream.shutdown(Shutdown::Write);
-    handler::linger(stream);
+    linger(stream);
 }
 
 /// A plain-text error answer: one protocol line.
@@ -225,38 +225,16 @@ fn form(request: &Request) -> Result<Vec<(String, String)>, Vec<u8>> {
 
 /// `POST /api/login`: the terminal's handshake, in one request.
 fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
-    let ctx = &web.chat;
     let fields = match form(request) {
         Ok(fields) => fields,
         Err(response) => return response,
     };
     let name = protocol::sanitize(http::form_value(&fields, "name").unwrap_or_default());
     let password = http::form_value(&fields, "password").filter(|p| !p.is_empty());
-    let name = match login::check(ctx, name.trim()) {
+    let name = match check_name(&web.chat, name.trim(), password, addr, web.sessions) {
         Ok(name) => name,
-        Err(refused @ Refused::BadName(_)) => return refuse(Status::BadRequest, refused),
-        Err(refused @ Refused::AlreadyOnline(_)) => return refuse(Status::Conflict, refused),
-        Err(refused @ Refused::AccountsOnly) => return refuse(Status::Unauthorized, refused),
+        Err(response) => return response,
     };
-    if let Name::Account(account) = &name {
-        let Some(password) = password else {
-            return refuse(
-                Status::Unauthorized,
-                format!("password required for {account}"),
-            );
-        };
-        if web.sessions.struck_out(addr.ip()) {
-            log!("web {addr}: too many wrong passwords; refused");
-            let why = "too many wrong passwords; try again in a minute";
-            return refuse(Status::TooManyRequests, why);
-        }
-        // Slow on purpose, and on this request's own thread, holding no lock.
-        if ctx.accounts.verify(account, password).is_err() {
-            web.sessions.strike(addr.ip());
-            log!("web {addr}: wrong password for {account}");
-            return refuse(Status::Unauthorized, "wrong password");
-        }
-    }
     // 128 bits from the operating system: a token nobody can guess.
     let mut bytes = [0u8; 16];
     if let Err(e) = crypto::os_random(&mut bytes) {
@@ -267,25 +245,80 @@ fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
         );
     }
     let token = crypto::to_hex(&bytes);
-    let outbox = Outbox::detached(Framing::Events, ctx.config.send_queue_bytes);
-    let id = (web.next_id)();
+    match start_session(&web.chat, &name, addr, &token) {
+        Ok(web_session) => {
+            web.sessions
+                .lock()
+                .insert(token.clone(), Arc::new(web_session));
+            http::text(Status::Ok, &token)
+        }
+        Err(response) => response,
+    }
+}
+
+/// The login rules, and the password for a registered name.
+fn check_name(
+    ctx: &Context,
+    name: &str,
+    password: Option<&str>,
+    addr: SocketAddr,
+    sessions: &Sessions,
+) -> Result<Name, Vec<u8>> {
+    let name = login::check(ctx, name).map_err(|refused| {
+        let status = match refused {
+            LoginError::BadName(_) => Status::BadRequest,
+            LoginError::AlreadyOnline(_) => Status::Conflict,
+            LoginError::AccountsOnly => Status::Unauthorized,
+        };
+        refuse(status, refused)
+    })?;
+    if let Name::Account(account) = &name {
+        let Some(password) = password else {
+            let why = format!("password required for {account}");
+            return Err(refuse(Status::Unauthorized, why));
+        };
+        if sessions.struck_out(addr.ip()) {
+            log!("web {addr}: too many wrong passwords; refused");
+            let why = "too many wrong passwords; try again in a minute";
+            return Err(refuse(Status::TooManyRequests, why));
+        }
+        // Slow on purpose, and on this request's own thread, holding no lock.
+        if ctx.accounts.verify(account, password).is_err() {
+            sessions.strike(addr.ip());
+            log!("web {addr}: wrong password for {account}");
+            return Err(refuse(Status::Unauthorized, "wrong password"));
+        }
+    }
+    Ok(name)
+}
+
+/// Takes a place in the connection table and brings the name online, with
+/// an outbox that holds its lines until the event stream connects.
+fn start_session(
+    ctx: &Context,
+    name: &Name,
+    addr: SocketAddr,
+    token: &str,
+) -> Result<WebSession, Vec<u8>> {
+    let outbox = Outbox::detached(ctx.config.send_queue_bytes);
     // A session holds a place like a terminal connection, from now until
     // it ends: otherwise one address could log in without limit.
-    let entry = Entry::Outbox(Arc::clone(&outbox));
-    if let Err(turned) = web.connections.admit(id, addr.ip(), entry, ctx.config) {
-        log!("web {addr} refused: {turned}");
-        return refuse(Status::ServiceUnavailable, turned);
-    }
-    let session = match login::enter(ctx, &name, id, addr, Arc::clone(&outbox)) {
-        Ok(session) => session,
-        Err(e) => {
-            web.connections.remove(id);
-            return match e {
-                ChatError::Taken(_) | ChatError::Registered(_) => refuse(Status::Conflict, e),
-                _ => refuse(Status::ServiceUnavailable, e),
-            };
+    let hangup = Hangup::Outbox(Arc::clone(&outbox));
+    let id = ctx
+        .admission
+        .admit(addr.ip(), hangup, ctx.config)
+        .map_err(|refused| {
+            log!("web {addr} refused: {refused}");
+            refuse(Status::ServiceUnavailable, refused)
+        })?;
+    let connection = (Frontend::Web, Arc::clone(&outbox));
+    let session = login::enter(ctx, name, id, addr, connection).map_err(|e| {
+        ctx.admission.release(id);
+        match e {
+            ChatError::Taken(_) | ChatError::Registered(_) => refuse(Status::Conflict, e),
+            _ => refuse(Status::ServiceUnavailable, e),
         }
-    };
+    })?;
     log!("web {addr} is {}", session.name());
     let config = ctx.config;
     let limiter = RateLimiter::new(
@@ -293,19 +326,15 @@ fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
         config.rate_limit_burst,
         Instant::now(),
     );
-    let web_session = WebSession {
-        token: token.clone(),
+    Ok(WebSession {
+        token: token.to_string(),
         id,
         addr,
         chat: Mutex::new((session, limiter)),
         outbox,
         attached: AtomicBool::new(false),
         created: Instant::now(),
-    };
-    web.sessions
-        .lock()
-        .insert(token.clone(), Arc::new(web_session));
-    http::text(Status::Ok, &token)
+    })
 }
 
 /// The session a form or query names with `token`, or the answer to give.
@@ -336,13 +365,12 @@ fn send(request: &Request, web: &WebContext) -> Vec<u8> {
     };
     let outcome = {
         let (session, limiter) = &mut *web_session.chat();
-        handler::handle_line(read, session, limiter, ctx)
+        commands::handle_line(read, session, limiter, ctx)
     };
     match outcome {
         Outcome::Continue => http::response(Status::NoContent, "text/plain", b""),
         Outcome::Quit | Outcome::Gone => {
-            web.sessions
-                .end(ctx, web.connections, &web_session.token, "quit");
+            web.sessions.end(ctx, &web_session.token, "quit");
             http::response(Status::NoContent, "text/plain", b"")
         }
     }
@@ -365,8 +393,7 @@ fn events(request: &Request, stream: &Arc<TcpStream>, web: &WebContext) {
     // sending the lines that waited for us.
     let mut writer = &**stream;
     if writer.write_all(&http::event_stream_head()).is_err() {
-        web.sessions
-            .end(&web.chat, web.connections, &web_session.token, "left");
+        web.sessions.end(&web.chat, &web_session.token, "left");
         return;
     }
     web_session
@@ -381,13 +408,12 @@ fn events(request: &Request, stream: &Arc<TcpStream>, web: &WebContext) {
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 let writers = web.chat.registry.writers();
                 let keepalive = http::SSE_KEEPALIVE.as_bytes();
-                if web_session.outbox.send_raw(writers, keepalive).is_err() {
+                if web_session.outbox.send(writers, keepalive).is_err() {
                     break "left";
                 }
             }
             Err(_) => break "left",
         }
     };
-    web.sessions
-        .end(&web.chat, web.connections, &web_session.token, why);
+    web.sessions.end(&web.chat, &web_session.token, why);
 }

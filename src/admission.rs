@@ -1,0 +1,166 @@
+//! Admission: who may have a connection at all, before any name is asked.
+//!
+//! Every listener (the terminal protocol, the web page) asks here before it
+//! serves a connection: a table of every open connection and browser
+//! session, with its address, so the server can hold clients to
+//! `max_clients` in all and `max_clients_per_ip` from one address, give
+//! each a connection id that is never reused, and close them all at
+//! shutdown (including those still in the handshake, which the registry
+//! does not know yet).
+//!
+//! A browser counts twice while its event stream is open: once for its
+//! session (from login to logout) and once for the connection carrying the
+//! stream.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::config::ServerConfig;
+use crate::lock::lock;
+use crate::outbox::Outbox;
+use crate::registry::ConnId;
+
+/// How a connection is closed at shutdown.
+#[derive(Clone)]
+pub(crate) enum Hangup {
+    /// A terminal client or a browser session: its last lines are sent
+    /// first, then its socket is shut down.
+    Outbox(Arc<Outbox>),
+    /// An HTTP connection: shut down once the outboxes had their chance
+    /// (an event stream's lines go through its session's outbox).
+    Socket(Arc<TcpStream>),
+}
+
+/// Why a new connection was not admitted. `Display` is the text after `! `.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AdmissionError {
+    Full,
+    TooManyFromAddress,
+}
+
+impl fmt::Display for AdmissionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdmissionError::Full => write!(f, "server full"),
+            AdmissionError::TooManyFromAddress => {
+                write!(f, "too many connections from your address")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AdmissionError {}
+
+/// The connection table and the source of connection ids.
+#[derive(Default)]
+pub(crate) struct Admission {
+    /// Protects the table. Held only to admit, release or list.
+    table: Mutex<Table>,
+    /// The last connection id handed out.
+    last_id: AtomicU64,
+}
+
+#[derive(Default)]
+struct Table {
+    open: HashMap<ConnId, (IpAddr, Hangup)>,
+    /// How many of `open` come from each address (never 0: removed instead).
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+impl Admission {
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        lock(&self.table, "connection table")
+    }
+
+    /// Admits a connection from `ip` if the limits allow (0 means no
+    /// per-address limit), and gives it a new connection id.
+    pub(crate) fn admit(
+        &self,
+        ip: IpAddr,
+        hangup: Hangup,
+        config: &ServerConfig,
+    ) -> Result<ConnId, AdmissionError> {
+        let mut table = self.lock();
+        if table.open.len() >= config.max_clients {
+            return Err(AdmissionError::Full);
+        }
+        let from_ip = table.per_ip.get(&ip).copied().unwrap_or(0);
+        if config.max_clients_per_ip > 0 && from_ip >= config.max_clients_per_ip {
+            return Err(AdmissionError::TooManyFromAddress);
+        }
+        let id = self.last_id.fetch_add(1, Ordering::Relaxed) + 1;
+        table.open.insert(id, (ip, hangup));
+        table.per_ip.insert(ip, from_ip + 1);
+        Ok(id)
+    }
+
+    /// Gives back a connection's place.
+    pub(crate) fn release(&self, id: ConnId) {
+        let mut table = self.lock();
+        let Some((ip, _)) = table.open.remove(&id) else {
+            return;
+        };
+        match table.per_ip.get_mut(&ip) {
+            Some(count) if *count > 1 => *count -= 1,
+            _ => {
+                table.per_ip.remove(&ip);
+            }
+        }
+    }
+
+    /// How every open connection is closed, to close them all.
+    pub(crate) fn hangups(&self) -> Vec<Hangup> {
+        self.lock()
+            .open
+            .values()
+            .map(|(_, hangup)| hangup.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, TcpListener};
+
+    fn hangup() -> Hangup {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let stream = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        Hangup::Socket(Arc::new(stream))
+    }
+
+    #[test]
+    fn limits_hold_in_all_and_per_address_and_places_come_back() {
+        let config = ServerConfig {
+            max_clients: 3,
+            max_clients_per_ip: 2,
+            ..ServerConfig::default()
+        };
+        let admission = Admission::default();
+        let a = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+        let b = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+        let first = admission.admit(a, hangup(), &config).expect("first");
+        let second = admission.admit(a, hangup(), &config).expect("second");
+        assert_ne!(first, second);
+        assert_eq!(
+            admission.admit(a, hangup(), &config),
+            Err(AdmissionError::TooManyFromAddress)
+        );
+        admission
+            .admit(b, hangup(), &config)
+            .expect("another address");
+        assert_eq!(
+            admission.admit(b, hangup(), &config),
+            Err(AdmissionError::Full)
+        );
+        admission.release(first);
+        let again = admission
+            .admit(a, hangup(), &config)
+            .expect("a place came back");
+        assert!(again > second, "ids are never reused");
+        assert_eq!(admission.hangups().len(), 3);
+    }
+}
