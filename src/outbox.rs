@@ -50,11 +50,11 @@ pub(crate) struct Outbox {
     limit: usize,
     /// Protects the queued bytes, the socket and the flags. Held only to
     /// copy bytes in or take them out, never during a write.
-    state: Mutex<State>,
+    state: Mutex<Pending>,
 }
 
 #[derive(Default)]
-struct State {
+struct Pending {
     queued: Vec<u8>,
     /// Where to write. A browser's event stream connects after its login,
     /// so until then lines wait here (up to the limit).
@@ -68,7 +68,7 @@ struct State {
     shutdown_when_drained: Option<Shutdown>,
 }
 
-impl State {
+impl Pending {
     fn shutdown(&self, how: Shutdown) {
         if let Some(stream) = &self.stream {
             let _ = stream.shutdown(how);
@@ -89,11 +89,11 @@ impl Outbox {
     pub(crate) fn detached(limit: usize) -> Arc<Outbox> {
         Arc::new(Outbox {
             limit,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(Pending::default()),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
         lock(&self.state, "outbox")
     }
 

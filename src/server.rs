@@ -145,27 +145,15 @@ impl Server {
                 config.accounts_file.display()
             );
         }
-        let addr = format!("{}:{}", config.host, config.port);
-        let bind_error = |source| ServerError::Bind {
-            addr: addr.clone(),
-            source,
-        };
-        let listener = TcpListener::bind(&addr).map_err(bind_error)?;
-        let local = listener.local_addr().map_err(bind_error)?;
-        let mut wake_addrs = vec![accept::wake_address(local)];
-        let web_listener = if config.web.enabled {
-            let addr = format!("{}:{}", config.web.host, config.web.port);
-            let bind_error = |source| ServerError::Bind {
-                addr: addr.clone(),
-                source,
-            };
-            let listener = TcpListener::bind(&addr).map_err(bind_error)?;
-            wake_addrs.push(accept::wake_address(
-                listener.local_addr().map_err(bind_error)?,
-            ));
-            Some(listener)
-        } else {
-            None
+        let (listener, wake_addr) = listen(&config.host, config.port)?;
+        let mut wake_addrs = vec![wake_addr];
+        let web_listener = match config.web.enabled {
+            true => {
+                let (listener, wake_addr) = listen(&config.web.host, config.web.port)?;
+                wake_addrs.push(wake_addr);
+                Some(listener)
+            }
+            false => None,
         };
         let (writers, writer_threads) =
             Writers::start(WRITER_THREADS).map_err(ServerError::Threads)?;
@@ -284,6 +272,18 @@ impl Server {
     }
 }
 
+/// Binds a listener; returns it with the address that wakes its `accept`.
+fn listen(host: &str, port: u16) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let addr = format!("{host}:{port}");
+    let bind_error = |source| ServerError::Bind {
+        addr: addr.clone(),
+        source,
+    };
+    let listener = TcpListener::bind(&addr).map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, accept::wake_address(local)))
+}
+
 /// Accepts connections until the server stops; returns the threads of the
 /// connections still being served.
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<JoinHandle<()>> {
@@ -332,13 +332,7 @@ fn admit(
     kind: Kind,
 ) -> Option<JoinHandle<()>> {
     let config = &shared.config;
-    // Chat lines are small and should leave now: without this, Nagle's
-    // algorithm holds a small write back until the previous one is
-    // acknowledged, and latency sits near 40 ms.
-    let setup = stream.set_nodelay(true).and_then(|()| {
-        stream.set_write_timeout(Some(Duration::from_millis(config.write_timeout_ms)))
-    });
-    if let Err(e) = setup {
+    if let Err(e) = set_up_socket(&stream, config) {
         log!("client {addr}: cannot set up socket: {e}");
         return None;
     }
@@ -385,6 +379,15 @@ fn admit(
             None
         }
     }
+}
+
+/// The socket options every accepted connection gets.
+fn set_up_socket(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
+    // Chat lines are small and should leave now: without this, Nagle's
+    // algorithm holds a small write back until the previous one is
+    // acknowledged, and latency sits near 40 ms.
+    stream.set_nodelay(true)?;
+    stream.set_write_timeout(Some(Duration::from_millis(config.write_timeout_ms)))
 }
 
 /// One connection's thread: the terminal handler, or one HTTP request.

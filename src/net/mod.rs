@@ -8,7 +8,7 @@
 //!   them, so a client that never sends `\n` cannot make us buffer forever.
 //! - [`deadline`]: a read timeout restarts with every byte; a deadline
 //!   does not. It stops a client that trickles its handshake ("slowloris").
-//! - [`write`]: a write with a deadline for the whole write, not per system
+//! - [`write`](mod@write): a write with a deadline for the whole write, not per system
 //!   call, so a client that reads a trickle cannot hold a writer thread.
 //! - [`linger`]: closing a socket with unread input sends a reset, which can
 //!   destroy the goodbye we just sent; drain a moment first.

@@ -102,12 +102,26 @@ impl From<io::Error> for HttpError {
 /// a body of exactly `Content-Length` bytes (at most [`MAX_BODY`]).
 pub fn read_request(reader: &mut impl BufRead) -> Result<Request, HttpError> {
     let mut budget = MAX_HEAD;
-    let mut line = Vec::new();
-    let request_line = match read_head_line(reader, &mut budget, &mut line)? {
-        Some(text) => text,
-        None => return Err(HttpError::Closed),
+    let mut buf = Vec::new();
+    let Some(request_line) = read_head_line(reader, &mut budget, &mut buf)? else {
+        return Err(HttpError::Closed);
     };
-    let mut parts = request_line.split(' ');
+    let (method, target) = parse_request_line(&request_line)?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut request = Request {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        headers: read_headers(reader, &mut budget, &mut buf)?,
+        body: Vec::new(),
+    };
+    read_body(reader, &mut request)?;
+    Ok(request)
+}
+
+/// `METHOD /target HTTP/1.x` into the method and the target.
+fn parse_request_line(line: &str) -> Result<(&str, &str), HttpError> {
+    let mut parts = line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -122,15 +136,23 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Request, HttpError> {
     if !target.starts_with('/') {
         return Err(HttpError::BadRequest("malformed target"));
     }
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    Ok((method, target))
+}
 
+/// The header lines up to the blank line: names in lower case, values
+/// trimmed.
+fn read_headers(
+    reader: &mut impl BufRead,
+    budget: &mut usize,
+    buf: &mut Vec<u8>,
+) -> Result<Vec<(String, String)>, HttpError> {
     let mut headers = Vec::new();
     loop {
-        let Some(text) = read_head_line(reader, &mut budget, &mut line)? else {
+        let Some(text) = read_head_line(reader, budget, buf)? else {
             return Err(HttpError::BadRequest("connection closed in the headers"));
         };
         if text.is_empty() {
-            break;
+            return Ok(headers);
         }
         let Some((name, value)) = text.split_once(':') else {
             return Err(HttpError::BadRequest("malformed header"));
@@ -140,13 +162,10 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Request, HttpError> {
         }
         headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
     }
-    let mut request = Request {
-        method: method.to_string(),
-        path: path.to_string(),
-        query: query.to_string(),
-        headers,
-        body: Vec::new(),
-    };
+}
+
+/// Reads a body of exactly `Content-Length` bytes (at most [`MAX_BODY`]).
+fn read_body(reader: &mut impl BufRead, request: &mut Request) -> Result<(), HttpError> {
     if request.header("transfer-encoding").is_some() {
         return Err(HttpError::BadRequest("chunked bodies are not supported"));
     }
@@ -166,8 +185,7 @@ pub fn read_request(reader: &mut impl BufRead) -> Result<Request, HttpError> {
         } else {
             HttpError::from(e)
         }
-    })?;
-    Ok(request)
+    })
 }
 
 /// Reads one CRLF- (or LF-) terminated head line within what is left of the
