@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use crate::lock::{lock, wait, wait_timeout};
 use crate::log;
-use crate::net::write::write_all_in_time;
+use crate::net::write::write_within;
 
 /// The outbox refused a line: it is closed (the client is leaving) or the
 /// client fell too far behind and has been cut off.
@@ -47,7 +47,11 @@ pub(crate) struct Closed;
 
 /// One client's queue of bytes to send.
 pub(crate) struct Outbox {
+    /// The most bytes a client may be behind (`send_queue_bytes`).
     limit: usize,
+    /// How long a socket may take nothing before its client is cut off
+    /// (`write_timeout_ms`).
+    stall_limit: Duration,
     /// Protects the queued bytes, the socket and the flags. Held only to
     /// copy bytes in or take them out, never during a write.
     state: Mutex<Pending>,
@@ -55,7 +59,19 @@ pub(crate) struct Outbox {
 
 #[derive(Default)]
 struct Pending {
+    /// Bytes waiting for a writer.
     queued: Vec<u8>,
+    /// The unsent tail of the last write attempt: the socket took only part
+    /// of it. Sent before `queued`.
+    leftover: Vec<u8>,
+    /// Bytes a writer has taken out and is writing right now: still behind,
+    /// so they count against the limit.
+    in_flight: usize,
+    /// When the socket last took a byte (or when this outbox began to wait).
+    last_progress: Option<Instant>,
+    /// How long to wait before the next attempt while the socket takes
+    /// nothing: grows from [`RETRY_FIRST`] to [`RETRY_MAX`].
+    retry_after: Duration,
     /// Where to write. A browser's event stream connects after its login,
     /// so until then lines wait here (up to the limit).
     stream: Option<Arc<TcpStream>>,
@@ -74,21 +90,57 @@ impl Pending {
             let _ = stream.shutdown(how);
         }
     }
+
+    /// How far behind the client is, in bytes.
+    fn behind(&self) -> usize {
+        self.queued.len() + self.leftover.len() + self.in_flight
+    }
+
+    /// Cuts the client off: nothing more is accepted or sent, and shutting
+    /// the socket down wakes the client's own thread, which then leaves.
+    fn cut_off(&mut self) {
+        self.closed = true;
+        self.queued = Vec::new();
+        self.leftover = Vec::new();
+        self.shutdown(Shutdown::Both);
+    }
 }
+
+/// What a writer does with an outbox after one attempt.
+enum Next {
+    /// Everything was sent: it leaves the writers until more is queued.
+    Done,
+    /// More was queued meanwhile: back to the ready queue.
+    Again,
+    /// The socket took only part (it is full): try again at this instant.
+    RetryAt(Instant),
+}
+
+/// How long one write attempt may block. A writer never waits on one
+/// socket for longer: the rest stays in the outbox and the writer moves on.
+pub(crate) const WRITE_ATTEMPT: Duration = Duration::from_millis(2);
+/// The first pause before retrying a socket that was full.
+const RETRY_FIRST: Duration = Duration::from_millis(10);
+/// The longest pause between retries of a socket that takes nothing.
+const RETRY_MAX: Duration = Duration::from_millis(100);
 
 impl Outbox {
     /// An outbox for a terminal client's `stream`, holding at most `limit`
-    /// unsent bytes.
-    pub(crate) fn new(stream: Arc<TcpStream>, limit: usize) -> Arc<Outbox> {
-        let outbox = Outbox::detached(limit);
+    /// unsent bytes, and cutting the client off when its socket took nothing
+    /// for `stall_limit`. Sets the socket's write timeout to
+    /// [`WRITE_ATTEMPT`].
+    pub(crate) fn new(stream: Arc<TcpStream>, limit: usize, stall_limit: Duration) -> Arc<Outbox> {
+        let outbox = Outbox::detached(limit, stall_limit);
+        let _ = stream.set_write_timeout(Some(WRITE_ATTEMPT));
         outbox.lock().stream = Some(stream);
         outbox
     }
 
     /// An outbox with no socket yet: lines wait until [`attach`](Self::attach).
-    pub(crate) fn detached(limit: usize) -> Arc<Outbox> {
+    pub(crate) fn detached(limit: usize, stall_limit: Duration) -> Arc<Outbox> {
         Arc::new(Outbox {
             limit,
+            stall_limit,
             state: Mutex::new(Pending::default()),
         })
     }
@@ -104,6 +156,7 @@ impl Outbox {
         if state.stream.is_some() {
             return false;
         }
+        let _ = stream.set_write_timeout(Some(WRITE_ATTEMPT));
         state.stream = Some(stream);
         let waiting = !state.queued.is_empty() && !state.scheduled;
         state.scheduled |= waiting;
@@ -129,12 +182,10 @@ impl Outbox {
         }
         // An empty outbox takes any one push (a long history replay, say):
         // the limit is on how far behind a client is, not on one message.
-        if !state.queued.is_empty() && state.queued.len() + bytes.len() > self.limit {
-            state.closed = true;
-            state.queued = Vec::new();
-            // Also wakes a writer blocked on this socket, and the client's
-            // own thread blocked reading it.
-            state.shutdown(Shutdown::Both);
+        // Bytes a writer holds count too: they are not sent yet.
+        let behind = state.behind();
+        if behind > 0 && behind + bytes.len() > self.limit {
+            state.cut_off();
             return Err(Closed);
         }
         state.queued.extend_from_slice(bytes);
@@ -177,43 +228,100 @@ impl Outbox {
         }
     }
 
-    /// Writes what is queued (one writer at a time, see `scheduled`).
-    /// Returns true if more arrived meanwhile and it must be scheduled again.
-    fn drain(&self) -> bool {
+    /// One write attempt (one writer at a time, see `scheduled`): sends
+    /// what the socket takes within [`WRITE_ATTEMPT`], keeps the rest, and
+    /// says when to come back.
+    fn drain(&self) -> Next {
         let (bytes, stream) = {
             let mut state = self.lock();
-            (mem::take(&mut state.queued), state.stream.clone())
+            let mut bytes = mem::take(&mut state.leftover);
+            if bytes.is_empty() {
+                bytes = mem::take(&mut state.queued);
+            } else {
+                bytes.append(&mut state.queued);
+            }
+            state.in_flight = bytes.len();
+            (bytes, state.stream.clone())
         };
-        // Scheduled only with a socket; an empty write is harmless.
-        let written = match &stream {
-            Some(stream) => write_all_in_time(stream, &bytes),
-            None => Ok(()),
+        // Scheduled only with a socket.
+        let (written, result) = match &stream {
+            Some(stream) => write_within(stream, &bytes),
+            None => (bytes.len(), Ok(())),
         };
         let mut state = self.lock();
-        if let Err(e) = written {
-            // Timed out (the client stopped reading) or the connection is
-            // gone. Shutting the socket down wakes the client's thread, which
-            // unregisters it.
+        state.in_flight = 0;
+        if let Err(e) = result {
+            // The connection is gone. Shutting the socket down wakes the
+            // client's thread, which takes the client offline.
             if !state.closed {
-                let peer = stream.as_ref().and_then(|s| s.peer_addr().ok());
-                let peer = peer.map_or_else(|| "?".to_string(), |p| p.to_string());
-                log!("client {peer}: cannot send ({e}); closing the connection");
+                log!(
+                    "client {}: cannot send ({e}); closing the connection",
+                    peer(&stream)
+                );
             }
-            state.closed = true;
-            state.queued = Vec::new();
+            state.cut_off();
             state.scheduled = false;
-            state.shutdown(Shutdown::Both);
-            return false;
+            return Next::Done;
+        }
+        let now = Instant::now();
+        if written > 0 || state.last_progress.is_none() {
+            state.last_progress = Some(now);
+            state.retry_after = RETRY_FIRST;
+        }
+        if written < bytes.len() {
+            return self.retry_later(&mut state, bytes, written, now, &stream);
         }
         if !state.queued.is_empty() {
-            return true;
+            return Next::Again;
         }
         state.scheduled = false;
+        state.last_progress = None;
         if let Some(how) = state.shutdown_when_drained.take() {
             state.shutdown(how);
         }
-        false
+        Next::Done
     }
+
+    /// The socket is full: keep the unsent tail and come back after a pause
+    /// that grows while it takes nothing, or cut the client off once it has
+    /// taken nothing for `stall_limit`.
+    fn retry_later(
+        &self,
+        state: &mut Pending,
+        mut bytes: Vec<u8>,
+        written: usize,
+        now: Instant,
+        stream: &Option<Arc<TcpStream>>,
+    ) -> Next {
+        let cut_off_meanwhile = state.closed && state.shutdown_when_drained.is_none();
+        let stalled_since = state.last_progress.unwrap_or(now);
+        let stalled = now.duration_since(stalled_since) >= self.stall_limit;
+        if stalled && !cut_off_meanwhile {
+            let stall = self.stall_limit.as_millis();
+            log!(
+                "client {}: took nothing for {stall} ms; closing the connection",
+                peer(stream)
+            );
+            state.cut_off();
+        }
+        if stalled || cut_off_meanwhile {
+            state.scheduled = false;
+            return Next::Done;
+        }
+        bytes.drain(..written);
+        state.leftover = bytes;
+        let pause = state.retry_after;
+        if written == 0 {
+            state.retry_after = (pause * 2).min(RETRY_MAX);
+        }
+        Next::RetryAt(now + pause)
+    }
+}
+
+/// The peer's address for the activity log.
+fn peer(stream: &Option<Arc<TcpStream>>) -> String {
+    let peer = stream.as_ref().and_then(|s| s.peer_addr().ok());
+    peer.map_or_else(|| "?".to_string(), |p| p.to_string())
 }
 
 /// The pool of writer threads and their ready queue.
@@ -229,9 +337,33 @@ pub(crate) struct Writers {
 #[derive(Default)]
 struct Queue {
     ready: VecDeque<Arc<Outbox>>,
+    /// Outboxes whose socket was full, with when to try each again.
+    waiting: Vec<(Instant, Arc<Outbox>)>,
     /// Writers in the middle of a write.
     busy: usize,
     stopping: bool,
+}
+
+impl Queue {
+    /// Moves the waiting outboxes whose pause is over to the ready queue.
+    fn wake_due(&mut self, now: Instant) {
+        if self.waiting.iter().any(|(when, _)| *when <= now) {
+            let (due, later): (Vec<_>, Vec<_>) =
+                self.waiting.drain(..).partition(|(when, _)| *when <= now);
+            self.waiting = later;
+            self.ready.extend(due.into_iter().map(|(_, outbox)| outbox));
+        }
+    }
+
+    /// When the next waiting outbox is due, if any waits.
+    fn next_due(&self) -> Option<Instant> {
+        self.waiting.iter().map(|(when, _)| *when).min()
+    }
+
+    /// Nothing to write now or later, and no writer busy.
+    fn is_idle(&self) -> bool {
+        self.ready.is_empty() && self.waiting.is_empty() && self.busy == 0
+    }
 }
 
 impl Writers {
@@ -271,26 +403,34 @@ impl Writers {
         }
     }
 
-    /// One writer thread: take an outbox, write it, repeat.
+    /// One writer thread: take an outbox, write what its socket takes,
+    /// repeat. An outbox whose socket was full waits in `waiting` and is
+    /// retried after its pause, so no writer ever waits on one socket.
     fn run(&self) {
         let mut queue = self.lock();
         loop {
+            queue.wake_due(Instant::now());
             if let Some(outbox) = queue.ready.pop_front() {
                 queue.busy += 1;
                 drop(queue);
-                let again = outbox.drain();
+                let next = outbox.drain();
                 queue = self.lock();
                 queue.busy -= 1;
-                if again {
+                match next {
+                    Next::Done => {}
                     // To the back of the line: one busy client cannot
                     // starve the others.
-                    queue.ready.push_back(outbox);
+                    Next::Again => queue.ready.push_back(outbox),
+                    Next::RetryAt(when) => queue.waiting.push((when, outbox)),
                 }
-                if queue.ready.is_empty() && queue.busy == 0 {
+                if queue.is_idle() {
                     self.idle.notify_all();
                 }
             } else if queue.stopping {
                 return;
+            } else if let Some(next_due) = queue.next_due() {
+                let pause = next_due.saturating_duration_since(Instant::now());
+                queue = wait_timeout(&self.work, queue, pause);
             } else {
                 queue = wait(&self.work, queue);
             }
@@ -301,7 +441,7 @@ impl Writers {
     pub(crate) fn wait_idle(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         let mut queue = self.lock();
-        while !(queue.ready.is_empty() && queue.busy == 0) {
+        while !queue.is_idle() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return;
@@ -338,7 +478,7 @@ mod tests {
     fn lines_arrive_in_order() {
         let (server, client) = pair();
         let (writers, _threads) = Writers::start(2).expect("writers");
-        let outbox = Outbox::new(Arc::new(server), 1 << 20);
+        let outbox = Outbox::new(Arc::new(server), 1 << 20, Duration::from_secs(5));
         for i in 0..100 {
             if outbox.push(format!("line {i}\n").as_bytes()) == Ok(true) {
                 writers.schedule([Arc::clone(&outbox)]);
@@ -357,7 +497,7 @@ mod tests {
     fn a_detached_outbox_holds_its_lines_until_a_socket_is_attached() {
         let (server, client) = pair();
         let (writers, _threads) = Writers::start(1).expect("writers");
-        let outbox = Outbox::detached(1 << 20);
+        let outbox = Outbox::detached(1 << 20, Duration::from_secs(5));
         outbox.send(&writers, b"one\ntwo\n").expect("send");
         assert!(outbox.attach(&writers, Arc::new(server)));
         outbox.close_after_flush(Shutdown::Both);
@@ -370,7 +510,7 @@ mod tests {
     #[test]
     fn only_the_first_push_schedules() {
         let (server, _client) = pair();
-        let outbox = Outbox::new(Arc::new(server), 1 << 20);
+        let outbox = Outbox::new(Arc::new(server), 1 << 20, Duration::from_secs(5));
         assert_eq!(outbox.push(b"a\n"), Ok(true));
         assert_eq!(outbox.push(b"b\n"), Ok(false));
     }
@@ -378,7 +518,7 @@ mod tests {
     #[test]
     fn a_client_too_far_behind_is_cut_off() {
         let (server, mut client) = pair();
-        let outbox = Outbox::new(Arc::new(server), 10);
+        let outbox = Outbox::new(Arc::new(server), 10, Duration::from_secs(5));
         // The first push is always taken, even when it is over the limit.
         assert_eq!(outbox.push(b"12345678901234\n"), Ok(true));
         assert_eq!(outbox.push(b"1\n"), Err(Closed));
@@ -392,7 +532,7 @@ mod tests {
     fn close_after_flush_sends_the_last_lines_first() {
         let (server, client) = pair();
         let (writers, _threads) = Writers::start(1).expect("writers");
-        let outbox = Outbox::new(Arc::new(server), 1 << 20);
+        let outbox = Outbox::new(Arc::new(server), 1 << 20, Duration::from_secs(5));
         if outbox.push(b"bye\n") == Ok(true) {
             writers.schedule([Arc::clone(&outbox)]);
         }

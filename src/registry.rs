@@ -669,7 +669,7 @@ mod tests {
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .expect("timeout");
             let (server_side, peer) = self.listener.accept().expect("accept");
-            let outbox = Outbox::new(Arc::new(server_side), 1 << 20);
+            let outbox = Outbox::new(Arc::new(server_side), 1 << 20, Duration::from_secs(5));
             let id = self.next_id;
             self.next_id += 1;
             let session = self

@@ -29,6 +29,7 @@ use crate::context::Context;
 use crate::event::Event;
 use crate::history::{History, HistoryError};
 use crate::net::accept::{self, Accepted, Acceptor};
+use crate::net::linger::linger;
 use crate::outbox::{Outbox, Writers};
 use crate::registry::{ChatError, ConnId, Registry};
 use crate::web::{self, WebContext};
@@ -341,7 +342,11 @@ fn admit(
     // enough; `try_clone` would cost a file descriptor per clone.
     let stream = Arc::new(stream);
     let outbox = match kind {
-        Kind::Chat => Some(Outbox::new(Arc::clone(&stream), config.send_queue_bytes)),
+        Kind::Chat => {
+            let stall_limit = Duration::from_millis(config.write_timeout_ms);
+            let limit = config.send_queue_bytes;
+            Some(Outbox::new(Arc::clone(&stream), limit, stall_limit))
+        }
         Kind::Web => None, // an HTTP connection answers straight on its socket
     };
     let hangup = match &outbox {
@@ -387,6 +392,9 @@ fn set_up_socket(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
     // algorithm holds a small write back until the previous one is
     // acknowledged, and latency sits near 40 ms.
     stream.set_nodelay(true)?;
+    // An HTTP answer is written by the request's own thread, which may wait
+    // this long; a chat connection's outbox sets a much shorter timeout of
+    // its own (see `outbox::WRITE_ATTEMPT`).
     stream.set_write_timeout(Some(Duration::from_millis(config.write_timeout_ms)))
 }
 
@@ -405,7 +413,12 @@ fn serve(place: Place, stream: Arc<TcpStream>, outbox: Option<Arc<Outbox>>, addr
                 chat: ctx,
                 sessions: &shared.sessions,
             };
-            web::serve(stream, addr, &web);
+            web::serve(Arc::clone(&stream), addr, &web);
+            // The request is answered: give the place back before the
+            // lingering drain (up to a second), so a browser's next request
+            // finds it free.
+            drop(place);
+            linger(&stream);
         }
     }
 }

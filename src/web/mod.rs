@@ -44,7 +44,6 @@ use crate::lock::lock;
 use crate::log;
 use crate::login::{self, LoginError, Name, MAX_STRIKES};
 use crate::net::deadline::DeadlineReader;
-use crate::net::linger::linger;
 use crate::net::LineRead;
 use crate::outbox::Outbox;
 use crate::protocol;
@@ -203,14 +202,14 @@ pub(crate) fn serve(stream: Arc<TcpStream>, addr: SocketAddr, web: &WebContext) 
     respond(&stream, &response);
 }
 
-/// Writes a whole response and ends our side of the connection.
-/// Lingering keeps the answer from being destroyed by a reset when the
-/// client is still sending (the rest of a body we refused as too large).
+/// Writes a whole response and ends our side of the connection. (The
+/// caller of [`serve`] then lingers, so the answer is not destroyed by a
+/// reset when the client is still sending, say the rest of a body we
+/// refused as too large.)
 fn respond(stream: &TcpStream, response: &[u8]) {
     let mut writer = stream;
     let _ = writer.write_all(response);
     let _ = stream.shutdown(Shutdown::Write);
-    linger(stream);
 }
 
 /// A plain-text error answer: one protocol line.
@@ -300,7 +299,8 @@ fn start_session(
     addr: SocketAddr,
     token: &str,
 ) -> Result<WebSession, Vec<u8>> {
-    let outbox = Outbox::detached(ctx.config.send_queue_bytes);
+    let stall_limit = Duration::from_millis(ctx.config.write_timeout_ms);
+    let outbox = Outbox::detached(ctx.config.send_queue_bytes, stall_limit);
     // A session holds a place like a terminal connection, from now until
     // it ends: otherwise one address could log in without limit.
     let hangup = Hangup::Outbox(Arc::clone(&outbox));
