@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark: runs the load generator (examples/loadgen.rs) through the
+# The benchmark: runs the load generator (examples/loadgen/) through the
 # scenarios of the performance issue and prints a markdown table of the
 # results.
 #
