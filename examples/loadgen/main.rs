@@ -63,6 +63,12 @@
 //! end each stalled socket is read without blocking, to see whether the
 //! server has closed it.
 //!
+//! `--stalled-churn K` adds a stream of them instead: K new clients a second
+//! (`lgc00000`, ...) for as long as the mode runs, each logging in under a
+//! fresh name and never reading, at most `--stalled-alive` (16) open at a
+//! time, the oldest closed first. The crowd's figures then say what readers
+//! that keep stalling cost everyone else.
+//!
 //! ## The report
 //!
 //! Progress goes to stderr. `--max-rate` prints a `STEP n=... key=value ...`
@@ -81,7 +87,8 @@
 //! 6. `message`: the lines on the wire, written and parsed.
 //! 7. `tally` and `histogram`: what a client received, and how late.
 //! 8. `schedule`: the senders and their fixed schedule.
-//! 9. `stalled`: the clients that never read.
+//! 9. `stalled` and `churn`: the clients that never read, staying or
+//!    coming and going.
 //! 10. `report` and `notes`: the `RESULT` line and the notes before it.
 //! 11. `shared`, `net`, `resources`: what the threads share, socket
 //!     helpers, and the memory and CPU figures from `/proc`.
@@ -90,6 +97,7 @@
 //! `tests/loadgen_smoke.rs` compiles this example as a module of the test,
 //! where `crate` is the test itself.
 
+mod churn;
 mod crowd;
 mod handshake;
 mod histogram;
@@ -111,11 +119,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use churn::Churn;
 use crowd::Crowd;
 pub use options::Options;
 use options::{Mode, ReaderKind, USAGE};
 pub use report::Report;
-use report::StepResult;
+use report::{ChurnResult, StepResult};
 use resources::{server_memory, CpuClock};
 use shared::Shared;
 use stalled::Stalled;
@@ -160,8 +169,9 @@ pub fn run(args: &[String]) -> Result<Report, String> {
 }
 
 /// Runs the generator with checked options: connect the crowd, wait for its
-/// join notices, add the stalled clients, do what the mode says, measure
-/// what the run cost, and close everything.
+/// join notices, add the stalled clients, do what the mode says (with the
+/// churn of `--stalled-churn` alongside), measure what the run cost, and
+/// close everything.
 pub fn run_with(options: &Options) -> Result<Report, String> {
     let shared = Arc::new(Shared::new(options.senders));
     let whole_run = CpuClock::start(options.server_pid);
@@ -173,7 +183,9 @@ pub fn run_with(options: &Options) -> Result<Report, String> {
     let mut report = Report::new(options, stalled.streams.len(), crowd.connect_secs(), joins);
     notes::on_joins(&joins, &mut report.notes);
 
+    let churn = Churn::start(options, &shared)?;
     run_mode(&crowd, options, &mut report)?;
+    let churned = churn.map(Churn::stop);
     if report.memory.is_none() {
         report.memory = options.server_pid.and_then(server_memory);
     }
@@ -189,6 +201,17 @@ pub fn run_with(options: &Options) -> Result<Report, String> {
         report.stalled_closed = stalled.count_closed();
         notes::on_stalled(report.stalled_closed, &mut report.notes);
     }
+    if let Some(churned) = &churned {
+        report.churn = Some(ChurnResult {
+            rate: options.stalled_churn,
+            alive: options.stalled_alive,
+            joined: churned.joined,
+            failed: churned.failed,
+            closed: churned.count_closed(),
+        });
+        notes::on_churn(churned, options.stalled_churn, &mut report.notes);
+    }
+    drop(churned);
     drop(stalled);
     drop(crowd); // closes every connection and joins the readers
     Ok(report)

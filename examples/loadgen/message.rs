@@ -80,7 +80,7 @@ fn room_text(line: &[u8]) -> Option<&[u8]> {
 }
 
 /// `* lgNNNN joined #room`: a notice that one of the crowd arrived (not a
-/// stalled client, `* lgsNNN joined #room`).
+/// stalled client, `* lgsNNN joined #room`, nor a churning one, `lgcNNNNN`).
 fn is_join_notice(line: &[u8]) -> bool {
     let Some(rest) = line.strip_prefix(b"* ") else {
         return false;
@@ -160,9 +160,10 @@ mod tests {
     fn other_lines_are_told_apart() {
         assert_eq!(parse_line(b"* lg0042 joined #general"), Line::Joined);
         assert_eq!(parse_line(b"* alice joined #general"), Line::Other);
-        // Stalled clients are not of the crowd, coming or going.
+        // Stalled and churning clients are not of the crowd, coming or going.
         assert_eq!(parse_line(b"* lgs001 joined #general"), Line::Other);
         assert_eq!(parse_line(b"* lgs001 left #general"), Line::Other);
+        assert_eq!(parse_line(b"* lgc00001 joined #general"), Line::Other);
         assert_eq!(parse_line(b"* lg joined #general"), Line::Other);
         assert_eq!(parse_line(b"! slow down"), Line::Error);
         assert_eq!(parse_line(b"[#general] alice: hi"), Line::Other);

@@ -4,6 +4,7 @@
 //!
 //! A note never changes a figure; it says why one may mislead.
 
+use super::churn::Churned;
 use super::crowd::JOIN_QUIET;
 use super::report::{Joins, StepResult};
 use super::resources::CpuUse;
@@ -91,5 +92,24 @@ pub(crate) fn on_stalled(stalled_closed: usize, notes: &mut Vec<String>) {
              fill its queue (send_queue_bytes) and the kernel's socket buffers"
                 .to_string(),
         );
+    }
+}
+
+/// When churning clients could not join, or came slower than asked.
+pub(crate) fn on_churn(churned: &Churned, rate: f64, notes: &mut Vec<String>) {
+    if let Some(error) = &churned.first_error {
+        notes.push(format!(
+            "{} new stalled client(s) could not join, first: {error}",
+            churned.failed
+        ));
+    }
+    let due = (rate * churned.secs).floor() as u64;
+    let came = churned.joined + churned.failed;
+    if came + 1 < due * 9 / 10 {
+        notes.push(format!(
+            "only {came} of {due} new stalled clients came in {:.1} s: their handshakes \
+             took longer than 1/{rate} s",
+            churned.secs
+        ));
     }
 }

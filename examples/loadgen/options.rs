@@ -50,6 +50,12 @@ options:
                      the others (default 0); they are not counted as
                      --clients, and the report says how many the server cut
                      off (stalled_closed)
+  --stalled-churn K  while the mode runs, K new clients a second (lgc00000,
+                     ...) connect, log in under a fresh name and never read;
+                     they are not counted as --clients either (default 0:
+                     none). All connect from 127.0.0.1 (see churn.rs)
+  --stalled-alive M  --stalled-churn: at most M of them open at a time, the
+                     oldest closed first (default 16)
   -h, --help         show this help
 
 Messages are sent on a fixed schedule and latency is measured from the time
@@ -58,6 +64,12 @@ each one was due. The last line printed is `RESULT key=value ...`.
 
 /// `--max-rate`: the most steps a run can have.
 pub(crate) const MAX_STEPS: usize = 32;
+/// `--stalled-churn`: the most new clients a second. Each one is a full
+/// handshake on one thread of ours, a few hundred microseconds at best.
+const MAX_CHURN: f64 = 1000.0;
+/// `--stalled-alive`: the most churning clients open at a time. Each one is a
+/// file descriptor here and in the server.
+const MAX_ALIVE: usize = 10_000;
 /// Above this many clients, readers default to sweeping. Measured on two
 /// cores: at 100 clients a thread each gave slightly lower latencies; at 1000
 /// sweeping cost a quarter less CPU and had lower latencies too.
@@ -104,6 +116,10 @@ pub struct Options {
     pub readers: ReaderKind,
     /// Extra clients that never read (`--stalled`), outside the crowd.
     pub stalled: usize,
+    /// New clients a second that never read (`--stalled-churn`; 0: none),
+    /// and how many of them may be open at a time (`--stalled-alive`).
+    pub stalled_churn: f64,
+    pub stalled_alive: usize,
 }
 
 impl Options {
@@ -129,6 +145,8 @@ struct Flags {
     server_pid: Option<u32>,
     readers: Option<ReaderKind>,
     stalled: usize,
+    stalled_churn: f64,
+    stalled_alive: usize,
 }
 
 impl Flags {
@@ -149,6 +167,8 @@ impl Flags {
             server_pid: None,
             readers: None,
             stalled: 0,
+            stalled_churn: 0.0,
+            stalled_alive: 16,
         };
         let mut rest = args.iter();
         while let Some(arg) = rest.next() {
@@ -176,6 +196,8 @@ impl Flags {
                 "--steps" => flags.steps = number(flag, &value()?)?,
                 "--server-pid" => flags.server_pid = Some(number(flag, &value()?)?),
                 "--stalled" => flags.stalled = number(flag, &value()?)?,
+                "--stalled-churn" => flags.stalled_churn = number(flag, &value()?)?,
+                "--stalled-alive" => flags.stalled_alive = number(flag, &value()?)?,
                 "--readers" => flags.readers = Some(reader_kind(&value()?)?),
                 _ => return Err(format!("unknown option {arg} (try --help)")),
             }
@@ -218,6 +240,8 @@ impl Flags {
                 ReaderKind::Sweep
             }),
             stalled: self.stalled,
+            stalled_churn: self.stalled_churn,
+            stalled_alive: self.stalled_alive,
         })
     }
 }
@@ -253,6 +277,13 @@ fn check_ranges(
     }
     if !(1..=MAX_STEPS).contains(&flags.steps) {
         return Err(format!("--steps must be between 1 and {MAX_STEPS}"));
+    }
+    let churn = flags.stalled_churn;
+    if !(churn.is_finite() && (0.0..=MAX_CHURN).contains(&churn)) {
+        return Err(format!("--stalled-churn must be between 0 and {MAX_CHURN}"));
+    }
+    if !(1..=MAX_ALIVE).contains(&flags.stalled_alive) {
+        return Err(format!("--stalled-alive must be between 1 and {MAX_ALIVE}"));
     }
     Ok(())
 }

@@ -26,6 +26,11 @@
 //!   broadcast, the last after `bcast_last_ms`.
 //! - `stalled`: the clients that never read (`--stalled`), and
 //!   `stalled_closed`: how many of them the server had closed by the end.
+//! - Only with `--stalled-churn`: `stalled_churn` new clients a second that
+//!   never read, at most `stalled_alive` open at a time; `churn_joined` of
+//!   them completed their handshake, `churn_failed` did not, and
+//!   `churn_closed` is how many of the ones still open at the end the server
+//!   had closed.
 //! - `rss_kb`, `hwm_kb`: the server's resident memory now and at its peak,
 //!   and `srv_cpu_pct` its CPU use, read from `/proc/PID` with
 //!   `--server-pid`.
@@ -56,6 +61,8 @@ pub struct Report {
     /// server had closed by the end.
     pub stalled: usize,
     pub stalled_closed: usize,
+    /// `--stalled-churn`: the stream of clients that never read.
+    pub churn: Option<ChurnResult>,
     /// From the first connect until the last client had its hello line.
     pub connect_secs: f64,
     pub joins: Joins,
@@ -85,6 +92,7 @@ impl Report {
             senders: options.senders,
             stalled,
             stalled_closed: 0,
+            churn: None,
             connect_secs,
             joins,
             step: None,
@@ -94,6 +102,19 @@ impl Report {
             notes: Vec::new(),
         }
     }
+}
+
+/// `--stalled-churn`: new clients that never read, arriving all run long.
+#[derive(Clone, Copy, Debug)]
+pub struct ChurnResult {
+    /// New clients a second, and the most open at a time.
+    pub rate: f64,
+    pub alive: usize,
+    /// Clients that completed their handshake, and ones that did not.
+    pub joined: u64,
+    pub failed: u64,
+    /// Of the clients still open at the end, how many the server had closed.
+    pub closed: usize,
 }
 
 /// Join notices: see `Crowd::wait_for_joins`.
@@ -249,6 +270,14 @@ impl fmt::Display for Report {
             self.joins.notices,
             self.joins.expected
         )?;
+        if let Some(churn) = &self.churn {
+            write!(
+                f,
+                " stalled_churn={} stalled_alive={} churn_joined={} churn_failed={} \
+                 churn_closed={}",
+                churn.rate, churn.alive, churn.joined, churn.failed, churn.closed
+            )?;
+        }
         if let Some(step) = &self.step {
             write!(f, " {step}")?;
         }

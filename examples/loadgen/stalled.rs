@@ -54,41 +54,46 @@ impl Stalled {
         Ok(Stalled { streams })
     }
 
-    /// How many stalled sockets the server has closed, seen through
-    /// non-blocking reads. A closed socket still holds every byte the server
-    /// sent before closing, so each is read until it says "end of stream"
-    /// (`Ok(0)`: closed), fails (reset: closed too), or has nothing more
-    /// (`WouldBlock`: still open). Reading frees room in our receive window,
-    /// which lets the rest of the server's bytes (and its FIN) come in: so
-    /// the reads go round again after a short pause, until a round brings no
-    /// new bytes.
+    /// How many stalled sockets the server has closed: see [`count_closed`].
     pub(crate) fn count_closed(&self) -> usize {
-        let mut closed = vec![false; self.streams.len()];
-        let mut buf = vec![0; 64 * 1024];
-        let give_up = Instant::now() + STALLED_CHECK_LIMIT;
-        for (stream, closed) in self.streams.iter().zip(closed.iter_mut()) {
-            if stream.set_nonblocking(true).is_err() {
-                *closed = true;
-            }
+        count_closed(&self.streams)
+    }
+}
+
+/// How many of `streams` the server has closed, seen through
+/// non-blocking reads. A closed socket still holds every byte the server
+/// sent before closing, so each is read until it says "end of stream"
+/// (`Ok(0)`: closed), fails (reset: closed too), or has nothing more
+/// (`WouldBlock`: still open). Reading frees room in our receive window,
+/// which lets the rest of the server's bytes (and its FIN) come in: so
+/// the reads go round again after a short pause, until a round brings no
+/// new bytes.
+pub(crate) fn count_closed(streams: &[TcpStream]) -> usize {
+    let mut closed = vec![false; streams.len()];
+    let mut buf = vec![0; 64 * 1024];
+    let give_up = Instant::now() + STALLED_CHECK_LIMIT;
+    for (stream, closed) in streams.iter().zip(closed.iter_mut()) {
+        if stream.set_nonblocking(true).is_err() {
+            *closed = true;
         }
-        loop {
-            let mut got_bytes = false;
-            for (mut stream, closed) in self.streams.iter().zip(closed.iter_mut()) {
-                while !*closed && Instant::now() < give_up {
-                    match stream.read(&mut buf) {
-                        Ok(0) => *closed = true,
-                        Ok(_) => got_bytes = true,
-                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                        Err(e) if is_timeout(&e) => break,
-                        Err(_) => *closed = true,
-                    }
+    }
+    loop {
+        let mut got_bytes = false;
+        for (mut stream, closed) in streams.iter().zip(closed.iter_mut()) {
+            while !*closed && Instant::now() < give_up {
+                match stream.read(&mut buf) {
+                    Ok(0) => *closed = true,
+                    Ok(_) => got_bytes = true,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) if is_timeout(&e) => break,
+                    Err(_) => *closed = true,
                 }
             }
-            if !got_bytes || Instant::now() >= give_up {
-                break;
-            }
-            thread::sleep(STALLED_CHECK_PAUSE);
         }
-        closed.iter().filter(|&&c| c).count()
+        if !got_bytes || Instant::now() >= give_up {
+            break;
+        }
+        thread::sleep(STALLED_CHECK_PAUSE);
     }
+    closed.iter().filter(|&&c| c).count()
 }
