@@ -44,6 +44,8 @@
 //!   no lock is shared between readers.
 //! - **Senders**: one thread per sending client, sleeping until its next
 //!   message is due.
+//! - The **churn** thread (only with `--stalled-churn`): connects new
+//!   clients that never read, on a schedule, and closes the oldest.
 //! - The **main thread** runs the phases (connect, wait for the join notices,
 //!   connect the stalled clients, send, drain, collect) and prints the report.
 //!

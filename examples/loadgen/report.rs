@@ -1,7 +1,7 @@
 //! The results of a run and the lines that print them: `STEP n=...` for each
 //! step of `--max-rate` and `RESULT key=value ...` at the end, which
-//! `examples/bench.sh` reads. The key names and their order are an
-//! interface: change them and the script with them.
+//! `examples/bench.sh` reads. The key names are an interface: rename one
+//! and the script with it.
 //!
 //! The keys:
 //!
