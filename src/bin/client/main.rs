@@ -5,8 +5,13 @@
 //! second thread blocks reading the socket and prints each line as it
 //! arrives. Neither waits for the other, so messages show up while you type.
 //!
+//! `login` decides which server lines ask a question, and which of them the
+//! client answers by itself (`--name`, `CHAT_PASSWORD`).
+//!
 //! Exit codes: 0 after `/quit` (or end of input), 1 if the server cannot be
 //! reached or goes away, 2 for a bad command line or config file.
+
+mod login;
 
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::net::TcpStream;
@@ -18,6 +23,8 @@ use std::time::Duration;
 
 use lanchat::cli;
 use lanchat::protocol::{self, read_line_capped, LineRead};
+
+use login::Login;
 
 const USAGE: &str = "usage: client [--config PATH] [--host HOST] [--port PORT] [--name NAME]
 
@@ -32,9 +39,10 @@ options:
   --name NAME    log in with this name instead of typing it
   -h, --help     show this help
 
-A registered name asks for a password: typed without echo in a terminal,
-read as the next line when input is piped, or taken from the CHAT_PASSWORD
-environment variable (for scripts, with --name).";
+When the server asks for a password (a registered name, or choosing one
+for a new name), it is typed without echo in a terminal, read as the next
+line when input is piped, or taken from the CHAT_PASSWORD environment
+variable (for scripts, with --name).";
 
 /// The longest line we accept from the server. Ours never sends one this
 /// long; the cap protects the client from a server that misbehaves.
@@ -46,9 +54,6 @@ const LOGIN_WAIT: Duration = Duration::from_secs(30);
 /// How long to wait for the server to close the connection after `/quit`.
 const QUIT_WAIT: Duration = Duration::from_secs(5);
 
-/// The line the server sends when a name is registered, after the name.
-const PASSWORD_PROMPT_END: &str = "is registered; enter your password:";
-
 /// What the two threads share.
 struct Shared {
     /// The writing side. Both threads send lines (the main thread what you
@@ -59,13 +64,11 @@ struct Shared {
     /// Set once we have asked to leave: after that, the server closing the
     /// connection is the goodbye, not a failure.
     quitting: AtomicBool,
-    /// `--name`: sent whenever the server asks for a name.
-    name: Option<String>,
-    /// `CHAT_PASSWORD`: sent the first time the server asks for a password.
-    password: Mutex<Option<String>>,
+    /// Protects the login's progress: only the receiving thread changes it,
+    /// the lock is there because it lives in `Shared`.
+    login: Mutex<Login>,
     /// With `--name`, what you type waits until the login is done (or needs
-    /// you for a password): otherwise a piped first line could arrive while
-    /// the server still expects the password, and be taken for it.
+    /// you for a password): see [`Login::waits_at_first`].
     gate: Gate,
 }
 
@@ -131,14 +134,17 @@ fn main() -> ExitCode {
         }
     };
 
+    let login = Login::new(
+        args.get("name").map(str::to_string),
+        std::env::var("CHAT_PASSWORD").ok(),
+    );
     let shared = Arc::new(Shared {
         writer: Mutex::new(stream),
         // A prompt only makes sense when a person is typing and watching.
         interactive: io::stdin().is_terminal() && io::stdout().is_terminal(),
         quitting: AtomicBool::new(false),
-        name: args.get("name").map(str::to_string),
-        password: Mutex::new(std::env::var("CHAT_PASSWORD").ok()),
-        gate: Gate::new(args.get("name").is_none()),
+        gate: Gate::new(!login.waits_at_first()),
+        login: Mutex::new(login),
     });
     let printer = {
         let shared = Arc::clone(&shared);
@@ -198,30 +204,19 @@ fn print_incoming(stream: TcpStream, shared: &Shared) {
             Ok(LineRead::Eof) | Err(_) => break,
         };
         show(&text, shared.interactive);
-        let answer = if text.starts_with("* Welcome to ") {
-            shared.name.clone()
-        } else if text.starts_with("* ") && text.ends_with(PASSWORD_PROMPT_END) {
-            let scripted = shared
-                .password
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            if scripted.is_none() {
-                if io::stdin().is_terminal() {
-                    // The next line typed is the password: do not show it.
-                    terminal::hide_input();
-                }
-                shared.gate.open(); // the password has to come from you
-            }
-            scripted
-        } else {
-            // Logged in, or refused (a taken name, say): your turn.
-            if text.starts_with("* Hello ") || text.starts_with("! ") {
-                shared.gate.open();
-            }
-            None
-        };
-        if let Some(answer) = answer {
+        let step = shared
+            .login
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .on_line(&text);
+        if step.hide_input && io::stdin().is_terminal() {
+            // The next line typed is the password: do not show it.
+            terminal::hide_input();
+        }
+        if step.your_turn {
+            shared.gate.open();
+        }
+        if let Some(answer) = step.answer {
             if shared.send_line(&answer).is_err() {
                 break;
             }
