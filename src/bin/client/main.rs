@@ -12,6 +12,7 @@
 //! reached or goes away, 2 for a bad command line or config file.
 
 mod keys;
+mod line_editor;
 mod login;
 
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
