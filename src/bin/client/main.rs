@@ -11,6 +11,7 @@
 //! Exit codes: 0 after `/quit` (or end of input), 1 if the server cannot be
 //! reached or goes away, 2 for a bad command line or config file.
 
+mod completion;
 mod keys;
 mod line_editor;
 mod login;
