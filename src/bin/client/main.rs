@@ -15,6 +15,7 @@ mod completion;
 mod keys;
 mod line_editor;
 mod login;
+mod render;
 
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::net::TcpStream;
