@@ -5,8 +5,21 @@
 //! second thread blocks reading the socket and prints each line as it
 //! arrives. Neither waits for the other, so messages show up while you type.
 //!
-//! `login` decides which server lines ask a question, and which of them the
-//! client answers by itself (`--name`, `CHAT_PASSWORD`).
+//! In a terminal the client switches it to raw mode and edits the line
+//! itself, so that a message arriving while you type is printed above your
+//! half-typed line instead of through it. The modules, in reading order:
+//!
+//! - `terminal`: canonical and raw mode, set with `stty` and always put back
+//! - `keys`: the bytes a terminal sends, decoded into keys
+//! - `line_editor`: keys in; the line, the cursor, and what to do out
+//! - `completion`: the names and rooms seen, for Tab
+//! - `render`: the escape sequences that draw the line, in a window that fits
+//! - `screen`: all of the above behind one lock, shared by both threads
+//! - `login`: which server lines ask a question, and the answers that
+//!   `--name` and `CHAT_PASSWORD` give by themselves
+//!
+//! With piped input (a script, a test) none of the drawing happens: lines
+//! in, lines out, no escape sequences.
 //!
 //! Exit codes: 0 after `/quit` (or end of input), 1 if the server cannot be
 //! reached or goes away, 2 for a bad command line or config file.
@@ -16,19 +29,25 @@ mod keys;
 mod line_editor;
 mod login;
 mod render;
+mod screen;
+mod terminal;
 
-use std::io::{self, BufRead, BufReader, IsTerminal, Write};
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::net::TcpStream;
+use std::panic;
 use std::process::{self, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
 use lanchat::cli;
 use lanchat::protocol::{self, read_line_capped, LineRead};
 
+use keys::Decoder;
+use line_editor::Action;
 use login::Login;
+use screen::Screen;
 
 const USAGE: &str = "usage: client [--config PATH] [--host HOST] [--port PORT] [--name NAME]
 
@@ -42,6 +61,10 @@ options:
   --port PORT    server port
   --name NAME    log in with this name instead of typing it
   -h, --help     show this help
+
+In a terminal: Left/Right, Home/End, Backspace and Delete edit the line,
+Up/Down bring back lines you sent, Tab completes a name (or a room after #),
+Ctrl-C, or Ctrl-D on an empty line, leaves.
 
 When the server asks for a password (a registered name, or choosing one
 for a new name), it is typed without echo in a terminal, read as the next
@@ -64,7 +87,7 @@ struct Shared {
     /// type, the receiver automatic answers), so writes take this lock to
     /// keep each line whole.
     writer: Mutex<TcpStream>,
-    interactive: bool,
+    output: Output,
     /// Set once we have asked to leave: after that, the server closing the
     /// connection is the goodbye, not a failure.
     quitting: AtomicBool,
@@ -74,6 +97,19 @@ struct Shared {
     /// With `--name`, what you type waits until the login is done (or needs
     /// you for a password): see [`Login::waits_at_first`].
     gate: Gate,
+}
+
+/// How lines are shown, chosen once at the start.
+enum Output {
+    /// Input is piped or output redirected: plain lines, no prompt.
+    Plain,
+    /// A terminal whose mode `stty` could not change: a `> ` prompt that an
+    /// arriving line wipes (with what was typed on it) and puts back under it.
+    Prompt,
+    /// A terminal in raw mode: the client draws the line you type. Protects
+    /// the editor and the screen's last row; writes to stdout are made while
+    /// holding it.
+    Editor(Mutex<Screen>),
 }
 
 /// A door that starts closed and, once opened, stays open.
@@ -91,21 +127,67 @@ impl Gate {
     }
 
     fn open(&self) {
-        *self.open.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        *lock(&self.open) = true;
         self.opened.notify_all();
     }
 
     /// Waits until the gate is open, or `limit` has passed.
     fn wait(&self, limit: Duration) {
-        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let open = lock(&self.open);
         let _ = self.opened.wait_timeout_while(open, limit, |open| !*open);
     }
 }
 
+/// Locks `mutex`, recovering the data if another thread panicked with it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Shared {
     fn send_line(&self, line: &str) -> io::Result<()> {
-        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let writer = lock(&self.writer);
         (&*writer).write_all(format!("{line}\n").as_bytes())
+    }
+
+    /// Prints one line. The text was sanitized: no control characters from
+    /// the server reach the terminal, only our own.
+    fn show(&self, text: &str) {
+        let _ = match &self.output {
+            Output::Plain => writeln!(io::stdout().lock(), "{text}"),
+            Output::Prompt => {
+                let mut out = io::stdout().lock();
+                write!(out, "{}{text}\n> ", render::CLEAR_ROW).and_then(|()| out.flush())
+            }
+            Output::Editor(screen) => {
+                let width = terminal::width();
+                let mut screen = lock(screen);
+                screen.print_above(text, width, &mut io::stdout().lock())
+            }
+        };
+    }
+
+    /// The next line typed is a password: keep it off the screen.
+    fn hide_next_line(&self) {
+        match &self.output {
+            Output::Editor(screen) => {
+                let width = terminal::width();
+                let mut screen = lock(screen);
+                let _ = screen.hide_next_line(width, &mut io::stdout().lock());
+            }
+            // No line editor, but a terminal: turn its echo off.
+            _ if io::stdin().is_terminal() => terminal::hide_input(),
+            _ => {}
+        }
+    }
+
+    /// Leaves the terminal as we found it: the input row erased, the mode
+    /// put back.
+    fn put_terminal_back(&self) {
+        if let Output::Editor(screen) = &self.output {
+            let _ = lock(screen).clear(&mut io::stdout().lock());
+        }
+        terminal::restore();
+        let _ = io::stdout().flush();
     }
 }
 
@@ -120,84 +202,179 @@ fn main() -> ExitCode {
         Ok(started) => started,
         Err(code) => return code,
     };
-
     let target = format!("{}:{}", config.client.host, config.client.port);
-    let stream = match TcpStream::connect(&target) {
-        Ok(stream) => stream,
-        Err(e) => {
-            eprintln!("cannot connect to {target}: {e} (is the server running?)");
-            return ExitCode::from(1);
-        }
-    };
-    let _ = stream.set_nodelay(true);
-    let reader = match stream.try_clone() {
-        Ok(reader) => reader,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
+    let (stream, reader) = match connect(&target) {
+        Ok(pair) => pair,
+        Err(code) => return code,
     };
 
+    restore_terminal_on_panic();
     let login = Login::new(
         args.get("name").map(str::to_string),
         std::env::var("CHAT_PASSWORD").ok(),
     );
     let shared = Arc::new(Shared {
         writer: Mutex::new(stream),
-        // A prompt only makes sense when a person is typing and watching.
-        interactive: io::stdin().is_terminal() && io::stdout().is_terminal(),
+        output: choose_output(),
         quitting: AtomicBool::new(false),
         gate: Gate::new(!login.waits_at_first()),
         login: Mutex::new(login),
     });
-    let printer = {
+    let receiver = {
         let shared = Arc::clone(&shared);
         thread::Builder::new()
             .name("receiver".into())
-            .spawn(move || print_incoming(reader, &shared))
+            .spawn(move || receive_lines(reader, &shared))
     };
-    if let Err(e) = printer {
+    if let Err(e) = receiver {
+        shared.put_terminal_back();
         eprintln!("error: cannot start the receiving thread: {e}");
         return ExitCode::from(1);
     }
 
+    let typed = match &shared.output {
+        Output::Editor(screen) => read_keys(&shared, screen),
+        Output::Plain | Output::Prompt => read_lines(&shared),
+    };
+    match typed {
+        Ok(()) => say_goodbye(&shared),
+        Err(_) => server_gone(&shared),
+    }
+}
+
+/// Connects to the server; the stream, and a second handle for reading.
+fn connect(target: &str) -> Result<(TcpStream, TcpStream), ExitCode> {
+    let stream = TcpStream::connect(target).map_err(|e| {
+        eprintln!("cannot connect to {target}: {e} (is the server running?)");
+        ExitCode::from(1)
+    })?;
+    let _ = stream.set_nodelay(true);
+    let reader = stream.try_clone().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    })?;
+    Ok((stream, reader))
+}
+
+/// Plain lines for a script; the line editor for a person at a terminal,
+/// if `stty` can switch it to raw mode.
+fn choose_output() -> Output {
+    // A prompt only makes sense when a person is typing and watching.
+    if !(io::stdin().is_terminal() && io::stdout().is_terminal()) {
+        Output::Plain
+    } else if terminal::enter_raw_mode() {
+        Output::Editor(Mutex::new(Screen::default()))
+    } else {
+        Output::Prompt
+    }
+}
+
+/// A panic must not leave the terminal raw. The hook puts it back, lets
+/// the usual report print, and ends the process: the other thread would
+/// otherwise go on drawing on a terminal no longer in raw mode.
+fn restore_terminal_on_panic() {
+    let report = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if terminal::restore() {
+            eprintln!();
+        }
+        report(info);
+        process::exit(101);
+    }));
+}
+
+/// Reads whole lines (a pipe, or a terminal left in canonical mode) and
+/// sends them. Returns at the end of input or after `/quit`; an error
+/// means the server is gone.
+fn read_lines(shared: &Shared) -> io::Result<()> {
     for line in io::stdin().lock().lines() {
         let Ok(line) = line else { break };
-        shared.gate.wait(LOGIN_WAIT);
         if terminal::restore() {
             // That was a password, typed without echo: end its line.
             println!();
         }
-        if protocol::is_quit(&line) {
-            shared.quitting.store(true, Ordering::SeqCst);
-        }
-        if shared.send_line(&line).is_err() {
-            return server_gone();
-        }
-        if shared.quitting.load(Ordering::SeqCst) {
+        if !send_typed(shared, &line)? {
             break;
         }
-        if shared.interactive {
+        if let Output::Prompt = shared.output {
             print!("> ");
             let _ = io::stdout().flush();
         }
     }
     terminal::restore();
-    // End of input (Ctrl-D, or the end of a pipe) means goodbye.
+    Ok(())
+}
+
+/// Reads keys from a terminal in raw mode, lets the screen edit and draw
+/// the line, and sends each line on Enter. Returns on Ctrl-C, Ctrl-D on an
+/// empty line, or after `/quit`; an error means the server is gone.
+fn read_keys(shared: &Shared, screen: &Mutex<Screen>) -> io::Result<()> {
+    let mut decoder = Decoder::default();
+    let mut bytes = [0; 1024];
+    let mut stdin = io::stdin().lock();
+    loop {
+        let read = match stdin.read(&mut bytes) {
+            Ok(0) => return Ok(()),
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // The terminal is gone (a closed window): leave.
+            Err(_) => return Ok(()),
+        };
+        for key in decoder.feed(&bytes[..read]) {
+            let width = terminal::width();
+            // Bind the action first, so the screen's lock is released
+            // before we block on the network or the login gate.
+            let action = lock(screen).press(key, width, &mut io::stdout().lock());
+            match action {
+                Ok(Action::Submit(line)) => {
+                    if !send_typed(shared, &line)? {
+                        return Ok(());
+                    }
+                }
+                Ok(Action::Quit) => return Ok(()),
+                // Redraw and Complete are done; a failed write to our own
+                // terminal has no better answer than to go on.
+                Ok(_) | Err(_) => {}
+            }
+        }
+    }
+}
+
+/// Sends a line you typed, once the login lets it through. Returns whether
+/// to go on reading (not after `/quit`).
+fn send_typed(shared: &Shared, line: &str) -> io::Result<bool> {
+    shared.gate.wait(LOGIN_WAIT);
+    if protocol::is_quit(line) {
+        shared.quitting.store(true, Ordering::SeqCst);
+    }
+    shared.send_line(line)?;
+    Ok(!shared.quitting.load(Ordering::SeqCst))
+}
+
+/// End of input (Ctrl-D, Ctrl-C, or the end of a pipe) means goodbye: sends
+/// `/quit` unless you did, and waits for the server to close.
+fn say_goodbye(shared: &Shared) -> ExitCode {
     if !shared.quitting.swap(true, Ordering::SeqCst) && shared.send_line("/quit").is_err() {
-        return server_gone();
+        return server_gone(shared);
     }
     // The receiving thread ends the process when the server closes the
     // connection; this is only a bound in case it never does.
     thread::sleep(QUIT_WAIT);
+    shared.put_terminal_back();
     ExitCode::SUCCESS
+}
+
+fn server_gone(shared: &Shared) -> ExitCode {
+    shared.show("* disconnected from server");
+    shared.put_terminal_back();
+    ExitCode::from(1)
 }
 
 /// Prints what the server sends until it closes the connection, then ends
 /// the process (the main thread may be blocked reading the keyboard, and
 /// std has no portable way to interrupt that). Answers the server's
 /// questions itself when `--name` or `CHAT_PASSWORD` gave the answers.
-fn print_incoming(stream: TcpStream, shared: &Shared) {
+fn receive_lines(stream: TcpStream, shared: &Shared) {
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
     loop {
@@ -207,16 +384,14 @@ fn print_incoming(stream: TcpStream, shared: &Shared) {
             Ok(LineRead::NotUtf8) => "(a line from the server was not valid UTF-8)".into(),
             Ok(LineRead::Eof) | Err(_) => break,
         };
-        show(&text, shared.interactive);
-        let step = shared
-            .login
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .on_line(&text);
-        if step.hide_input && io::stdin().is_terminal() {
-            // The next line typed is the password: do not show it.
-            terminal::hide_input();
+        let step = lock(&shared.login).on_line(&text);
+        if step.hide_input {
+            shared.hide_next_line();
         }
+        if let Output::Editor(screen) = &shared.output {
+            lock(screen).learn(&text);
+        }
+        shared.show(&text);
         if step.your_turn {
             shared.gate.open();
         }
@@ -227,89 +402,14 @@ fn print_incoming(stream: TcpStream, shared: &Shared) {
         }
     }
     if shared.quitting.load(Ordering::SeqCst) {
-        exit(0);
+        exit(shared, 0);
     }
-    show("* disconnected from server", shared.interactive);
-    exit(1);
+    shared.show("* disconnected from server");
+    exit(shared, 1);
 }
 
 /// Ends the process, putting the terminal back first.
-fn exit(code: i32) -> ! {
-    terminal::restore();
-    let _ = io::stdout().flush();
+fn exit(shared: &Shared, code: i32) -> ! {
+    shared.put_terminal_back();
     process::exit(code)
-}
-
-/// Prints one line. In a terminal, first wipes the `> ` prompt line (and
-/// whatever was typed on it: std has no raw mode to redraw it), then puts
-/// the prompt back underneath. The text was sanitized: no control
-/// characters from the server reach the terminal, only our own.
-fn show(text: &str, interactive: bool) {
-    let mut out = io::stdout().lock();
-    let _ = if interactive {
-        write!(out, "\r\x1b[K{text}\n> ")
-    } else {
-        writeln!(out, "{text}")
-    };
-    let _ = out.flush();
-}
-
-fn server_gone() -> ExitCode {
-    terminal::restore();
-    println!("* disconnected from server");
-    ExitCode::from(1)
-}
-
-/// Typing a password without showing it.
-///
-/// std has no terminal control, so we ask `stty` (which acts on the terminal
-/// of its standard input, ours) to turn echo off, and later to put back the
-/// settings it printed before. Signals from the keyboard (Ctrl-C) are turned
-/// off too while the password is typed: std cannot catch them, and dying
-/// with echo off would leave the user's terminal blind. Every way out of
-/// this program calls [`terminal::restore`] first.
-mod terminal {
-    use std::process::{Command, Stdio};
-    use std::sync::Mutex;
-
-    /// The terminal settings to put back, while input is hidden.
-    static SAVED: Mutex<Option<String>> = Mutex::new(None);
-
-    fn stty(args: &[&str]) -> Option<String> {
-        let output = Command::new("stty")
-            .args(args)
-            .stdin(Stdio::inherit())
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
-    }
-
-    /// Stops the terminal from showing what is typed (until [`restore`]).
-    pub fn hide_input() {
-        let mut saved = SAVED.lock().unwrap_or_else(|p| p.into_inner());
-        if saved.is_some() {
-            return;
-        }
-        if let Some(settings) = stty(&["-g"]) {
-            if stty(&["-echo", "-isig"]).is_some() {
-                *saved = Some(settings);
-            }
-        }
-    }
-
-    /// Puts the terminal back if input was hidden; returns whether it was.
-    pub fn restore() -> bool {
-        let mut saved = SAVED.lock().unwrap_or_else(|p| p.into_inner());
-        match saved.take() {
-            Some(settings) => {
-                let _ = stty(&[&settings]);
-                true
-            }
-            None => false,
-        }
-    }
 }
