@@ -106,6 +106,13 @@ pub struct ServerConfig {
     /// Rooms with more members than this get no join and leave notices; 0
     /// announces in rooms of any size.
     pub announce_max_members: usize,
+    /// The most rooms one client may be in at once.
+    pub max_rooms_per_client: usize,
+    /// The most rooms (with members) on the server at once.
+    pub max_rooms: usize,
+    /// The chat log is renamed to `<file>.1` and a new one started once it
+    /// is bigger than this (0: never).
+    pub history_max_bytes: u64,
     /// Where registered accounts (names and password hashes) are kept.
     pub accounts_file: PathBuf,
     /// Whether users may `/register` their name themselves.
@@ -145,6 +152,9 @@ impl Default for ServerConfig {
             max_clients_per_ip: 16,
             send_queue_bytes: 256 * 1024,
             announce_max_members: 100,
+            max_rooms_per_client: 50,
+            max_rooms: 10_000,
+            history_max_bytes: 64 * 1024 * 1024,
             accounts_file: PathBuf::from("data/accounts.txt"),
             open_registration: true,
             guests_allowed: true,
@@ -461,6 +471,13 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
         (Section::Server, "announce_max_members") => {
             server.announce_max_members = integer(key, value, 0, None)?;
         }
+        (Section::Server, "max_rooms_per_client") => {
+            server.max_rooms_per_client = integer(key, value, 1, Some(100_000))?;
+        }
+        (Section::Server, "max_rooms") => server.max_rooms = integer(key, value, 1, None)?,
+        (Section::Server, "history_max_bytes") => {
+            server.history_max_bytes = integer(key, value, 0, None)?;
+        }
         (Section::Server, "accounts_file") => {
             server.accounts_file = PathBuf::from(non_empty(key, value)?);
         }
@@ -562,6 +579,9 @@ mod tests {
         assert_eq!(s.send_queue_bytes, 262_144);
         assert_eq!(s.max_clients_per_ip, 16);
         assert_eq!(s.announce_max_members, 100);
+        assert_eq!(s.max_rooms_per_client, 50);
+        assert_eq!(s.max_rooms, 10_000);
+        assert_eq!(s.history_max_bytes, 64 * 1024 * 1024);
         assert_eq!(s.accounts_file, PathBuf::from("data/accounts.txt"));
         assert!(s.open_registration);
         assert!(s.guests_allowed);
@@ -618,6 +638,9 @@ max_clients = 64
 max_clients_per_ip = 0
 send_queue_bytes = 65_536
 announce_max_members = 0
+max_rooms_per_client = 5
+max_rooms = 100
+history_max_bytes = 1_000_000
 accounts_file = "logs/accounts.txt"
 open_registration = false
 guests_allowed = false  # accounts only
@@ -649,6 +672,9 @@ port = 7000
                 max_clients_per_ip: 0,
                 send_queue_bytes: 65536,
                 announce_max_members: 0,
+                max_rooms_per_client: 5,
+                max_rooms: 100,
+                history_max_bytes: 1_000_000,
                 accounts_file: PathBuf::from("logs/accounts.txt"),
                 open_registration: false,
                 guests_allowed: false,

@@ -62,12 +62,18 @@ pub(crate) enum Event {
     YouLeft(String),
     /// The recipient's new name.
     NowKnownAs(String),
-    /// The rooms and how many members each has, sorted by name.
-    Rooms(Vec<(String, usize)>),
-    /// Who is online (`room: None`) or in a room, sorted ignoring case.
+    /// The biggest rooms and how many members each has, sorted by name,
+    /// and how many more rooms there are.
+    Rooms {
+        rooms: Vec<(String, usize)>,
+        more: usize,
+    },
+    /// Who is online (`room: None`) or in a room, sorted ignoring case, and
+    /// how many more there are.
     Users {
         room: Option<String>,
         names: Vec<String>,
+        more: usize,
     },
     /// The list of commands.
     Help,

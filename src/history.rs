@@ -93,6 +93,11 @@ impl std::error::Error for HistoryError {
     }
 }
 
+/// How many rooms with no members keep their replay buffers; past this, the
+/// one unused longest is forgotten (its messages stay in the log, and a
+/// `/join` of it starts with an empty replay).
+const COLD_ROOMS: usize = 1000;
+
 /// The chat log and the replay buffers.
 pub(crate) struct History {
     /// Protects the file (one writer at a time, so lines never interleave)
@@ -100,18 +105,50 @@ pub(crate) struct History {
     /// first and this second; code here never calls back into the registry.
     inner: Mutex<Inner>,
     replay: usize,
+    path: PathBuf,
+    /// Past this size the log is rotated (0: never).
+    max_bytes: u64,
 }
 
 struct Inner {
     file: File,
+    /// The size of the current file, to know when to rotate it.
+    size: u64,
     recent: HashMap<String, VecDeque<Message>>,
+    /// Rooms with a replay buffer and no members, least recently used
+    /// first; at most [`COLD_ROOMS`] of them.
+    cold: VecDeque<String>,
+}
+
+impl Inner {
+    /// Notes that `room` has no members now, and forgets the buffer of the
+    /// room unused longest if too many are kept.
+    fn cool(&mut self, room: &str) {
+        if !self.recent.contains_key(room) || self.cold.iter().any(|r| r == room) {
+            return;
+        }
+        self.cold.push_back(room.to_string());
+        while self.cold.len() > COLD_ROOMS {
+            if let Some(oldest) = self.cold.pop_front() {
+                self.recent.remove(&oldest);
+            }
+        }
+    }
 }
 
 impl History {
     /// Opens (or creates) the log at `path`, loading the last `replay`
     /// entries of each room. Lines that cannot be read are skipped; the
     /// returned warnings say which, for the activity log.
-    pub fn open(path: &Path, replay: usize) -> Result<(History, Vec<String>), HistoryError> {
+    ///
+    /// Only the current file is read (not a rotated `.1`), and only the
+    /// [`COLD_ROOMS`] rooms spoken in last keep a replay: none has members
+    /// yet.
+    pub fn open(
+        path: &Path,
+        replay: usize,
+        max_bytes: u64,
+    ) -> Result<(History, Vec<String>), HistoryError> {
         let fail = |source| HistoryError {
             path: path.to_path_buf(),
             source,
@@ -119,26 +156,40 @@ impl History {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(fail)?;
         }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(fail)?;
+        let mut file = open_log_file(path).map_err(fail)?;
         let loaded = load(&mut BufReader::new(&mut file), replay).map_err(fail)?;
         if loaded.torn {
             // Start the next entry on a line of its own, not glued to the
             // torn one.
             file.write_all(b"\n").map_err(fail)?;
         }
+        let size = file.metadata().map_err(fail)?.len();
         let history = History {
             inner: Mutex::new(Inner {
                 file,
+                size,
                 recent: loaded.recent,
+                cold: loaded.cold,
             }),
             replay,
+            path: path.to_path_buf(),
+            max_bytes,
         };
         Ok((history, loaded.warnings))
+    }
+
+    /// `room` has members again: its buffer is no longer a candidate to
+    /// forget.
+    pub(crate) fn room_in_use(&self, room: &str) {
+        let mut inner = lock(&self.inner, "history");
+        if let Some(i) = inner.cold.iter().position(|r| r == room) {
+            inner.cold.remove(i);
+        }
+    }
+
+    /// `room` has no members now (see [`COLD_ROOMS`]).
+    pub(crate) fn room_emptied(&self, room: &str) {
+        lock(&self.inner, "history").cool(room);
     }
 
     /// Appends a message to the file and the replay buffer of its room.
@@ -148,7 +199,11 @@ impl History {
     pub(crate) fn append(&self, message: &Message) {
         let line = to_log_line(message, &clock::now_rfc3339());
         let mut inner = lock(&self.inner, "history");
-        let written = inner.file.write_all(line.as_bytes());
+        let mut written = inner.file.write_all(line.as_bytes());
+        inner.size += line.len() as u64;
+        if self.max_bytes > 0 && inner.size > self.max_bytes && written.is_ok() {
+            written = self.rotate(&mut inner);
+        }
         if self.replay > 0 {
             let recent = inner.recent.entry(message.room.clone()).or_default();
             if recent.len() == self.replay {
@@ -160,6 +215,16 @@ impl History {
         if let Err(e) = written {
             log!("cannot write to the history file: {e}");
         }
+    }
+
+    /// Renames the log to `<file>.1` (replacing the previous one) and starts
+    /// a new, empty one. A rename and an open: quick enough to do holding
+    /// the lock, which keeps every line in one file or the other, in order.
+    fn rotate(&self, inner: &mut Inner) -> io::Result<()> {
+        fs::rename(&self.path, rotated_path(&self.path))?;
+        inner.file = open_log_file(&self.path)?;
+        inner.size = 0;
+        Ok(())
     }
 
     /// The last messages of `room` (at most `replay`), oldest first.
@@ -182,54 +247,102 @@ impl History {
 
 struct Loaded {
     recent: HashMap<String, VecDeque<Message>>,
+    /// The rooms of `recent`, spoken in least recently first.
+    cold: VecDeque<String>,
     warnings: Vec<String>,
     /// The file did not end with a newline.
     torn: bool,
 }
 
-/// Reads a log, keeping the last `replay` entries of each room.
+/// Reads a log, keeping the last `replay` entries of each of the
+/// [`COLD_ROOMS`] rooms spoken in last.
 fn load(reader: &mut impl BufRead, replay: usize) -> io::Result<Loaded> {
-    let mut loaded = Loaded {
-        recent: HashMap::new(),
-        warnings: Vec::new(),
-        torn: false,
-    };
+    let mut recent: HashMap<String, VecDeque<Message>> = HashMap::new();
+    // When each room was last spoken in, by line number.
+    let mut last_seen: HashMap<String, usize> = HashMap::new();
+    let mut warnings = Vec::new();
     let mut buf = Vec::new();
     let mut number = 0;
-    loop {
+    let torn = loop {
         let read = read_line_capped(reader, MAX_LOG_LINE, &mut buf)?;
         number += 1;
         let line = match read {
-            LineRead::Eof => return Ok(loaded),
+            LineRead::Eof => break false,
             LineRead::Torn => {
-                loaded.torn = true;
-                let warning = format!("line {number}: torn last line (no newline), skipped");
-                loaded.warnings.push(warning);
-                return Ok(loaded);
+                warnings.push(format!(
+                    "line {number}: torn last line (no newline), skipped"
+                ));
+                break true;
             }
             LineRead::TooLong => {
-                let warning = format!("line {number}: too long, skipped");
-                loaded.warnings.push(warning);
+                warnings.push(format!("line {number}: too long, skipped"));
                 continue;
             }
             LineRead::NotUtf8 => None,
             LineRead::Line(line) if line.is_empty() => continue,
             LineRead::Line(line) => Some(line),
         };
-        match line.as_deref().and_then(parse_log_line) {
-            Some(message) if replay > 0 => {
-                let recent = loaded.recent.entry(message.room.clone()).or_default();
-                if recent.len() == replay {
-                    recent.pop_front();
-                }
-                recent.push_back(message);
-            }
-            Some(_) => {}
-            None => loaded
-                .warnings
-                .push(format!("line {number}: not a history entry, skipped")),
+        let Some(message) = line.as_deref().and_then(parse_log_line) else {
+            warnings.push(format!("line {number}: not a history entry, skipped"));
+            continue;
+        };
+        if replay == 0 {
+            continue;
         }
+        last_seen.insert(message.room.clone(), number);
+        let buffer = recent.entry(message.room.clone()).or_default();
+        if buffer.len() == replay {
+            buffer.pop_front();
+        }
+        buffer.push_back(message);
+        // Now and then, not every line: forget all but the rooms spoken in
+        // last, so a huge log with many rooms costs time, not memory.
+        if recent.len() > 2 * COLD_ROOMS {
+            keep_latest(&mut recent, &last_seen, COLD_ROOMS);
+        }
+    };
+    let cold = keep_latest(&mut recent, &last_seen, COLD_ROOMS);
+    Ok(Loaded {
+        recent,
+        cold,
+        warnings,
+        torn,
+    })
+}
+
+/// Keeps the buffers of the `keep` rooms seen last; returns those rooms,
+/// least recently seen first.
+fn keep_latest(
+    recent: &mut HashMap<String, VecDeque<Message>>,
+    last_seen: &HashMap<String, usize>,
+    keep: usize,
+) -> VecDeque<String> {
+    let mut rooms: Vec<(usize, String)> = recent
+        .keys()
+        .map(|room| (last_seen.get(room).copied().unwrap_or(0), room.clone()))
+        .collect();
+    rooms.sort_unstable();
+    let forget = rooms.len().saturating_sub(keep);
+    for (_, room) in rooms.drain(..forget) {
+        recent.remove(&room);
     }
+    rooms.into_iter().map(|(_, room)| room).collect()
+}
+
+/// Opens (or creates) the log for reading and appending.
+fn open_log_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)
+}
+
+/// Where a rotated log goes: `<file>.1`.
+pub(crate) fn rotated_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".1");
+    PathBuf::from(name)
 }
 
 #[cfg(test)]
@@ -271,6 +384,91 @@ mod tests {
         ] {
             assert_eq!(parse_log_line(bad), None, "{bad:?}");
         }
+    }
+
+    /// A fresh log in a temp dir of its own, removed on drop.
+    struct TempLog(PathBuf);
+
+    impl TempLog {
+        fn new(tag: &str) -> TempLog {
+            let dir =
+                std::env::temp_dir().join(format!("lanchat-history-{tag}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            TempLog(dir.join("chat.log"))
+        }
+    }
+
+    impl Drop for TempLog {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    #[test]
+    fn only_so_many_empty_rooms_keep_their_replay() {
+        let log = TempLog::new("cold");
+        let (history, _) = History::open(&log.0, 2, 0).expect("open");
+        for i in 0..COLD_ROOMS + 5 {
+            let room = format!("r{i}");
+            history.room_in_use(&room);
+            history.append(&entry(&room, "x", "hi", false));
+            history.room_emptied(&room);
+        }
+        // The five emptied first were forgotten; the rest are kept.
+        for i in 0..5 {
+            assert!(history.recent(&format!("r{i}")).is_empty(), "r{i}");
+        }
+        assert_eq!(history.recent("r5").len(), 1);
+        // A room in use again is not a candidate to forget.
+        history.room_in_use("r5");
+        for i in 0..10 {
+            let room = format!("late{i}");
+            history.append(&entry(&room, "x", "hi", false));
+            history.room_emptied(&room);
+        }
+        assert_eq!(history.recent("r5").len(), 1);
+        assert!(history.recent("r6").is_empty());
+    }
+
+    #[test]
+    fn the_log_is_rotated_past_its_size_and_only_the_new_file_is_loaded() {
+        let log = TempLog::new("rotate");
+        let (history, _) = History::open(&log.0, 5, 100).expect("open");
+        // About 48 bytes a line: the third goes past 100 and rotates.
+        for i in 0..4 {
+            history.append(&entry("a", "x", &format!("message number {i}"), false));
+        }
+        drop(history);
+        let old = fs::read_to_string(rotated_path(&log.0)).expect("a .1 file");
+        let new = fs::read_to_string(&log.0).expect("the new file");
+        assert!(old.contains("message number 0"), "{old}");
+        assert!(!new.contains("message number 0"), "{new}");
+        assert!(new.contains("message number 3"), "{new}");
+        assert!(new.len() <= 100 + 64, "{}", new.len());
+        let (reopened, _) = History::open(&log.0, 5, 100).expect("reopen");
+        let texts: Vec<String> = reopened.recent("a").into_iter().map(|m| m.text).collect();
+        assert!(texts.iter().all(|t| new.contains(t.as_str())), "{texts:?}");
+    }
+
+    #[test]
+    fn loading_keeps_the_rooms_spoken_in_last() {
+        let mut text = String::new();
+        for i in 0..COLD_ROOMS * 3 {
+            text.push_str(&format!("t\t#r{i}\tx\thi\n"));
+        }
+        let loaded = load(&mut Cursor::new(text), 3).expect("load");
+        assert_eq!(loaded.recent.len(), COLD_ROOMS);
+        assert!(loaded
+            .recent
+            .contains_key(&format!("r{}", COLD_ROOMS * 3 - 1)));
+        assert!(!loaded.recent.contains_key("r0"));
+        assert_eq!(loaded.cold.len(), COLD_ROOMS);
+        assert_eq!(
+            loaded.cold.back(),
+            Some(&format!("r{}", COLD_ROOMS * 3 - 1))
+        );
     }
 
     #[test]

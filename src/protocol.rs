@@ -260,9 +260,9 @@ pub(crate) fn render(event: &Event) -> String {
         Event::NowTalkingIn(room) => notice(&format!("you are now talking in #{room}")),
         Event::YouLeft(room) => notice(&format!("you left #{room}")),
         Event::NowKnownAs(name) => notice(&format!("you are now known as {name}")),
-        Event::Rooms(rooms) => rooms_line(rooms),
-        Event::Users { room, names } => {
-            let list = names.join(", ");
+        Event::Rooms { rooms, more } => rooms_line(rooms, *more),
+        Event::Users { room, names, more } => {
+            let list = names.join(", ") + &and_more(*more);
             match room {
                 None => notice(&format!("online: {list}")),
                 Some(room) => notice(&format!("in #{room}: {list}")),
@@ -307,8 +307,9 @@ fn replay(room: &str, messages: &[Message]) -> String {
     out
 }
 
-/// `* rooms: #dev (1), #general (3)`, or `* rooms: none`.
-fn rooms_line(rooms: &[(String, usize)]) -> String {
+/// `* rooms: #dev (1), #general (3)`, or `* rooms: none`; `, and N more`
+/// after the biggest when there are more.
+fn rooms_line(rooms: &[(String, usize)], more: usize) -> String {
     if rooms.is_empty() {
         return notice("rooms: none");
     }
@@ -316,7 +317,15 @@ fn rooms_line(rooms: &[(String, usize)]) -> String {
         .iter()
         .map(|(name, count)| format!("#{name} ({count})"))
         .collect();
-    notice(&format!("rooms: {}", list.join(", ")))
+    notice(&format!("rooms: {}{}", list.join(", "), and_more(more)))
+}
+
+/// `, and N more` when a list was cut short.
+fn and_more(more: usize) -> String {
+    match more {
+        0 => String::new(),
+        n => format!(", and {n} more"),
+    }
 }
 
 /// `* text`: a notice.
@@ -578,15 +587,32 @@ mod tests {
             ),
             (Event::YouLeft(s("dev")), "* you left #dev\n"),
             (Event::NowKnownAs(s("bo")), "* you are now known as bo\n"),
-            (Event::Rooms(vec![]), "* rooms: none\n"),
             (
-                Event::Rooms(vec![(s("dev"), 1), (s("general"), 3)]),
+                Event::Rooms {
+                    rooms: vec![],
+                    more: 0,
+                },
+                "* rooms: none\n",
+            ),
+            (
+                Event::Rooms {
+                    rooms: vec![(s("dev"), 1), (s("general"), 3)],
+                    more: 0,
+                },
                 "* rooms: #dev (1), #general (3)\n",
+            ),
+            (
+                Event::Rooms {
+                    rooms: vec![(s("dev"), 1)],
+                    more: 7,
+                },
+                "* rooms: #dev (1), and 7 more\n",
             ),
             (
                 Event::Users {
                     room: None,
                     names: vec![s("al"), s("bo")],
+                    more: 0,
                 },
                 "* online: al, bo\n",
             ),
@@ -594,8 +620,9 @@ mod tests {
                 Event::Users {
                     room: Some(s("dev")),
                     names: vec![s("al")],
+                    more: 2,
                 },
-                "* in #dev: al\n",
+                "* in #dev: al, and 2 more\n",
             ),
             (Event::Bye(s("al")), "* Bye al!\n"),
             (

@@ -90,6 +90,10 @@ pub(crate) enum ChatError {
     NotInRoom(String),
     NoRoom,
     NoSuchRoom(String),
+    /// The client is in `max_rooms_per_client` rooms already.
+    TooManyRoomsForYou(usize),
+    /// The server has `max_rooms` rooms already.
+    TooManyRooms,
     /// This session was removed (kicked, or dropped for not reading).
     Gone,
 }
@@ -105,6 +109,8 @@ impl fmt::Display for ChatError {
             ChatError::NotInRoom(room) => write!(f, "you are not in #{room}"),
             ChatError::NoRoom => write!(f, "you are not in any room (try /join <room>)"),
             ChatError::NoSuchRoom(room) => write!(f, "no room #{room}"),
+            ChatError::TooManyRoomsForYou(max) => write!(f, "you are in too many rooms ({max})"),
+            ChatError::TooManyRooms => write!(f, "too many rooms on this server"),
             ChatError::Gone => write!(f, "you are no longer connected"),
         }
     }
@@ -128,9 +134,24 @@ struct State {
     /// Outboxes that were idle and got lines during the current operation:
     /// handed to the writers after the lock is released, all at once.
     to_schedule: Vec<Arc<Outbox>>,
-    /// Rooms bigger than this get no join and leave notices (0: no limit).
-    announce_max_members: usize,
+    limits: Limits,
 }
+
+/// How big the chat may grow (from the config).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Rooms bigger than this get no join and leave notices (0: no limit).
+    pub(crate) announce_max_members: usize,
+    /// The most rooms one client may be in.
+    pub(crate) max_rooms_per_client: usize,
+    /// The most rooms with members.
+    pub(crate) max_rooms: usize,
+}
+
+/// The most rooms a `/rooms` reply names, and the most names a `/users`
+/// reply lists: every reply line has a fixed bound, however big the chat.
+const LIST_ROOMS: usize = 50;
+const LIST_USERS: usize = 100;
 
 /// The shared registry of online clients and rooms.
 pub(crate) struct Registry {
@@ -149,7 +170,7 @@ impl Registry {
         history: History,
         writers: Arc<Writers>,
         default_room: &str,
-        announce_max_members: usize,
+        limits: Limits,
     ) -> Registry {
         Registry {
             state: Mutex::new(State {
@@ -157,7 +178,7 @@ impl Registry {
                 rooms: Rooms::new(),
                 dead: Vec::new(),
                 to_schedule: Vec::new(),
-                announce_max_members,
+                limits,
             }),
             history,
             writers,
@@ -171,7 +192,7 @@ impl Registry {
     fn with_state<R>(&self, op: impl FnOnce(&mut State) -> R) -> R {
         let mut state = lock(&self.state, "registry");
         let result = op(&mut state);
-        state.reap();
+        state.reap(&self.history);
         let to_schedule = mem::take(&mut state.to_schedule);
         drop(state);
         self.writers.schedule(to_schedule);
@@ -226,7 +247,7 @@ impl Registry {
                 name: name.to_string(),
             };
             state.announce(&room, &joined);
-            state.rooms.join(&room, &key);
+            state.join_room(&room, &key, &self.history);
             let client = Client {
                 id,
                 name: name.to_string(),
@@ -257,7 +278,7 @@ impl Registry {
     pub(crate) fn depart(&self, session: &Session) {
         self.with_state(|state| {
             if state.client(session).is_ok() {
-                state.remove(&name_key(&session.name), false);
+                state.remove(&name_key(&session.name), false, &self.history);
             }
         });
     }
@@ -330,12 +351,21 @@ impl Registry {
     pub(crate) fn join(&self, session: &Session, room: &str) -> Result<(), ChatError> {
         let key = name_key(&session.name);
         self.with_state(|state| {
+            let limits = state.limits;
+            let room_exists = state.rooms.members(room).is_some();
+            let room_count = state.rooms.count();
             let client = state.client(session)?;
             if let Some(i) = client.rooms.iter().position(|r| r == room) {
                 let r = client.rooms.remove(i);
                 client.rooms.push(r);
                 state.write(&key, &Event::NowTalkingIn(room.to_string()));
                 return Ok(());
+            }
+            if client.rooms.len() >= limits.max_rooms_per_client {
+                return Err(ChatError::TooManyRoomsForYou(limits.max_rooms_per_client));
+            }
+            if !room_exists && room_count >= limits.max_rooms {
+                return Err(ChatError::TooManyRooms);
             }
             client.rooms.push(room.to_string());
             let reply = [Event::YouJoined(room.to_string()), self.replay(room)];
@@ -345,7 +375,7 @@ impl Registry {
                 name: session.name.clone(),
             };
             state.announce(room, &joined);
-            state.rooms.join(room, &key);
+            state.join_room(room, &key, &self.history);
             Ok(())
         })
     }
@@ -363,7 +393,7 @@ impl Registry {
                 return Err(ChatError::NotInRoom(room));
             };
             client.rooms.remove(i);
-            state.rooms.leave(&room, &key);
+            state.leave_room(&room, &key, &self.history);
             state.write(&key, &Event::YouLeft(room.clone()));
             let left = Event::Left {
                 room: room.clone(),
@@ -428,42 +458,45 @@ impl Registry {
         self.with_state(|state| state.clients.contains_key(&name_key(name)))
     }
 
-    /// The rooms and their member counts, sorted by name.
+    /// The 50 biggest rooms with their member counts, sorted by name, and
+    /// how many more there are.
     pub(crate) fn rooms(&self) -> Event {
-        let rooms = self.with_state(|state| {
-            state
-                .rooms
-                .list()
-                .map(|(name, count)| (name.to_string(), count))
-                .collect()
-        });
-        Event::Rooms(rooms)
+        let (rooms, more) = self.with_state(|state| state.rooms.biggest(LIST_ROOMS));
+        Event::Rooms { rooms, more }
     }
 
-    /// Who is online, or who is in `room`; sorted ignoring case.
+    /// Who is online, or who is in `room`: the first 100 names ignoring
+    /// case, and how many more there are.
     pub(crate) fn users(&self, room: Option<&str>) -> Result<Event, ChatError> {
-        let names = self.with_state(|state| {
-            let mut names: Vec<(String, String)> = match room {
+        let (names, more) = self.with_state(|state| {
+            let mut names: Vec<(String, &str)> = match room {
                 None => state
                     .clients
                     .iter()
-                    .map(|(key, c)| (key.clone(), c.name.clone()))
+                    .map(|(key, c)| (key.clone(), c.name.as_str()))
                     .collect(),
                 Some(room) => state
                     .rooms
                     .members(room)
                     .ok_or_else(|| ChatError::NoSuchRoom(room.to_string()))?
                     .iter()
-                    .filter_map(|key| state.clients.get(key))
-                    .map(|c| (name_key(&c.name), c.name.clone()))
+                    .filter_map(|key| state.clients.get_key_value(key))
+                    .map(|(key, c)| (key.clone(), c.name.as_str()))
                     .collect(),
             };
+            let more = names.len().saturating_sub(LIST_USERS);
+            if more > 0 {
+                names.select_nth_unstable_by(LIST_USERS, |a, b| a.0.cmp(&b.0));
+                names.truncate(LIST_USERS);
+            }
             names.sort_unstable(); // keys are unique: stability buys nothing
-            Ok::<_, ChatError>(names.into_iter().map(|(_, name)| name).collect())
+            let names = names.into_iter().map(|(_, name)| name.to_string());
+            Ok::<_, ChatError>((names.collect(), more))
         })?;
         Ok(Event::Users {
             room: room.map(str::to_string),
             names,
+            more,
         })
     }
 
@@ -491,7 +524,7 @@ impl Registry {
                 return Err(ChatError::NotOnline(name.to_string()));
             }
             state.write(&key, &kicked);
-            state.evict(&key, true);
+            state.evict(&key, true, &self.history);
             Ok(())
         })
     }
@@ -548,7 +581,8 @@ impl State {
     /// room` still tells who is there.
     fn announce(&mut self, room: &str, event: &Event) {
         let members = self.rooms.members(room).map_or(0, |m| m.len());
-        if self.announce_max_members == 0 || members <= self.announce_max_members {
+        let max = self.limits.announce_max_members;
+        if max == 0 || members <= max {
             self.write_room(room, None, event);
         }
     }
@@ -571,11 +605,29 @@ impl State {
         }
     }
 
+    /// Adds a member to a room; the chat log learns when a room comes into
+    /// use, so it keeps that room's replay.
+    fn join_room(&mut self, room: &str, key: &str, history: &History) {
+        if self.rooms.members(room).is_none() {
+            history.room_in_use(room);
+        }
+        self.rooms.join(room, key);
+    }
+
+    /// Removes a member from a room; the chat log learns when a room
+    /// empties, so it may forget that room's replay (see `History`).
+    fn leave_room(&mut self, room: &str, key: &str, history: &History) {
+        self.rooms.leave(room, key);
+        if self.rooms.members(room).is_none() {
+            history.room_emptied(room);
+        }
+    }
+
     /// Removes a client and tells its rooms it left.
-    fn remove(&mut self, key: &str, kicked: bool) -> Option<Client> {
+    fn remove(&mut self, key: &str, kicked: bool, history: &History) -> Option<Client> {
         let client = self.clients.remove(key)?;
         for room in &client.rooms {
-            self.rooms.leave(room, key);
+            self.leave_room(room, key, history);
             let left = Event::Left {
                 room: room.clone(),
                 name: client.name.clone(),
@@ -590,8 +642,8 @@ impl State {
     /// closes its connection once what is queued for it has been sent: the
     /// handler's blocked read then returns, and the handler ends (its later
     /// calls here get `Gone`).
-    fn evict(&mut self, key: &str, kicked: bool) {
-        if let Some(client) = self.remove(key, kicked) {
+    fn evict(&mut self, key: &str, kicked: bool, history: &History) {
+        if let Some(client) = self.remove(key, kicked, history) {
             client.outbox.close_after_flush(Shutdown::Both);
         }
     }
@@ -599,7 +651,7 @@ impl State {
     /// Removes the clients whose outbox refused a line. Telling their rooms
     /// may overflow more outboxes; the loop ends because each turn removes a
     /// client (or finds it already gone).
-    fn reap(&mut self) {
+    fn reap(&mut self, history: &History) {
         while let Some(key) = self.dead.pop() {
             if let Some(client) = self.clients.get(&key) {
                 log!(
@@ -608,7 +660,7 @@ impl State {
                     client.name
                 );
             }
-            self.evict(&key, false);
+            self.evict(&key, false, history);
         }
     }
 }
@@ -638,6 +690,12 @@ mod tests {
     use std::path::PathBuf;
     use std::time::Duration;
 
+    const LIMITS: Limits = Limits {
+        announce_max_members: 100,
+        max_rooms_per_client: 3,
+        max_rooms: 4,
+    };
+
     /// A registry with a history file in a fresh temp dir, removed on drop.
     struct Fixture {
         registry: Registry,
@@ -650,10 +708,10 @@ mod tests {
         fn new(tag: &str) -> Fixture {
             let dir =
                 std::env::temp_dir().join(format!("lanchat-registry-{tag}-{}", std::process::id()));
-            let (history, _) = History::open(&dir.join("history.log"), 5).expect("history");
+            let (history, _) = History::open(&dir.join("history.log"), 5, 0).expect("history");
             let (writers, _threads) = Writers::start(1).expect("writers");
             Fixture {
-                registry: Registry::new(history, writers, "general", 100),
+                registry: Registry::new(history, writers, "general", LIMITS),
                 dir,
                 listener: TcpListener::bind("127.0.0.1:0").expect("bind"),
                 next_id: 1,

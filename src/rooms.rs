@@ -91,6 +91,29 @@ impl Rooms {
             .map(|(name, m)| (name.as_str(), m.len()))
     }
 
+    /// How many rooms there are (each has at least one member).
+    pub fn count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// The `n` biggest rooms (ties: by name), listed by name, and how many
+    /// other rooms there are. A copy of at most `n` names, whatever the
+    /// number of rooms, so a reply to `/rooms` has a fixed bound.
+    pub fn biggest(&self, n: usize) -> (Vec<(String, usize)>, usize) {
+        let mut all: Vec<(&str, usize)> = self.list().collect();
+        let more = all.len().saturating_sub(n);
+        if more > 0 {
+            // Biggest first, then by name; only the first n are sorted.
+            all.select_nth_unstable_by(n, |a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            all.truncate(n);
+            all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        }
+        let shown = all
+            .into_iter()
+            .map(|(name, count)| (name.to_string(), count));
+        (shown.collect(), more)
+    }
+
     /// Renames a member in each of `rooms`.
     pub fn rename(&mut self, rooms: &[String], old: &str, new: &str) {
         for room in rooms {
@@ -106,6 +129,21 @@ impl Rooms {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_biggest_rooms_are_listed_by_name_and_the_rest_counted() {
+        let mut rooms = Rooms::new();
+        for (room, members) in [("a", 1), ("b", 3), ("c", 2), ("d", 3), ("e", 1)] {
+            for m in 0..members {
+                rooms.join(room, &format!("m{m}"));
+            }
+        }
+        let s = |n: &str, c| (n.to_string(), c);
+        assert_eq!(rooms.biggest(3), (vec![s("b", 3), s("c", 2), s("d", 3)], 2));
+        assert_eq!(rooms.biggest(10).1, 0);
+        assert_eq!(rooms.biggest(10).0.len(), 5);
+        assert_eq!(rooms.count(), 5);
+    }
 
     #[test]
     fn room_names_are_stored_lower_case_without_hash() {

@@ -31,7 +31,7 @@ use crate::history::{History, HistoryError};
 use crate::net::accept::{self, Accepted, Acceptor};
 use crate::net::linger::linger;
 use crate::outbox::{Outbox, Writers};
-use crate::registry::{ChatError, ConnId, Registry};
+use crate::registry::{ChatError, ConnId, Limits, Registry};
 use crate::web::{self, WebContext};
 use crate::{handler, log, protocol};
 
@@ -132,8 +132,12 @@ impl Server {
     /// Opens the chat log and the accounts, and binds the listening sockets
     /// (the chat's, and the web page's unless `[web]` is disabled).
     pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
-        let (history, warnings) = History::open(&config.history_file, config.history_replay)
-            .map_err(ServerError::History)?;
+        let (history, warnings) = History::open(
+            &config.history_file,
+            config.history_replay,
+            config.history_max_bytes,
+        )
+        .map_err(ServerError::History)?;
         for warning in warnings {
             log!("history file {}: {warning}", config.history_file.display());
         }
@@ -162,7 +166,11 @@ impl Server {
             history,
             Arc::clone(&writers),
             &config.default_room,
-            config.announce_max_members,
+            Limits {
+                announce_max_members: config.announce_max_members,
+                max_rooms_per_client: config.max_rooms_per_client,
+                max_rooms: config.max_rooms,
+            },
         );
         Ok(Server {
             listener,
