@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use crate::event::Message;
 use crate::lock::lock;
 use crate::net::{read_line_capped, LineRead};
-use crate::{clock, log, protocol};
+use crate::{clock, files, log, protocol};
 
 /// Lines longer than this in the log file are skipped when loading. Entries
 /// we write are far shorter (a capped client line plus a few fields).
@@ -117,12 +117,10 @@ impl History {
             source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(fail)?;
+            files::create_private_dir(dir).map_err(fail)?;
         }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
+        // Private: the chat log holds everyone's messages (see `files`).
+        let mut file = files::private(OpenOptions::new().create(true).read(true).append(true))
             .open(path)
             .map_err(fail)?;
         let loaded = load(&mut BufReader::new(&mut file), replay).map_err(fail)?;
