@@ -1081,6 +1081,12 @@ port = 7000
     }
 
     #[test]
+    fn the_shipped_config_toml_parses_to_the_defaults() {
+        let shipped = parse(include_str!("../config.toml")).expect("config.toml parses");
+        assert_eq!(shipped, Config::default());
+    }
+
+    #[test]
     fn web_hostnames_are_a_comma_separated_list() {
         let web = |text: &str| parse(&format!("[web]\n{text}\n")).map(|c| c.server.web.hostnames);
         assert_eq!(
