@@ -349,3 +349,31 @@ fn the_third_wrong_password_closes_with_a_linger_not_a_reset() {
     let read = guesser.stream().read(&mut rest);
     assert!(matches!(read, Ok(0)), "expected a clean end, got {read:?}");
 }
+
+// ---------------------------------------------------------------------------
+// The console
+
+/// The next line on the server's stdout that contains `word`.
+fn console_reply(server: &TestServer, word: &str) -> String {
+    for _ in 0..20 {
+        let line = server.stdout_line();
+        if line.contains(word) {
+            return line;
+        }
+    }
+    panic!("no line with {word:?} on the server's stdout");
+}
+
+#[test]
+fn the_console_does_not_register_a_name_a_guest_is_using() {
+    let mut server = TestServer::with_config("password_iterations = 1");
+    let _alice = server.login("alice");
+    server.console("/register alice password1");
+    let reply = console_reply(&server, "alice");
+    assert_eq!(reply, "! alice is online as a guest; /kick them first");
+    server.console("/accounts");
+    assert_eq!(console_reply(&server, "accounts"), "* accounts: none");
+    // A name nobody uses is registered as before.
+    server.console("/register bob password1");
+    assert_eq!(console_reply(&server, "bob"), "* bob is now registered");
+}
