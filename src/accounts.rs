@@ -47,9 +47,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread;
 
-use crate::crypto;
 use crate::lock::{lock, wait};
 use crate::protocol::{self, BadName};
+use crate::{crypto, files};
 
 /// Bytes of random salt per account.
 const SALT_LEN: usize = 16;
@@ -571,7 +571,7 @@ fn save(path: &Path, accounts: &AccountMap) -> io::Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    fs::create_dir_all(dir)?;
+    files::create_private_dir(dir)?;
     let tmp = tmp_path(path);
     let written = write_synced(&tmp, text.as_bytes()).and_then(|()| fs::rename(&tmp, path));
     if written.is_err() {
@@ -604,11 +604,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
+    let mut file = files::private(OpenOptions::new().write(true).create_new(true)).open(path)?;
     file.write_all(bytes)?;
     file.flush()?;
     // Without this the rename could reach the disk before the data, and a

@@ -25,7 +25,8 @@
 //!
 //! Booleans (`true`, `false`) are parsed too (`guests_allowed`, say).
 //! Not supported: single-quoted strings, multi-line strings, floats, arrays,
-//! inline tables, dotted or quoted keys.
+//! inline tables, dotted or quoted keys. The one list, `[web] hostnames`, is
+//! therefore a comma-separated string: `hostnames = "chat.lan, 10.0.0.5"`.
 //!
 //! Unknown sections and keys are errors rather than being ignored: otherwise
 //! `prot = 7000` would silently leave the server on port 7878.
@@ -55,6 +56,11 @@ pub struct WebConfig {
     pub host: String,
     /// 0 picks a free port.
     pub port: u16,
+    /// More names the page may be reached by (besides `localhost`,
+    /// `127.0.0.1`, `[::1]` and the listener's address): a request whose
+    /// `Host` names none of them is refused. Written in the file as one
+    /// comma-separated string, since our TOML subset has no arrays.
+    pub hostnames: Vec<String>,
 }
 
 impl Default for WebConfig {
@@ -63,6 +69,7 @@ impl Default for WebConfig {
             enabled: true,
             host: DEFAULT_HOST.to_string(),
             port: 8080,
+            hostnames: Vec::new(),
         }
     }
 }
@@ -439,6 +446,7 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
         (Section::Web, "enabled") => server.web.enabled = boolean(key, value)?,
         (Section::Web, "host") => server.web.host = non_empty(key, value)?,
         (Section::Web, "port") => server.web.port = integer(key, value, 0, Some(65535))?,
+        (Section::Web, "hostnames") => server.web.hostnames = hostnames(key, value)?,
         (Section::Server, "host") => server.host = non_empty(key, value)?,
         (Section::Server, "port") => server.port = integer(key, value, 0, Some(65535))?,
         (Section::Server, "server_name") => server.server_name = non_empty(key, value)?,
@@ -536,6 +544,33 @@ fn integer<T: TryFrom<i64>>(
     T::try_from(number).map_err(|_| format!("{key} is too large"))
 }
 
+/// A comma-separated list of host names (`"chat.lan, 192.168.1.20"`),
+/// without ports: each a DNS name, an IPv4 address, or an IPv6 address in
+/// brackets. Empty entries are skipped, so `""` is the empty list.
+fn hostnames(key: &str, value: Value) -> Result<Vec<String>, String> {
+    let text = string(key, value)?;
+    let names: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect();
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    let v6 = |c: char| c.is_ascii_hexdigit() || c == ':' || c == '.';
+    for name in &names {
+        let well_formed = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+            Some(inside) => !inside.is_empty() && inside.chars().all(v6),
+            None => name.chars().all(plain),
+        };
+        if !well_formed {
+            return Err(format!(
+                "{key}: {name:?} is not a host name (names are separated by commas, without ports)"
+            ));
+        }
+    }
+    Ok(names)
+}
+
 fn boolean(key: &str, value: Value) -> Result<bool, String> {
     match value {
         Value::Bool(flag) => Ok(flag),
@@ -591,7 +626,8 @@ mod tests {
             WebConfig {
                 enabled: true,
                 host: "127.0.0.1".to_string(),
-                port: 8080
+                port: 8080,
+                hostnames: Vec::new(),
             }
         );
         assert_eq!(config.client.host, "127.0.0.1");
@@ -650,6 +686,7 @@ password_iterations = 200_000
 enabled = false
 host = "0.0.0.0"
 port = 8000
+hostnames = "chat.lan, [fd00::5]"
 
 [client]
 host = "192.168.1.20"
@@ -683,6 +720,7 @@ port = 7000
                     enabled: false,
                     host: "0.0.0.0".to_string(),
                     port: 8000,
+                    hostnames: vec!["chat.lan".to_string(), "[fd00::5]".to_string()],
                 },
             },
             client: ClientConfig {
@@ -1066,6 +1104,32 @@ port = 7000
         let result = Config::load(&path);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(result.unwrap().server.port, 4321);
+    }
+
+    #[test]
+    fn the_shipped_config_toml_parses_to_the_defaults() {
+        let shipped = parse(include_str!("../config.toml")).expect("config.toml parses");
+        assert_eq!(shipped, Config::default());
+    }
+
+    #[test]
+    fn web_hostnames_are_a_comma_separated_list() {
+        let web = |text: &str| parse(&format!("[web]\n{text}\n")).map(|c| c.server.web.hostnames);
+        assert_eq!(
+            web("hostnames = \" chat.lan ,10.0.0.5,, [::2] \"").unwrap(),
+            ["chat.lan", "10.0.0.5", "[::2]"]
+        );
+        assert!(web("hostnames = \"\"").unwrap().is_empty());
+        for bad in ["chat.lan:8080", "a b", "http://chat.lan", "[]", "[x]"] {
+            let err = web(&format!("hostnames = \"{bad}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("line 2: hostnames: "), "{bad}: {err}");
+        }
+        assert_eq!(
+            error("[web]\nhostnames = 5\n"),
+            "line 2: hostnames must be a string"
+        );
     }
 
     #[test]

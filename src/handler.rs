@@ -50,6 +50,15 @@ impl Drop for Presence<'_> {
 /// connected; a longer line is simply read in several pieces.
 const READ_BUFFER: usize = 512;
 
+/// How the password step of the handshake ended.
+enum Password {
+    Right,
+    /// Wrong, with guesses left: start again from the name.
+    Wrong,
+    /// The client left, or used up its guesses and is being closed.
+    Gone,
+}
+
 /// One connection, as its thread sees it.
 struct Connection<'a> {
     ctx: &'a Context<'a>,
@@ -124,10 +133,18 @@ impl Connection<'_> {
         ));
         self.send(&welcome)?;
         let mut strikes = 0;
+        let mut first = true;
         loop {
             let Some(name) = self.read_handshake_line()? else {
                 return Ok(None);
             };
+            if std::mem::take(&mut first) && protocol::looks_like_http_request(&name) {
+                // A browser, sent here by some page: its headers and body
+                // must not become a name and messages. Nothing to say to it.
+                log!("client {} sent an HTTP request; closing", self.addr);
+                self.outbox.close_after_flush(Shutdown::Both);
+                return Ok(None);
+            }
             let name = match login::check(ctx, &name) {
                 Ok(name) => name,
                 Err(refused) => {
@@ -136,26 +153,13 @@ impl Connection<'_> {
                 }
             };
             if let Name::Account(account) = &name {
-                let prompt = format!("{account} is registered; enter your password:");
-                self.send(&Event::Notice(prompt))?;
-                let Some(password) = self.read_handshake_line()? else {
-                    return Ok(None);
-                };
-                // Slow on purpose (see `crypto`), and done holding no lock.
-                if ctx.accounts.verify(account, &password).is_err() {
-                    strikes += 1;
-                    log!(
-                        "client {}: wrong password for {account} ({strikes} of {MAX_STRIKES})",
-                        self.addr
-                    );
-                    self.send(&Event::Error("wrong password".to_string()))?;
-                    if strikes == MAX_STRIKES {
-                        log!("client {}: too many wrong passwords; closing", self.addr);
-                        self.outbox.close_after_flush(Shutdown::Both);
-                        return Ok(None);
+                match self.ask_password(account, &mut strikes)? {
+                    Password::Right => {}
+                    Password::Wrong => {
+                        self.send(&welcome)?;
+                        continue;
                     }
-                    self.send(&welcome)?;
-                    continue;
+                    Password::Gone => return Ok(None),
                 }
             }
             let outbox = Arc::clone(&self.outbox);
@@ -166,6 +170,35 @@ impl Connection<'_> {
                 Err(refusal) => self.send(&Event::Error(refusal.to_string()))?,
             }
         }
+    }
+
+    /// Asks for the password of `account` and checks it, counting wrong
+    /// ones in `strikes`; the last allowed wrong one closes the connection.
+    fn ask_password(&mut self, account: &str, strikes: &mut u32) -> io::Result<Password> {
+        let prompt = format!("{account} is registered; enter your password:");
+        self.send(&Event::Notice(prompt))?;
+        let Some(password) = self.read_handshake_line()? else {
+            return Ok(Password::Gone);
+        };
+        // Slow on purpose (see `crypto`), and done holding no lock.
+        if self.ctx.accounts.verify(account, &password).is_ok() {
+            return Ok(Password::Right);
+        }
+        *strikes += 1;
+        log!(
+            "client {}: wrong password for {account} ({strikes} of {MAX_STRIKES})",
+            self.addr
+        );
+        self.send(&Event::Error("wrong password".to_string()))?;
+        if *strikes < MAX_STRIKES {
+            return Ok(Password::Wrong);
+        }
+        log!("client {}: too many wrong passwords; closing", self.addr);
+        // Gracefully: the client may have typed ahead, and closing on
+        // unread bytes would reset the connection, which can destroy the
+        // `! wrong password` it has not read yet.
+        self.close_gracefully();
+        Ok(Password::Gone)
     }
 
     /// The next non-empty line of the handshake, sanitized and trimmed.

@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use crate::event::Message;
 use crate::lock::lock;
 use crate::net::{read_line_capped, LineRead};
-use crate::{clock, log, protocol};
+use crate::{clock, files, log, protocol};
 
 /// Lines longer than this in the log file are skipped when loading. Entries
 /// we write are far shorter (a capped client line plus a few fields).
@@ -154,7 +154,7 @@ impl History {
             source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(fail)?;
+            files::create_private_dir(dir).map_err(fail)?;
         }
         let mut file = open_log_file(path).map_err(fail)?;
         let loaded = load(&mut BufReader::new(&mut file), replay).map_err(fail)?;
@@ -329,13 +329,10 @@ fn keep_latest(
     rooms.into_iter().map(|(_, room)| room).collect()
 }
 
-/// Opens (or creates) the log for reading and appending.
+/// Opens (or creates) the log for reading and appending. Private: the chat
+/// log holds everyone's messages (see `files`).
 fn open_log_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(path)
+    files::private(OpenOptions::new().create(true).read(true).append(true)).open(path)
 }
 
 /// Where a rotated log goes: `<file>.1`.

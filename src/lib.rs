@@ -81,7 +81,7 @@
 //!
 //! 1. Leaves and near-leaves: [`clock`], [`log`](mod@log) (uses `clock`),
 //!    [`lock`](mod@lock) (uses `log`), [`rate`], [`crypto`], [`event`]
-//!    (what happens, as values).
+//!    (what happens, as values), [`files`] (owner-only files).
 //! 2. [`net`]: the socket techniques, each once (line framing, deadlines,
 //!    the lingering close, writes with a deadline, accepting).
 //! 3. [`rooms`] (room names, membership) and [`protocol`] (the terminal
@@ -89,8 +89,8 @@
 //! 4. [`config`] (uses `rooms`), [`cli`] (uses `config`).
 //! 5. [`frontend`] (uses `event`, `protocol`): one event, many wire formats.
 //! 6. [`outbox`] (uses `net`): sending without waiting.
-//! 7. [`history`] (uses `event`, `net`, `protocol`): the chat log.
-//! 8. [`accounts`] (uses `crypto`, `protocol`): registered names.
+//! 7. [`history`] (uses `event`, `files`, `net`, `protocol`): the chat log.
+//! 8. [`accounts`] (uses `crypto`, `files`, `protocol`): registered names.
 //! 9. [`registry`] (uses `event`, `frontend`, `history`, `outbox`, `rooms`):
 //!    the shared state and the lock.
 //! 10. [`admission`] (uses `config`, `outbox`, `registry`): the connection
@@ -120,6 +120,7 @@ pub mod console;
 pub(crate) mod context;
 pub mod crypto;
 pub(crate) mod event;
+pub(crate) mod files;
 pub(crate) mod frontend;
 pub(crate) mod handler;
 pub(crate) mod history;

@@ -23,17 +23,57 @@ use crate::rooms::{normalize_room_name, BadRoomName};
 /// The longest name, in bytes (all allowed characters are ASCII).
 pub const MAX_NAME: usize = 24;
 
-/// Removes control characters (escape sequences, bells, NULs, C1 codes) and
-/// turns tabs into spaces, so nothing a client sends can drive another
-/// user's terminal, and tabs can separate fields in the chat log.
+/// Removes control characters (escape sequences, bells, NULs, C1 codes)
+/// and invisible format characters, and turns tabs into spaces, so nothing
+/// a client sends can drive another user's terminal, hide in a name or
+/// reorder the text around it, and tabs can separate fields in the chat
+/// log.
 pub fn sanitize(text: &str) -> String {
     text.chars()
         .filter_map(|c| match c {
             '\t' => Some(' '),
-            c if c.is_control() => None,
+            c if c.is_control() || is_format(c) => None,
             c => Some(c),
         })
         .collect()
+}
+
+/// Whether `c` is an invisible format character (Unicode category Cf).
+/// Among them the bidirectional controls (U+202A–U+202E, U+2066–U+2069),
+/// which make `gpj.exe` read as `exe.jpg` ("Trojan Source"), and the zero
+/// widths (U+200B–U+200F, U+2060–U+2064, U+FEFF) and the soft hyphen
+/// (U+00AD), which make two different strings look the same.
+///
+/// std has no Unicode categories, so this is the Cf list of Unicode 15.1,
+/// written out; a production server would use a crate that tracks Unicode.
+/// The price: the zero width joiner (U+200D) goes too, so an emoji built
+/// with it (a family) shows as its separate people, and the tag characters
+/// (U+E0020–U+E007F) of a subdivision flag go, leaving a plain black flag.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// Why a name was refused.
@@ -225,6 +265,30 @@ fn split_word(text: &str) -> (&str, &str) {
     }
 }
 
+/// Whether a line looks like the request line of HTTP (`GET / HTTP/1.1`,
+/// `POST /chat HTTP/1.0`: any upper-case method, a target, `HTTP/1.x`).
+///
+/// A browser can be made to send an HTTP request to any port, the terminal
+/// port included: a cross-site form POST would arrive as a request line,
+/// headers and a body, and each line would become a name or a message. No
+/// name holds a space, so treating such a first line as "not a chat client"
+/// costs a real client nothing.
+pub fn looks_like_http_request(line: &str) -> bool {
+    let mut words = line.trim().split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return false;
+    };
+    let is_method =
+        |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_uppercase() || b == b'-');
+    let is_version = |v: &str| {
+        v.strip_prefix("HTTP/1.")
+            .is_some_and(|minor| !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
+    };
+    is_method(method) && !target.is_empty() && is_version(version)
+}
+
 /// Whether a line asks to leave: `/quit`, `quit` or `bye`, in any case. The
 /// client binary uses this too, to know that the server closing the
 /// connection next is the goodbye and not a failure.
@@ -365,6 +429,78 @@ fn help() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_request_lines_are_recognized() {
+        for line in [
+            "GET / HTTP/1.1",
+            "GET /index.html?x=1 HTTP/1.0",
+            "POST /chat HTTP/1.1",
+            "PUT * HTTP/1.1",
+            "CONNECT example.com:443 HTTP/1.1",
+            "M-SEARCH * HTTP/1.1",
+            "OPTIONS http://127.0.0.1:7878/ HTTP/1.1",
+            " GET / HTTP/1.1 ",
+        ] {
+            assert!(looks_like_http_request(line), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn chat_lines_are_not_http() {
+        for line in [
+            "alice",
+            "GET",
+            "GET /",
+            "get / HTTP/1.1",
+            "GET / HTTP/2",
+            "GET / HTTP/1.",
+            "GET / HTTP/1.x",
+            "GET  / HTTP/1.1",
+            "I GET HTTP/1.1 now",
+            "POST this HTTP/1.1 please",
+            "/join #http",
+        ] {
+            assert!(!looks_like_http_request(line), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn sanitize_removes_bidi_controls_and_invisible_characters() {
+        // Right-to-left override: would show `evil` reversed.
+        assert_eq!(sanitize("a\u{202E}live\u{202C}b"), "aliveb");
+        for c in [
+            '\u{202A}',
+            '\u{202B}',
+            '\u{202C}',
+            '\u{202D}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{2060}',
+            '\u{2061}',
+            '\u{2062}',
+            '\u{2063}',
+            '\u{2064}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{061C}',
+            '\u{E0001}',
+            '\u{E007F}',
+        ] {
+            assert_eq!(sanitize(&format!("x{c}y")), "xy", "U+{:04X}", u32::from(c));
+        }
+        // Visible neighbours stay: letters, marks, symbols, emoji.
+        let visible = "e\u{0301} \u{2010} \u{2070} \u{FE0F} \u{FFFC} \u{1F600} Ω";
+        assert_eq!(sanitize(visible), visible);
+    }
 
     #[test]
     fn sanitize_removes_controls_and_turns_tabs_into_spaces() {

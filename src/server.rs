@@ -35,6 +35,34 @@ use crate::registry::{ChatError, ConnId, Limits, Registry};
 use crate::web::{self, WebContext};
 use crate::{handler, log, protocol};
 
+/// Why the console's `/register` did not create an account.
+#[derive(Debug)]
+pub(crate) enum RegisterError {
+    /// A guest is online under the name.
+    OnlineAsGuest(String),
+    Account(AccountError),
+}
+
+impl fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegisterError::OnlineAsGuest(name) => {
+                write!(f, "{name} is online as a guest; /kick them first")
+            }
+            RegisterError::Account(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RegisterError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RegisterError::OnlineAsGuest(_) => None,
+            RegisterError::Account(e) => Some(e),
+        }
+    }
+}
+
 /// Writer threads, which send what is queued in the clients' outboxes. A
 /// writer is busy only for the length of a `write` system call, unless a
 /// client's socket is full; a few of them let the others go on meanwhile.
@@ -489,9 +517,19 @@ impl ServerHandle {
         protocol::render(&self.shared.registry.rooms())
     }
 
-    /// Creates an account, even when registration is closed to users.
-    pub(crate) fn register(&self, name: &str, password: &str) -> Result<(), AccountError> {
-        self.shared.accounts.register(name, password)
+    /// Creates an account, even when registration is closed to users; but
+    /// not for a name a guest is using now: that guest would hold an
+    /// account without knowing its password. Checked just before, not
+    /// under the registry lock: a guest who takes the name in between is
+    /// simply the next `/kick`.
+    pub(crate) fn register(&self, name: &str, password: &str) -> Result<(), RegisterError> {
+        if self.shared.registry.is_online(name) {
+            return Err(RegisterError::OnlineAsGuest(name.to_string()));
+        }
+        self.shared
+            .accounts
+            .register(name, password)
+            .map_err(RegisterError::Account)
     }
 
     /// The registered names, sorted.

@@ -555,9 +555,10 @@ function ownEcho(raw) {
 }
 
 // The server's clean-up of incoming lines: tabs become spaces, other control
-// characters are removed.
+// characters and invisible format characters (category Cf: bidi controls,
+// zero widths) are removed.
 function sanitize(text) {
-  return text.replace(/\t/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  return text.replace(/\t/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]|\p{Cf}/gu, '');
 }
 
 // `/quit`, `quit` and `bye`, in any case, as the whole line.

@@ -20,6 +20,10 @@
 //! - `POST /api/send` (form: `token`, `line`) hands one line to the same
 //!   code as a terminal's line ([`commands::handle_line`]).
 //!
+//! Before any of that, a request must be for this page ([`origin`]): its
+//! `Host` must name this listener (or 421), and a POST must not come from
+//! another site's page (or 403).
+//!
 //! Every HTTP connection gets a thread of its own, like a terminal client,
 //! and counts against `max_clients` and `max_clients_per_ip` while it lasts;
 //! so does every session, from login to logout. The parsing
@@ -27,6 +31,7 @@
 //! `src/web/`, compiled into the binary.
 
 pub(crate) mod http;
+pub(crate) mod origin;
 
 use std::collections::HashMap;
 use std::io::{BufReader, ErrorKind, Read, Write};
@@ -174,7 +179,8 @@ pub(crate) fn serve(stream: Arc<TcpStream>, addr: SocketAddr, web: &WebContext) 
     let deadline = Instant::now() + REQUEST_TIMEOUT;
     let mut reader =
         BufReader::with_capacity(1024, DeadlineReader::new(Arc::clone(&stream), deadline));
-    let request = match http::read_request(&mut reader) {
+    let max_body = http::max_body(web.chat.config.max_line_bytes);
+    let request = match http::read_request(&mut reader, max_body) {
         Ok(request) => request,
         Err(e) => {
             if let Some(status) = e.status() {
@@ -184,6 +190,9 @@ pub(crate) fn serve(stream: Arc<TcpStream>, addr: SocketAddr, web: &WebContext) 
             return;
         }
     };
+    if let Err(response) = check_source(&request, &stream, addr, web) {
+        return respond(&stream, &response);
+    }
     let response = match (request.method.as_str(), request.path.as_str()) {
         ("GET", "/") => http::response(Status::Ok, "text/html", INDEX_HTML.as_bytes()),
         ("GET", "/app.js") => http::response(Status::Ok, "text/javascript", APP_JS.as_bytes()),
@@ -194,12 +203,38 @@ pub(crate) fn serve(stream: Arc<TcpStream>, addr: SocketAddr, web: &WebContext) 
             events(&request, &stream, web);
             return;
         }
-        (_, "/" | "/app.js" | "/style.css" | "/api/login" | "/api/send" | "/api/events") => {
-            http::text(Status::MethodNotAllowed, "! method not allowed\n")
-        }
+        (_, "/" | "/app.js" | "/style.css" | "/api/events") => http::method_not_allowed("GET"),
+        (_, "/api/login" | "/api/send") => http::method_not_allowed("POST"),
         _ => http::text(Status::NotFound, "! not found\n"),
     };
     respond(&stream, &response);
+}
+
+/// Refuses a request that is not for this page (see [`origin`]): a `Host`
+/// that names another server, or a POST made by another site's page.
+fn check_source(
+    request: &Request,
+    stream: &TcpStream,
+    addr: SocketAddr,
+    web: &WebContext,
+) -> Result<(), Vec<u8>> {
+    // The address this connection arrived on: with `host = "0.0.0.0"`
+    // that is the one interface the browser used, not "any".
+    let local = stream
+        .local_addr()
+        .map_err(|e| refuse(Status::BadRequest, format!("no local address: {e}")))?;
+    let hostnames = &web.chat.config.web.hostnames;
+    let host = origin::check_host(request, local, hostnames).map_err(|e| {
+        log!("web {addr}: {e}");
+        refuse(e.status(), e)
+    })?;
+    if request.method == "POST" {
+        origin::check_origin(request, host).map_err(|e| {
+            log!("web {addr}: {e}");
+            refuse(Status::Forbidden, e)
+        })?;
+    }
+    Ok(())
 }
 
 /// Writes a whole response and ends our side of the connection. (The
@@ -229,7 +264,10 @@ fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
         Err(response) => return response,
     };
     let name = protocol::sanitize(http::form_value(&fields, "name").unwrap_or_default());
-    let password = http::form_value(&fields, "password").filter(|p| !p.is_empty());
+    // Sanitized like the terminal's password line, so a password set there
+    // is the same string here.
+    let password = http::form_value(&fields, "password").map(protocol::sanitize);
+    let password = password.as_deref().map(str::trim).filter(|p| !p.is_empty());
     let name = match check_name(&web.chat, name.trim(), password, addr, web.sessions) {
         Ok(name) => name,
         Err(response) => return response,

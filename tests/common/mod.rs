@@ -82,10 +82,21 @@ impl TestServer {
     /// Starts a server in an existing directory: used to restart a server on
     /// the same history file.
     pub fn in_dir(dir: TempDir, extra: &str) -> TestServer {
+        TestServer::in_dir_with_web(dir, extra, "")
+    }
+
+    /// Starts a server whose `[server]` section also holds `extra` and
+    /// whose `[web]` section also holds `web_extra` (not `port`).
+    pub fn with_web_config(extra: &str, web_extra: &str) -> TestServer {
+        TestServer::in_dir_with_web(TempDir::new(), extra, web_extra)
+    }
+
+    fn in_dir_with_web(dir: TempDir, extra: &str, web_extra: &str) -> TestServer {
         let config = format!(
-            "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"{}\"\n{}\n\n[web]\nport = 0\n",
+            "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"{}\"\n{}\n\n[web]\nport = 0\n{}\n",
             dir.path().join("history.log").display(),
-            extra
+            extra,
+            web_extra
         );
         let config_path = dir.path().join("config.toml");
         fs::write(&config_path, config).expect("write test config");
