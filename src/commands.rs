@@ -22,6 +22,7 @@ use crate::net::LineRead;
 use crate::protocol::{self, Command, ParseError};
 use crate::rate::{RateLimiter, Verdict};
 use crate::registry::{ChatError, Session};
+use crate::throttle::ThrottleError;
 
 /// What became of one line from an online client.
 #[derive(Debug, PartialEq, Eq)]
@@ -43,6 +44,8 @@ pub(crate) enum Refusal {
     Chat(ChatError),
     /// The accounts said no.
     Account(AccountError),
+    /// Too many password attempts, or too many at once.
+    Throttled(ThrottleError),
     /// The line was over `max_line_bytes`.
     TooLong(usize),
     /// The line was not UTF-8.
@@ -57,6 +60,7 @@ impl fmt::Display for Refusal {
             Refusal::Parse(e) => e.fmt(f),
             Refusal::Chat(e) => e.fmt(f),
             Refusal::Account(e) => e.fmt(f),
+            Refusal::Throttled(e) => e.fmt(f),
             Refusal::TooLong(max) => write!(f, "line too long (max {max} bytes)"),
             Refusal::NotUtf8 => write!(f, "message is not valid UTF-8"),
             Refusal::SlowDown => write!(f, "slow down"),
@@ -75,6 +79,12 @@ impl From<ChatError> for Refusal {
 impl From<AccountError> for Refusal {
     fn from(e: AccountError) -> Refusal {
         Refusal::Account(e)
+    }
+}
+
+impl From<ThrottleError> for Refusal {
+    fn from(e: ThrottleError) -> Refusal {
+        Refusal::Throttled(e)
     }
 }
 
@@ -160,12 +170,16 @@ pub(crate) fn execute(
         Command::Help => registry.reply(session, &Event::Help)?,
         Command::Register(password) => register(session, &password, ctx)?,
         Command::Password { old, new } => {
-            ctx.accounts.change_password(session.name(), &old, &new)?;
+            throttled(ctx, session, || {
+                ctx.accounts.change_password(session.name(), &old, &new)
+            })?;
             log!("{} changed their password", session.name());
             notice(ctx, session, "password changed".to_string())?;
         }
         Command::Unregister(password) => {
-            ctx.accounts.unregister(session.name(), &password)?;
+            throttled(ctx, session, || {
+                ctx.accounts.unregister(session.name(), &password)
+            })?;
             log!("{} unregistered", session.name());
             notice(
                 ctx,
@@ -181,37 +195,68 @@ pub(crate) fn execute(
     Ok(Outcome::Continue)
 }
 
+/// Runs a check of this session's own password through the throttle
+/// (see [`throttle`](crate::throttle)): a wrong password counts as a
+/// failure; any other outcome gives the failure counted in advance back.
+fn throttled(
+    ctx: &Context,
+    session: &Session,
+    check: impl FnOnce() -> Result<(), AccountError>,
+) -> Result<(), Refusal> {
+    let attempt = ctx.throttle.begin(session.ip(), session.name())?;
+    match check() {
+        Err(AccountError::WrongPassword) => Err(Refusal::Account(AccountError::WrongPassword)),
+        result => {
+            attempt.succeeded();
+            Ok(result?)
+        }
+    }
+}
+
 /// `* text` to this session.
 fn notice(ctx: &Context, session: &Session, text: String) -> Result<(), ChatError> {
     ctx.registry.reply(session, &Event::Notice(text))
 }
 
-/// `/nick`: a new name, and the account with it if the old one was
-/// registered.
+/// `/nick`: a new name, and the account with it if this session logged
+/// into one. The account is renamed first: if that fails, nothing changed
+/// and nobody was told anything.
 fn rename(session: &mut Session, new: &str, ctx: &Context) -> Result<(), Refusal> {
     let accounts = ctx.accounts;
     let old = session.name().to_string();
-    // Someone else's registered name is theirs; checked under the
-    // registry lock, like the name being free.
-    let allowed = |new: &str| {
-        let own = protocol::name_key(new) == protocol::name_key(&old);
-        own || !accounts.is_registered(new)
-    };
-    ctx.registry.rename(session, new, allowed)?;
-    log!("{old} is now known as {new}");
-    if accounts.is_registered(&old) {
-        // The account moves with its owner.
+    if !session.owns_account() {
+        // Someone else's registered name is theirs; checked under the
+        // registry lock, like the name being free.
+        ctx.registry
+            .rename(session, new, |new| !accounts.is_registered(new))?;
+        log!("{old} is now known as {new}");
+        return Ok(());
+    }
+    protocol::validate_name(new).map_err(ChatError::from)?;
+    if protocol::name_key(new) != protocol::name_key(&old) {
         accounts.rename(&old, new)?;
     }
+    if let Err(e) = ctx.registry.rename(session, new, |_| true) {
+        // Taken by someone online meanwhile: the account goes back.
+        if let Err(undo) = accounts.rename(new, &old) {
+            log!("cannot rename the account {new} back to {old}: {undo}");
+        }
+        return Err(e.into());
+    }
+    if protocol::name_key(new) == protocol::name_key(&old) {
+        accounts.rename(&old, new)?; // a change of case only
+    }
+    log!("{old} is now known as {new} (and so is the account)");
     Ok(())
 }
 
 /// `/register`: protect the current name with a password.
-fn register(session: &Session, password: &str, ctx: &Context) -> Result<(), Refusal> {
+fn register(session: &mut Session, password: &str, ctx: &Context) -> Result<(), Refusal> {
     if !ctx.config.open_registration {
         return Err(Refusal::Chat(ChatError::RegistrationClosed));
     }
     ctx.accounts.register(session.name(), password)?;
+    session.set_owns_account(true);
     log!("{} registered", session.name());
     notice(
         ctx,

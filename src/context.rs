@@ -10,6 +10,7 @@ use crate::accounts::Accounts;
 use crate::admission::Admission;
 use crate::config::ServerConfig;
 use crate::registry::Registry;
+use crate::throttle::Throttle;
 
 /// The shared state, as one connection's thread sees it.
 pub(crate) struct Context<'a> {
@@ -17,4 +18,5 @@ pub(crate) struct Context<'a> {
     pub(crate) accounts: &'a Accounts,
     pub(crate) config: &'a ServerConfig,
     pub(crate) admission: &'a Admission,
+    pub(crate) throttle: &'a Throttle,
 }

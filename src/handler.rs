@@ -53,8 +53,8 @@ const READ_BUFFER: usize = 512;
 /// How the password step of the handshake ended.
 enum Password {
     Right,
-    /// Wrong, with guesses left: start again from the name.
-    Wrong,
+    /// The client sent `/cancel`: start again from the name.
+    Cancelled,
     /// The client left, or used up its guesses and is being closed.
     Gone,
 }
@@ -155,7 +155,7 @@ impl Connection<'_> {
             if let Name::Account(account) = &name {
                 match self.ask_password(account, &mut strikes)? {
                     Password::Right => {}
-                    Password::Wrong => {
+                    Password::Cancelled => {
                         self.send(&welcome)?;
                         continue;
                     }
@@ -172,33 +172,52 @@ impl Connection<'_> {
         }
     }
 
-    /// Asks for the password of `account` and checks it, counting wrong
-    /// ones in `strikes`; the last allowed wrong one closes the connection.
+    /// Asks for the password of `account` until it is right, the client
+    /// sends `/cancel` (back to the name), or its wrong passwords on this
+    /// connection reach [`MAX_STRIKES`] (then the connection is closed).
+    /// Every check goes through the server's password throttle first.
     fn ask_password(&mut self, account: &str, strikes: &mut u32) -> io::Result<Password> {
-        let prompt = format!("{account} is registered; enter your password:");
-        self.send(&Event::Notice(prompt))?;
-        let Some(password) = self.read_handshake_line()? else {
-            return Ok(Password::Gone);
-        };
-        // Slow on purpose (see `crypto`), and done holding no lock.
-        if self.ctx.accounts.verify(account, &password).is_ok() {
-            return Ok(Password::Right);
+        let prompt = Event::Notice(format!("{account} is registered; enter your password:"));
+        loop {
+            self.send(&prompt)?;
+            let Some(password) = self.read_handshake_line()? else {
+                return Ok(Password::Gone);
+            };
+            if password.eq_ignore_ascii_case("/cancel") {
+                return Ok(Password::Cancelled);
+            }
+            let attempt = match self.ctx.throttle.begin(self.addr.ip(), account) {
+                Ok(attempt) => attempt,
+                Err(refused) => {
+                    log!(
+                        "client {}: password for {account} refused: {refused}",
+                        self.addr
+                    );
+                    self.send(&Event::Error(refused.to_string()))?;
+                    continue;
+                }
+            };
+            // Slow on purpose (see `crypto`), and done holding no lock.
+            if self.ctx.accounts.verify(account, &password).is_ok() {
+                attempt.succeeded();
+                return Ok(Password::Right);
+            }
+            drop(attempt);
+            *strikes += 1;
+            log!(
+                "client {}: wrong password for {account} ({strikes} of {MAX_STRIKES})",
+                self.addr
+            );
+            self.send(&Event::Error("wrong password".to_string()))?;
+            if *strikes == MAX_STRIKES {
+                log!("client {}: too many wrong passwords; closing", self.addr);
+                // Gracefully: the client may have typed ahead, and closing on
+                // unread bytes would reset the connection, which can destroy
+                // the `! wrong password` it has not read yet.
+                self.close_gracefully();
+                return Ok(Password::Gone);
+            }
         }
-        *strikes += 1;
-        log!(
-            "client {}: wrong password for {account} ({strikes} of {MAX_STRIKES})",
-            self.addr
-        );
-        self.send(&Event::Error("wrong password".to_string()))?;
-        if *strikes < MAX_STRIKES {
-            return Ok(Password::Wrong);
-        }
-        log!("client {}: too many wrong passwords; closing", self.addr);
-        // Gracefully: the client may have typed ahead, and closing on
-        // unread bytes would reset the connection, which can destroy the
-        // `! wrong password` it has not read yet.
-        self.close_gracefully();
-        Ok(Password::Gone)
     }
 
     /// The next non-empty line of the handshake, sanitized and trimmed.

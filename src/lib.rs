@@ -134,6 +134,7 @@ pub(crate) mod rate;
 pub(crate) mod registry;
 pub(crate) mod rooms;
 pub mod server;
+pub(crate) mod throttle;
 pub(crate) mod web;
 
 // The errors a server's start can fail with, named in [`server::ServerError`].

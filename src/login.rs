@@ -16,7 +16,7 @@ use crate::context::Context;
 use crate::frontend::Frontend;
 use crate::outbox::Outbox;
 use crate::protocol::{self, BadName};
-use crate::registry::{ChatError, ConnId, Session};
+use crate::registry::{ChatError, Claim, ConnId, Session};
 
 /// Wrong passwords allowed before a terminal connection is closed, or
 /// before an address must wait to try again on the web page.
@@ -35,7 +35,6 @@ pub(crate) enum Name {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum LoginError {
     BadName(BadName),
-    AlreadyOnline(String),
     AccountsOnly,
 }
 
@@ -43,7 +42,6 @@ impl fmt::Display for LoginError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LoginError::BadName(e) => e.fmt(f),
-            LoginError::AlreadyOnline(name) => write!(f, "{name} is already online"),
             LoginError::AccountsOnly => {
                 write!(f, "this server requires an account; ask the operator")
             }
@@ -58,11 +56,9 @@ impl std::error::Error for LoginError {}
 pub(crate) fn check(ctx: &Context, name: &str) -> Result<Name, LoginError> {
     protocol::validate_name(name).map_err(LoginError::BadName)?;
     match ctx.accounts.registered_name(name) {
-        // Checked before the password, so nobody can use the prompt to
-        // guess the password of someone who is online.
-        Some(account) if ctx.registry.is_online(&account) => {
-            Err(LoginError::AlreadyOnline(account))
-        }
+        // Even when the account is online: its owner, with the password,
+        // takes the name over from a connection that may be dead (a laptop
+        // that slept). The throttle, not this check, limits guessing.
         Some(account) => Ok(Name::Account(account)),
         None if !ctx.config.guests_allowed => Err(LoginError::AccountsOnly),
         None => Ok(Name::Guest(name.to_string())),
@@ -86,5 +82,13 @@ pub(crate) fn enter(
     // A guest may not take a name that was registered in the moment since
     // `check`; the registry asks again under its lock.
     let still_free = |name: &str| !(is_guest && ctx.accounts.is_registered(name));
-    ctx.registry.enter(name, id, addr, connection, still_free)
+    // An account's owner (the password was right) takes the name over from
+    // an older session of it; a guest never does.
+    let claim = if is_guest {
+        Claim::IfFree
+    } else {
+        Claim::TakeOver
+    };
+    ctx.registry
+        .enter(name, id, addr, connection, claim, still_free)
 }

@@ -29,7 +29,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::mem;
-use std::net::{Shutdown, SocketAddr};
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use crate::event::{Event, Message};
@@ -65,16 +65,43 @@ impl Client {
     }
 }
 
+/// What entering does when the name is online already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// Refuse: the name is taken (a guest's name, or a second guest).
+    IfFree,
+    /// Take it over: the old session is told `* logged in from elsewhere`
+    /// and closed (an account's owner, who gave the password).
+    TakeOver,
+}
+
 /// A handler's proof of who it is: its name and its connection id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Session {
     id: ConnId,
     name: String,
+    /// Where the client connects from (for the password throttle).
+    addr: SocketAddr,
+    /// This session logged into (or created) the account of its name, so
+    /// the account moves with a `/nick`.
+    owns_account: bool,
 }
 
 impl Session {
     pub(crate) fn name(&self) -> &str {
         &self.name
+    }
+
+    pub(crate) fn ip(&self) -> IpAddr {
+        self.addr.ip()
+    }
+
+    pub(crate) fn owns_account(&self) -> bool {
+        self.owns_account
+    }
+
+    pub(crate) fn set_owns_account(&mut self, owns: bool) {
+        self.owns_account = owns;
     }
 }
 
@@ -220,13 +247,19 @@ impl Registry {
         id: ConnId,
         addr: SocketAddr,
         (frontend, outbox): (Frontend, Arc<Outbox>),
+        claim: Claim,
         allowed: impl FnOnce(&str) -> bool,
     ) -> Result<Session, ChatError> {
         let key = name_key(name);
         let room = self.default_room.clone();
         self.with_state(|state| {
             if state.clients.contains_key(&key) {
-                return Err(ChatError::Taken(name.to_string()));
+                if claim == Claim::IfFree {
+                    return Err(ChatError::Taken(name.to_string()));
+                }
+                let elsewhere = Event::Notice("logged in from elsewhere".to_string());
+                state.write(&key, &elsewhere);
+                state.evict(&key, false, &self.history);
             }
             if !allowed(name) {
                 return Err(ChatError::Registered(name.to_string()));
@@ -260,6 +293,8 @@ impl Registry {
             Ok(Session {
                 id,
                 name: name.to_string(),
+                addr,
+                owns_account: false,
             })
         })
     }
@@ -732,7 +767,14 @@ mod tests {
             self.next_id += 1;
             let session = self
                 .registry
-                .enter(name, id, peer, (Frontend::Terminal, outbox), |_| true)
+                .enter(
+                    name,
+                    id,
+                    peer,
+                    (Frontend::Terminal, outbox),
+                    Claim::IfFree,
+                    |_| true,
+                )
                 .expect("enter");
             let mut reader = BufReader::new(client);
             let mut hello = String::new();

@@ -32,6 +32,7 @@ use crate::net::accept::{self, Accepted, Acceptor};
 use crate::net::linger::linger;
 use crate::outbox::{Outbox, Writers};
 use crate::registry::{ChatError, ConnId, Limits, Registry};
+use crate::throttle::Throttle;
 use crate::web::{self, WebContext};
 use crate::{handler, log, protocol};
 
@@ -114,6 +115,7 @@ struct Shared {
     registry: Registry,
     accounts: Accounts,
     admission: Admission,
+    throttle: Throttle,
     /// The browsers logged in through the web page.
     sessions: web::Sessions,
     stopping: AtomicBool,
@@ -128,6 +130,7 @@ impl Shared {
             accounts: &self.accounts,
             config: &self.config,
             admission: &self.admission,
+            throttle: &self.throttle,
         }
     }
 }
@@ -210,6 +213,7 @@ impl Server {
                 registry,
                 accounts,
                 admission: Admission::default(),
+                throttle: Throttle::default(),
                 sessions: web::Sessions::default(),
                 stopping: AtomicBool::new(false),
                 wake_addrs,

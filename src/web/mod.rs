@@ -35,7 +35,7 @@ pub(crate) mod origin;
 
 use std::collections::HashMap;
 use std::io::{BufReader, ErrorKind, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -47,13 +47,14 @@ use crate::crypto;
 use crate::frontend::Frontend;
 use crate::lock::lock;
 use crate::log;
-use crate::login::{self, LoginError, Name, MAX_STRIKES};
+use crate::login::{self, LoginError, Name};
 use crate::net::deadline::DeadlineReader;
 use crate::net::LineRead;
 use crate::outbox::Outbox;
 use crate::protocol;
 use crate::rate::RateLimiter;
 use crate::registry::{ChatError, ConnId, Session};
+use crate::throttle::ThrottleError;
 use http::{Request, Status};
 
 /// The page, compiled in: no files to find at run time.
@@ -95,15 +96,7 @@ impl WebSession {
 pub(crate) struct Sessions {
     /// Protects the token table; held only to look up, insert or remove.
     by_token: Mutex<HashMap<String, Arc<WebSession>>>,
-    /// Wrong passwords per address, and since when. A terminal connection
-    /// is closed after three; HTTP has no connection to close, so three
-    /// within [`STRIKE_WINDOW`] shut the address out of logging in until
-    /// the window has passed. Protects only this small table.
-    strikes: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
-
-/// How long wrong passwords are remembered.
-const STRIKE_WINDOW: Duration = Duration::from_secs(60);
 
 impl Sessions {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<WebSession>>> {
@@ -112,25 +105,6 @@ impl Sessions {
 
     fn get(&self, token: &str) -> Option<Arc<WebSession>> {
         self.lock().get(token).cloned()
-    }
-
-    fn strikes(&self) -> MutexGuard<'_, HashMap<IpAddr, (u32, Instant)>> {
-        lock(&self.strikes, "web strikes")
-    }
-
-    /// Whether `ip` has used up its wrong passwords for now.
-    fn struck_out(&self, ip: IpAddr) -> bool {
-        self.strikes()
-            .get(&ip)
-            .is_some_and(|(count, since)| *count >= MAX_STRIKES && since.elapsed() < STRIKE_WINDOW)
-    }
-
-    /// Counts a wrong password from `ip`, forgetting strikes that are old.
-    fn strike(&self, ip: IpAddr) {
-        let mut strikes = self.strikes();
-        strikes.retain(|_, (_, since)| since.elapsed() < STRIKE_WINDOW);
-        let (count, _) = strikes.entry(ip).or_insert((0, Instant::now()));
-        *count += 1;
     }
 
     /// Ends a session: it leaves the chat like a disconnected client, its
@@ -268,7 +242,7 @@ fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
     // is the same string here.
     let password = http::form_value(&fields, "password").map(protocol::sanitize);
     let password = password.as_deref().map(str::trim).filter(|p| !p.is_empty());
-    let name = match check_name(&web.chat, name.trim(), password, addr, web.sessions) {
+    let name = match check_name(&web.chat, name.trim(), password, addr) {
         Ok(name) => name,
         Err(response) => return response,
     };
@@ -299,12 +273,10 @@ fn check_name(
     name: &str,
     password: Option<&str>,
     addr: SocketAddr,
-    sessions: &Sessions,
 ) -> Result<Name, Vec<u8>> {
     let name = login::check(ctx, name).map_err(|refused| {
         let status = match refused {
             LoginError::BadName(_) => Status::BadRequest,
-            LoginError::AlreadyOnline(_) => Status::Conflict,
             LoginError::AccountsOnly => Status::Unauthorized,
         };
         refuse(status, refused)
@@ -314,17 +286,21 @@ fn check_name(
             let why = format!("password required for {account}");
             return Err(refuse(Status::Unauthorized, why));
         };
-        if sessions.struck_out(addr.ip()) {
-            log!("web {addr}: too many wrong passwords; refused");
-            let why = "too many wrong passwords; try again in a minute";
-            return Err(refuse(Status::TooManyRequests, why));
-        }
+        // The same throttle as the terminal's (see `throttle`).
+        let attempt = ctx.throttle.begin(addr.ip(), account).map_err(|refused| {
+            log!("web {addr}: password for {account} refused: {refused}");
+            let status = match refused {
+                ThrottleError::TooMany(_) => Status::TooManyRequests,
+                ThrottleError::Busy => Status::ServiceUnavailable,
+            };
+            refuse(status, refused)
+        })?;
         // Slow on purpose, and on this request's own thread, holding no lock.
         if ctx.accounts.verify(account, password).is_err() {
-            sessions.strike(addr.ip());
             log!("web {addr}: wrong password for {account}");
             return Err(refuse(Status::Unauthorized, "wrong password"));
         }
+        attempt.succeeded();
     }
     Ok(name)
 }
