@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use crate::event::Message;
 use crate::lock::lock;
 use crate::net::{read_line_capped, LineRead};
-use crate::{clock, files, log, protocol};
+use crate::{clock, files, protocol};
 
 /// Lines longer than this in the log file are skipped when loading. Entries
 /// we write are far shorter (a capped client line plus a few fields).
@@ -194,9 +194,10 @@ impl History {
 
     /// Appends a message to the file and the replay buffer of its room.
     ///
-    /// A failed write (disk full) is logged and the message still delivered:
-    /// losing a log line is better than losing the conversation.
-    pub(crate) fn append(&self, message: &Message) {
+    /// A failed write (disk full) is returned for the caller to log once it
+    /// holds no lock, and the message is still kept for the replay (and
+    /// delivered): losing a log line is better than losing the conversation.
+    pub(crate) fn append(&self, message: &Message) -> io::Result<()> {
         let line = to_log_line(message, &clock::now_rfc3339());
         let mut inner = lock(&self.inner, "history");
         let mut written = inner.file.write_all(line.as_bytes());
@@ -211,10 +212,7 @@ impl History {
             }
             recent.push_back(message.clone());
         }
-        drop(inner);
-        if let Err(e) = written {
-            log!("cannot write to the history file: {e}");
-        }
+        written
     }
 
     /// Renames the log to `<file>.1` (replacing the previous one) and starts
@@ -410,7 +408,9 @@ mod tests {
         for i in 0..COLD_ROOMS + 5 {
             let room = format!("r{i}");
             history.room_in_use(&room);
-            history.append(&entry(&room, "x", "hi", false));
+            history
+                .append(&entry(&room, "x", "hi", false))
+                .expect("append");
             history.room_emptied(&room);
         }
         // The five emptied first were forgotten; the rest are kept.
@@ -422,7 +422,9 @@ mod tests {
         history.room_in_use("r5");
         for i in 0..10 {
             let room = format!("late{i}");
-            history.append(&entry(&room, "x", "hi", false));
+            history
+                .append(&entry(&room, "x", "hi", false))
+                .expect("append");
             history.room_emptied(&room);
         }
         assert_eq!(history.recent("r5").len(), 1);
@@ -435,7 +437,9 @@ mod tests {
         let (history, _) = History::open(&log.0, 5, 100).expect("open");
         // About 48 bytes a line: the third goes past 100 and rotates.
         for i in 0..4 {
-            history.append(&entry("a", "x", &format!("message number {i}"), false));
+            history
+                .append(&entry("a", "x", &format!("message number {i}"), false))
+                .expect("append");
         }
         drop(history);
         let old = fs::read_to_string(rotated_path(&log.0)).expect("a .1 file");

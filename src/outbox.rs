@@ -158,6 +158,12 @@ impl Outbox {
         }
         let _ = stream.set_write_timeout(Some(WRITE_ATTEMPT));
         state.stream = Some(stream);
+        if state.closed && state.queued.is_empty() {
+            // Closed before its socket came (a browser logged out before
+            // its event stream connected): close the socket now.
+            state.shutdown(state.shutdown_when_drained.unwrap_or(Shutdown::Both));
+            return true;
+        }
         let waiting = !state.queued.is_empty() && !state.scheduled;
         state.scheduled |= waiting;
         drop(state);
@@ -220,8 +226,9 @@ impl Outbox {
             return;
         }
         state.closed = true;
-        if state.scheduled {
-            // A writer has it; the writer shuts down when done.
+        if state.scheduled || state.stream.is_none() {
+            // A writer has it, or its socket has not come yet: the writer
+            // (or `attach`) shuts it down when the last lines are sent.
             state.shutdown_when_drained = Some(how);
         } else {
             state.shutdown(how);
@@ -230,8 +237,18 @@ impl Outbox {
 
     /// One write attempt (one writer at a time, see `scheduled`): sends
     /// what the socket takes within [`WRITE_ATTEMPT`], keeps the rest, and
-    /// says when to come back.
+    /// says when to come back. What it has to log, it logs after letting go
+    /// of the outbox's lock: a stalled stderr must not freeze the server.
     fn drain(&self) -> Next {
+        let (next, note) = self.attempt();
+        if let Some(note) = note {
+            log!("{note}");
+        }
+        next
+    }
+
+    /// [`drain`](Self::drain)'s work, under the lock, and a line to log.
+    fn attempt(&self) -> (Next, Option<String>) {
         let (bytes, stream) = {
             let mut state = self.lock();
             let mut bytes = mem::take(&mut state.leftover);
@@ -253,15 +270,11 @@ impl Outbox {
         if let Err(e) = result {
             // The connection is gone. Shutting the socket down wakes the
             // client's thread, which takes the client offline.
-            if !state.closed {
-                log!(
-                    "client {}: cannot send ({e}); closing the connection",
-                    peer(&stream)
-                );
-            }
+            let note = (!state.closed)
+                .then(|| format!("client {}: cannot send ({e}); closing", peer(&stream)));
             state.cut_off();
             state.scheduled = false;
-            return Next::Done;
+            return (Next::Done, note);
         }
         let now = Instant::now();
         if written > 0 || state.last_progress.is_none() {
@@ -272,14 +285,14 @@ impl Outbox {
             return self.retry_later(&mut state, bytes, written, now, &stream);
         }
         if !state.queued.is_empty() {
-            return Next::Again;
+            return (Next::Again, None);
         }
         state.scheduled = false;
         state.last_progress = None;
         if let Some(how) = state.shutdown_when_drained.take() {
             state.shutdown(how);
         }
-        Next::Done
+        (Next::Done, None)
     }
 
     /// The socket is full: keep the unsent tail and come back after a pause
@@ -292,21 +305,22 @@ impl Outbox {
         written: usize,
         now: Instant,
         stream: &Option<Arc<TcpStream>>,
-    ) -> Next {
+    ) -> (Next, Option<String>) {
         let cut_off_meanwhile = state.closed && state.shutdown_when_drained.is_none();
         let stalled_since = state.last_progress.unwrap_or(now);
         let stalled = now.duration_since(stalled_since) >= self.stall_limit;
+        let mut note = None;
         if stalled && !cut_off_meanwhile {
             let stall = self.stall_limit.as_millis();
-            log!(
+            note = Some(format!(
                 "client {}: took nothing for {stall} ms; closing the connection",
                 peer(stream)
-            );
+            ));
             state.cut_off();
         }
         if stalled || cut_off_meanwhile {
             state.scheduled = false;
-            return Next::Done;
+            return (Next::Done, note);
         }
         bytes.drain(..written);
         state.leftover = bytes;
@@ -314,7 +328,7 @@ impl Outbox {
         if written == 0 {
             state.retry_after = (pause * 2).min(RETRY_MAX);
         }
-        Next::RetryAt(now + pause)
+        (Next::RetryAt(now + pause), None)
     }
 }
 
@@ -504,6 +518,29 @@ mod tests {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut BufReader::new(client), &mut text).expect("read");
         assert_eq!(text, "one\ntwo\n");
+        writers.stop();
+    }
+
+    #[test]
+    fn an_outbox_closed_before_its_socket_came_closes_the_socket() {
+        let (writers, _threads) = Writers::start(1).expect("writers");
+        // Nothing queued: the socket is shut at once.
+        let (server, client) = pair();
+        let outbox = Outbox::detached(1 << 20, Duration::from_secs(5));
+        outbox.close_after_flush(Shutdown::Both);
+        assert!(outbox.attach(&writers, Arc::new(server)));
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut BufReader::new(client), &mut text).expect("end");
+        assert_eq!(text, "");
+        // Lines queued: they are sent first, then the socket is shut.
+        let (server, client) = pair();
+        let outbox = Outbox::detached(1 << 20, Duration::from_secs(5));
+        outbox.send(&writers, b"bye\n").expect("send");
+        outbox.close_after_flush(Shutdown::Both);
+        assert!(outbox.attach(&writers, Arc::new(server)));
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut BufReader::new(client), &mut text).expect("end");
+        assert_eq!(text, "bye\n");
         writers.stop();
     }
 

@@ -158,6 +158,9 @@ struct State {
     /// Clients whose outbox refused a line during the current operation:
     /// removed before the lock is released.
     dead: Vec<String>,
+    /// Lines for the activity log, written after the lock is released: a
+    /// stalled stderr must never hold the registry.
+    notes: Vec<String>,
     /// Outboxes that were idle and got lines during the current operation:
     /// handed to the writers after the lock is released, all at once.
     to_schedule: Vec<Arc<Outbox>>,
@@ -204,6 +207,7 @@ impl Registry {
                 clients: HashMap::new(),
                 rooms: Rooms::new(),
                 dead: Vec::new(),
+                notes: Vec::new(),
                 to_schedule: Vec::new(),
                 limits,
             }),
@@ -221,8 +225,12 @@ impl Registry {
         let result = op(&mut state);
         state.reap(&self.history);
         let to_schedule = mem::take(&mut state.to_schedule);
+        let notes = mem::take(&mut state.notes);
         drop(state);
         self.writers.schedule(to_schedule);
+        for note in notes {
+            log!("{note}");
+        }
         result
     }
 
@@ -355,7 +363,11 @@ impl Registry {
             // made holding the lock, so a disk that stalls stalls every
             // sender. We accept it for a local disk; a server that must not
             // would hand log lines, in this order, to a writer thread.
-            self.history.append(&message);
+            if let Err(e) = self.history.append(&message) {
+                state
+                    .notes
+                    .push(format!("cannot write to the history file: {e}"));
+            }
             let room = message.room.clone();
             state.write_room(&room, Some(&key), &Event::Said(message));
             Ok(())
@@ -689,11 +701,10 @@ impl State {
     fn reap(&mut self, history: &History) {
         while let Some(key) = self.dead.pop() {
             if let Some(client) = self.clients.get(&key) {
-                log!(
+                self.notes.push(format!(
                     "client {} ({}) dropped: not reading (send queue full or write failed)",
-                    client.addr,
-                    client.name
-                );
+                    client.addr, client.name
+                ));
             }
             self.evict(&key, false, history);
         }

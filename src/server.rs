@@ -93,7 +93,7 @@ impl fmt::Display for ServerError {
             ServerError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             ServerError::History(e) => e.fmt(f),
             ServerError::Accounts(e) => e.fmt(f),
-            ServerError::Threads(e) => write!(f, "cannot start the writer threads: {e}"),
+            ServerError::Threads(e) => write!(f, "cannot start the server's threads: {e}"),
         }
     }
 }
@@ -143,6 +143,10 @@ enum Kind {
     /// HTTP, for the web page.
     Web,
 }
+
+/// The web page's accept loop (which hands back its connections' threads
+/// when it ends) and its janitor.
+type WebThreads = (JoinHandle<Vec<JoinHandle<()>>>, JoinHandle<()>);
 
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
@@ -241,26 +245,18 @@ impl Server {
     /// down: tells every client, closes every connection, waits (a bounded
     /// time) for the client threads, and flushes the log. The web page, if
     /// enabled, is served by a second accept loop on a thread of its own.
-    pub fn run(mut self) {
-        let mut web = None;
-        let mut janitor = None;
-        if let Some(listener) = self.web_listener.take() {
-            let shared = Arc::clone(&self.shared);
-            let accepting = thread::Builder::new()
-                .name("web accept".into())
-                .spawn(move || accept_loop(&listener, &shared, Kind::Web));
-            let shared = Arc::clone(&self.shared);
-            let sweeping = thread::Builder::new()
-                .name("web janitor".into())
-                .spawn(move || end_abandoned_web_sessions(&shared));
-            match (accepting, sweeping) {
-                (Ok(accepting), Ok(sweeping)) => {
-                    web = Some(accepting);
-                    janitor = Some(sweeping);
-                }
-                (Err(e), _) | (_, Err(e)) => log!("cannot start the web page's threads: {e}"),
+    ///
+    /// If the web page's threads cannot be started, nothing is served: the
+    /// server shuts down again and says why.
+    pub fn run(mut self) -> Result<(), ServerError> {
+        let (web, janitor) = match self.start_web() {
+            Ok(Some((web, janitor))) => (Some(web), Some(janitor)),
+            Ok(None) => (None, None),
+            Err(e) => {
+                self.shut_down(Vec::new());
+                return Err(ServerError::Threads(e));
             }
-        }
+        };
         let mut threads = accept_loop(&self.listener, &self.shared, Kind::Chat);
         // The web loop hands back its client threads, to be waited for with
         // ours; the janitor stops by itself within a second.
@@ -271,6 +267,34 @@ impl Server {
             let _ = janitor.join();
         }
         self.shut_down(threads);
+        Ok(())
+    }
+
+    /// Starts the web page's accept loop and janitor, if it is enabled. If
+    /// either cannot start, the other is stopped and the error returned.
+    #[allow(clippy::type_complexity)] // two handles, named where they are used
+    fn start_web(
+        &mut self,
+    ) -> io::Result<Option<(JoinHandle<Vec<JoinHandle<()>>>, JoinHandle<()>)>> {
+        let Some(listener) = self.web_listener.take() else {
+            return Ok(None);
+        };
+        let shared = Arc::clone(&self.shared);
+        let accepting = thread::Builder::new()
+            .name("web accept".into())
+            .spawn(move || accept_loop(&listener, &shared, Kind::Web))?;
+        let shared = Arc::clone(&self.shared);
+        let sweeping = thread::Builder::new()
+            .name("web janitor".into())
+            .spawn(move || end_abandoned_web_sessions(&shared));
+        match sweeping {
+            Ok(sweeping) => Ok(Some((accepting, sweeping))),
+            Err(e) => {
+                self.handle().shutdown(); // wakes the web accept loop, which ends
+                let _ = accepting.join();
+                Err(e)
+            }
+        }
     }
 
     fn shut_down(self, threads: Vec<JoinHandle<()>>) {
@@ -345,7 +369,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<
                 threads.retain(|t| !t.is_finished());
             }
             Accepted::TurnAway(stream, addr) => {
-                log!("client {addr} refused: out of file descriptors");
+                log_refusal(addr, &"out of file descriptors");
                 refuse(&stream, kind, "server full");
             }
             Accepted::Nothing => {}
@@ -363,6 +387,17 @@ fn refuse(stream: &TcpStream, kind: Kind, why: &str) {
     };
     let mut writer = stream;
     let _ = writer.write_all(&refusal);
+}
+
+/// Logs a refused connection, at most ten lines a second: a storm of
+/// connections must not turn into a storm of log lines.
+fn log_refusal(addr: SocketAddr, why: &dyn fmt::Display) {
+    static REFUSALS: log::Limited = log::Limited::new();
+    match REFUSALS.allow() {
+        Some(0) => log!("client {addr} refused: {why}"),
+        Some(hidden) => log!("client {addr} refused: {why} (and {hidden} more not shown)"),
+        None => {}
+    }
 }
 
 /// Sets up one accepted connection, admits it, and starts its thread.
@@ -396,7 +431,7 @@ fn admit(
     let id = match shared.admission.admit(addr.ip(), hangup, config) {
         Ok(id) => id,
         Err(refused) => {
-            log!("client {addr} refused: {refused}");
+            log_refusal(addr, &refused);
             refuse(&stream, kind, &refused.to_string());
             return None;
         }

@@ -47,9 +47,19 @@ fn after_three_failures_an_address_must_wait() {
 #[test]
 fn the_owner_logs_in_while_twelve_guessers_hammer_from_four_addresses() {
     let server = server_with_alice();
-    let mut guessers = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/guessers.py"))
-        .args(["127.0.0.1", &server.addr.port().to_string(), "alice", "4", "12", "4"])
+    let guessers = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/tools/guessers.py"
+        ))
+        .args([
+            "127.0.0.1",
+            &server.addr.port().to_string(),
+            "alice",
+            "4",
+            "12",
+            "4",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 runs the guessers");
@@ -65,7 +75,10 @@ fn the_owner_logs_in_while_twelve_guessers_hammer_from_four_addresses() {
     let output = guessers.wait_with_output().expect("the guessers end");
     let report = String::from_utf8_lossy(&output.stdout);
     eprintln!("the owner logged in in {took:?} while the guessers made {report}");
-    assert!(took < Duration::from_secs(1), "the owner took {took:?}; guessers: {report}");
+    assert!(
+        took < Duration::from_secs(1),
+        "the owner took {took:?}; guessers: {report}"
+    );
     assert!(report.contains("throttled="), "{report}");
 }
 

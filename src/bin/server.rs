@@ -67,6 +67,11 @@ fn main() -> ExitCode {
     }
     // The console thread may still be blocked reading stdin; returning from
     // main ends the process, and it with it.
-    server.run();
-    ExitCode::SUCCESS
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
