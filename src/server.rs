@@ -272,10 +272,7 @@ impl Server {
 
     /// Starts the web page's accept loop and janitor, if it is enabled. If
     /// either cannot start, the other is stopped and the error returned.
-    #[allow(clippy::type_complexity)] // two handles, named where they are used
-    fn start_web(
-        &mut self,
-    ) -> io::Result<Option<(JoinHandle<Vec<JoinHandle<()>>>, JoinHandle<()>)>> {
+    fn start_web(&mut self) -> io::Result<Option<WebThreads>> {
         let Some(listener) = self.web_listener.take() else {
             return Ok(None);
         };
