@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::config::ServerConfig;
@@ -39,6 +39,8 @@ pub(crate) enum Hangup {
 pub(crate) enum AdmissionError {
     Full,
     TooManyFromAddress,
+    /// The operator closed the server to newcomers (`/close`).
+    Closed,
 }
 
 impl fmt::Display for AdmissionError {
@@ -48,6 +50,7 @@ impl fmt::Display for AdmissionError {
             AdmissionError::TooManyFromAddress => {
                 write!(f, "too many connections from your address")
             }
+            AdmissionError::Closed => write!(f, "the server is closed to new connections"),
         }
     }
 }
@@ -61,6 +64,10 @@ pub(crate) struct Admission {
     table: Mutex<Table>,
     /// The last connection id handed out.
     last_id: AtomicU64,
+    /// Whether newcomers are refused (the console's `/close`). An atomic,
+    /// not under the table's lock: it is read once per new login, and a
+    /// login racing with `/close` may go either way.
+    closed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -95,6 +102,27 @@ impl Admission {
         table.open.insert(id, (ip, hangup));
         table.per_ip.insert(ip, from_ip + 1);
         Ok(id)
+    }
+
+    /// Refuses newcomers (`true`) or accepts them again. Returns whether
+    /// that changed anything.
+    pub(crate) fn set_closed(&self, closed: bool) -> bool {
+        self.closed.swap(closed, Ordering::SeqCst) != closed
+    }
+
+    /// Refused if the server is closed to newcomers: asked by a listener
+    /// before a new login (a terminal connection, a web login), never for
+    /// the requests of someone already online.
+    pub(crate) fn check_open(&self) -> Result<(), AdmissionError> {
+        match self.closed.load(Ordering::SeqCst) {
+            true => Err(AdmissionError::Closed),
+            false => Ok(()),
+        }
+    }
+
+    /// How many connections are open.
+    pub(crate) fn open_count(&self) -> usize {
+        self.lock().open.len()
     }
 
     /// Gives back a connection's place.

@@ -140,6 +140,10 @@ pub(crate) fn execute(
     ctx: &Context,
 ) -> Result<Outcome, Refusal> {
     let registry = ctx.registry;
+    if uses_own_name(&command) {
+        // The operator may have renamed this session since it last spoke.
+        registry.refresh(session)?;
+    }
     match command {
         Command::Empty => {}
         Command::Say(text) => registry.say(session, None, &text, false)?,
@@ -179,6 +183,19 @@ pub(crate) fn execute(
         }
     }
     Ok(Outcome::Continue)
+}
+
+/// Whether a command uses the session's name outside the registry (the
+/// accounts, the goodbye), and needs it up to date.
+fn uses_own_name(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Nick(_)
+            | Command::Register(_)
+            | Command::Password { .. }
+            | Command::Unregister(_)
+            | Command::Quit
+    )
 }
 
 /// `* text` to this session.

@@ -115,6 +115,15 @@ pub struct ServerConfig {
     pub guests_allowed: bool,
     /// PBKDF2 iterations for new password hashes: the cost of one guess.
     pub password_iterations: u32,
+    /// Whether the console shows the chat on standard output (off for a
+    /// server run as a service, whose stdout nobody reads).
+    pub console_echo: bool,
+    /// The welcome message shown after the hello, one `* ` line per line;
+    /// empty: none.
+    pub motd: String,
+    /// A file holding the welcome message, read at start (instead of
+    /// `motd`; setting both is an error).
+    pub motd_file: Option<PathBuf>,
     /// The web page's listener (its own `[web]` section in the file).
     pub web: WebConfig,
 }
@@ -149,6 +158,9 @@ impl Default for ServerConfig {
             open_registration: true,
             guests_allowed: true,
             password_iterations: 100_000,
+            console_echo: true,
+            motd: String::new(),
+            motd_file: None,
             web: WebConfig::default(),
         }
     }
@@ -469,6 +481,13 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
         (Section::Server, "password_iterations") => {
             server.password_iterations = integer(key, value, 1, Some(10_000_000))?;
         }
+        (Section::Server, "console_echo") => server.console_echo = boolean(key, value)?,
+        (Section::Server, "motd") if server.motd_file.is_some() => return Err(both_motds()),
+        (Section::Server, "motd") => server.motd = string(key, value)?,
+        (Section::Server, "motd_file") if !server.motd.is_empty() => return Err(both_motds()),
+        (Section::Server, "motd_file") => {
+            server.motd_file = Some(PathBuf::from(non_empty(key, value)?));
+        }
         (Section::Server, "max_clients_per_ip") => {
             server.max_clients_per_ip = integer(key, value, 0, None)?;
         }
@@ -480,6 +499,10 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
         _ => return Err(format!("unknown key \"{key}\" in [{section}]")),
     }
     Ok(())
+}
+
+fn both_motds() -> String {
+    "motd and motd_file: set one or the other, not both".to_string()
 }
 
 fn string(key: &str, value: Value) -> Result<String, String> {
@@ -566,6 +589,9 @@ mod tests {
         assert!(s.open_registration);
         assert!(s.guests_allowed);
         assert_eq!(s.password_iterations, 100_000);
+        assert!(s.console_echo);
+        assert_eq!(s.motd, "");
+        assert_eq!(s.motd_file, None);
         assert_eq!(
             s.web,
             WebConfig {
@@ -576,6 +602,19 @@ mod tests {
         );
         assert_eq!(config.client.host, "127.0.0.1");
         assert_eq!(config.client.port, 7878);
+    }
+
+    #[test]
+    fn motd_and_console_echo() {
+        let s = server("motd = \"hi\\nrules: be nice\"\nconsole_echo = false");
+        assert_eq!(s.motd, "hi\nrules: be nice");
+        assert!(!s.console_echo);
+        let s = server("motd_file = \"motd.txt\"");
+        assert_eq!(s.motd_file, Some(PathBuf::from("motd.txt")));
+        assert_eq!(
+            error("[server]\nmotd = \"hi\"\nmotd_file = \"motd.txt\"\n"),
+            "line 3: motd and motd_file: set one or the other, not both"
+        );
     }
 
     #[test]
@@ -622,6 +661,8 @@ accounts_file = "logs/accounts.txt"
 open_registration = false
 guests_allowed = false  # accounts only
 password_iterations = 200_000
+console_echo = false
+motd = "be nice"
 
 [web]
 enabled = false
@@ -653,6 +694,9 @@ port = 7000
                 open_registration: false,
                 guests_allowed: false,
                 password_iterations: 200_000,
+                console_echo: false,
+                motd: "be nice".to_string(),
+                motd_file: None,
                 web: WebConfig {
                     enabled: false,
                     host: "0.0.0.0".to_string(),

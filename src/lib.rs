@@ -120,6 +120,7 @@ pub mod console;
 pub(crate) mod context;
 pub mod crypto;
 pub(crate) mod event;
+pub(crate) mod feed;
 pub(crate) mod frontend;
 pub(crate) mod handler;
 pub(crate) mod history;

@@ -300,7 +300,11 @@ fn replay(room: &str, messages: &[Message]) -> String {
     if messages.is_empty() {
         return String::new();
     }
-    let mut out = notice(&format!("last {} messages in #{room}:", messages.len()));
+    let count = match messages.len() {
+        1 => "1 message".to_string(),
+        n => format!("{n} messages"),
+    };
+    let mut out = notice(&format!("last {count} in #{room}:"));
     for message in messages {
         out.push_str(&said(message));
     }
@@ -317,6 +321,16 @@ fn rooms_line(rooms: &[(String, usize)]) -> String {
         .map(|(name, count)| format!("#{name} ({count})"))
         .collect();
     notice(&format!("rooms: {}", list.join(", ")))
+}
+
+/// The welcome message's lines, each sanitized (a motd file must not
+/// drive terminals either); trailing blank lines dropped.
+pub(crate) fn motd_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text.lines().map(|l| sanitize(l).trim_end().to_string()).collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
 }
 
 /// `* text`: a notice.
@@ -336,6 +350,7 @@ fn help() -> String {
         "  text                 say text in your current room",
         "  #room text           say text in another room you are in",
         "  @name text           send a direct message",
+        "  @server text         send a message to the server's operator",
         "  /join room           join a room (or switch to it) and see its history",
         "  /leave [room]        leave a room (default: the current one)",
         "  /rooms               list the rooms",
@@ -375,6 +390,15 @@ mod tests {
         assert_eq!(validate_name("élodie"), Err(BadName::Characters));
         assert_eq!(validate_name("Server"), Err(BadName::Reserved));
         assert_eq!(name_key("Alice"), "alice");
+    }
+
+    #[test]
+    fn motd_lines_are_sanitized_and_trailing_blanks_dropped() {
+        assert_eq!(motd_lines(""), Vec::<String>::new());
+        assert_eq!(
+            motd_lines("Welcome!\r\n\nrules: \x1b[31mbe nice\n\n\n"),
+            ["Welcome!", "", "rules: [31mbe nice"]
+        );
     }
 
     #[test]
@@ -622,7 +646,7 @@ mod tests {
                     room: s("dev"),
                     messages: vec![message("yo", false)],
                 },
-                "* last 1 messages in #dev:\n[#dev] al: yo\n",
+                "* last 1 message in #dev:\n[#dev] al: yo\n",
             ),
         ];
         for (event, line) in cases {

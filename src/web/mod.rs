@@ -228,6 +228,11 @@ fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
         Ok(fields) => fields,
         Err(response) => return response,
     };
+    // A login is a newcomer; the requests of browsers already online are
+    // not, and go on while the server is closed.
+    if let Err(closed) = web.chat.admission.check_open() {
+        return refuse(Status::ServiceUnavailable, closed);
+    }
     let name = protocol::sanitize(http::form_value(&fields, "name").unwrap_or_default());
     let password = http::form_value(&fields, "password").filter(|p| !p.is_empty());
     let name = match check_name(&web.chat, name.trim(), password, addr, web.sessions) {
