@@ -402,7 +402,7 @@ fn console_accounts_lists_the_registered_names() {
     register_and_quit(&server, "alice", PASSWORD);
     register_and_quit(&server, "bob", PASSWORD);
     server.console("/accounts");
-    let line = server.stdout_line();
+    let line = server.console_reply();
     assert!(line.contains("alice") && line.contains("bob"), "{line:?}");
 }
 
