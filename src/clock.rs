@@ -22,7 +22,12 @@ pub fn now_rfc3339() -> String {
 /// A span of time for people: `3d 4h 05m 06s`, leading zero units left
 /// out (`42s`, `5m 00s`).
 pub fn span(secs: u64) -> String {
-    let (d, h, m, s) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    let (d, h, m, s) = (
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
     match (d, h, m) {
         (0, 0, 0) => format!("{s}s"),
         (0, 0, _) => format!("{m}m {s:02}s"),

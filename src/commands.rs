@@ -162,6 +162,10 @@ pub(crate) fn execute(
         Command::Rooms => registry.reply(session, &registry.rooms())?,
         Command::Users(room) => registry.reply(session, &registry.users(room.as_deref())?)?,
         Command::Help => registry.reply(session, &Event::Help)?,
+        Command::History { room, count } => {
+            let replay = registry.history(session, room.as_deref(), count)?;
+            registry.reply(session, &replay)?;
+        }
         Command::Register(password) => register(session, &password, ctx)?,
         Command::Password { old, new } => {
             ctx.accounts.change_password(session.name(), &old, &new)?;

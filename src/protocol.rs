@@ -110,9 +110,17 @@ pub enum Command {
     Password { old: String, new: String },
     /// `/unregister password`
     Unregister(String),
+    /// `/history [room] [N]`: the last `count` messages of a room (default:
+    /// the current one), read from the log.
+    History { room: Option<String>, count: usize },
     /// `/quit`, `quit` or `bye`
     Quit,
 }
+
+/// How many messages `/history` shows when not told.
+pub const HISTORY_DEFAULT: usize = 20;
+/// The most messages one `/history` shows.
+pub const HISTORY_MAX: usize = 200;
 
 /// Why a line could not be turned into a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,10 +219,36 @@ fn parse_slash(rest: &str) -> Result<Command, ParseError> {
             arg.ok_or(ParseError::Usage("/unregister <password>"))?
                 .to_string(),
         ),
+        "history" => parse_history(arg.unwrap_or(""))?,
         "quit" => Command::Quit,
         _ => return Err(ParseError::Unknown(name.to_string())),
     };
     Ok(command)
+}
+
+/// Parses the arguments of `/history [room] [N]`. An all-digit argument
+/// is N, so a room whose name is all digits is written with its `#`
+/// (`/history #2024 50`). N is at least 1; more than [`HISTORY_MAX`] is
+/// taken as the most.
+fn parse_history(args: &str) -> Result<Command, ParseError> {
+    let usage = ParseError::Usage("/history [room] [N]");
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let is_count = |word: &str| word.bytes().all(|b| b.is_ascii_digit());
+    let (room, count) = match words.as_slice() {
+        [] => (None, None),
+        [word] if is_count(word) => (None, Some(*word)),
+        [room] => (Some(*room), None),
+        [room, count] if !is_count(room) && is_count(count) => (Some(*room), Some(*count)),
+        _ => return Err(usage),
+    };
+    let count = match count.map(str::parse::<usize>) {
+        None => HISTORY_DEFAULT,
+        Some(Ok(0)) => return Err(usage),
+        Some(Ok(n)) => n.min(HISTORY_MAX),
+        Some(Err(_)) => HISTORY_MAX, // all digits, so only too big to parse
+    };
+    let room = room.map(normalize_room_name).transpose()?;
+    Ok(Command::History { room, count })
 }
 
 /// Splits `"word rest of line"` into `("word", "rest of line")`.
@@ -326,7 +360,10 @@ fn rooms_line(rooms: &[(String, usize)]) -> String {
 /// The welcome message's lines, each sanitized (a motd file must not
 /// drive terminals either); trailing blank lines dropped.
 pub(crate) fn motd_lines(text: &str) -> Vec<String> {
-    let mut lines: Vec<String> = text.lines().map(|l| sanitize(l).trim_end().to_string()).collect();
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| sanitize(l).trim_end().to_string())
+        .collect();
     while lines.last().is_some_and(String::is_empty) {
         lines.pop();
     }
@@ -360,6 +397,7 @@ fn help() -> String {
         "  /register password   protect your name with a password",
         "  /password old new    change your password",
         "  /unregister password give up your registered name",
+        "  /history [room] [N]  the last N messages of a room (default 20)",
         "  /help                show this help",
         "  /quit (or quit, bye) leave the chat",
     ]
@@ -399,6 +437,42 @@ mod tests {
             motd_lines("Welcome!\r\n\nrules: \x1b[31mbe nice\n\n\n"),
             ["Welcome!", "", "rules: [31mbe nice"]
         );
+    }
+
+    #[test]
+    fn history_takes_an_optional_room_and_count() {
+        let history = |room: Option<&str>, count| Command::History {
+            room: room.map(str::to_string),
+            count,
+        };
+        assert_eq!(Command::parse("/history"), Ok(history(None, 20)));
+        assert_eq!(Command::parse("/history 50"), Ok(history(None, 50)));
+        assert_eq!(Command::parse("/history Dev"), Ok(history(Some("dev"), 20)));
+        assert_eq!(
+            Command::parse("/history #dev 5"),
+            Ok(history(Some("dev"), 5))
+        );
+        assert_eq!(
+            Command::parse("/history #2024 50"),
+            Ok(history(Some("2024"), 50))
+        );
+        assert_eq!(Command::parse("/history 100000"), Ok(history(None, 200)));
+        assert_eq!(
+            Command::parse("/history 99999999999999999999999"),
+            Ok(history(None, 200))
+        );
+        for bad in [
+            "/history 0",
+            "/history 5 dev",
+            "/history a b",
+            "/history dev 5 6",
+        ] {
+            assert_eq!(
+                Command::parse(bad),
+                Err(ParseError::Usage("/history [room] [N]")),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -91,6 +91,8 @@ pub(crate) enum ChatError {
     NotInRoom(String),
     NoRoom,
     NoSuchRoom(String),
+    /// `/history` found no message of the room in the log.
+    NoHistory(String),
     /// This session was removed (kicked, or dropped for not reading).
     Gone,
 }
@@ -106,6 +108,7 @@ impl fmt::Display for ChatError {
             ChatError::NotInRoom(room) => write!(f, "you are not in #{room}"),
             ChatError::NoRoom => write!(f, "you are not in any room (try /join <room>)"),
             ChatError::NoSuchRoom(room) => write!(f, "no room #{room}"),
+            ChatError::NoHistory(room) => write!(f, "no history for #{room}"),
             ChatError::Gone => write!(f, "you are no longer connected"),
         }
     }
@@ -488,9 +491,36 @@ impl Registry {
     /// Brings a session's name up to date (the operator may have renamed
     /// it), before a command that uses the name outside the registry.
     pub(crate) fn refresh(&self, session: &mut Session) -> Result<(), ChatError> {
-        let name = self.with_state(|state| Ok::<_, ChatError>(state.client(session)?.name.clone()))?;
+        let name =
+            self.with_state(|state| Ok::<_, ChatError>(state.client(session)?.name.clone()))?;
         session.name = name;
         Ok(())
+    }
+
+    /// `/history`: the last `count` messages of `room` (default: the
+    /// current room), which the session must be in, as a replay. The
+    /// membership is checked under the lock; the log is read after it is
+    /// released, holding no lock that delivery needs (see
+    /// [`History::read_back`]).
+    pub(crate) fn history(
+        &self,
+        session: &Session,
+        room: Option<&str>,
+        count: usize,
+    ) -> Result<Event, ChatError> {
+        let room = self.with_state(|state| {
+            let client = state.client(session)?;
+            match room {
+                Some(room) if client.rooms.iter().any(|r| r == room) => Ok(room.to_string()),
+                Some(room) => Err(ChatError::NotInRoom(room.to_string())),
+                None => client.current_room().cloned().ok_or(ChatError::NoRoom),
+            }
+        })?;
+        let messages = self.history.read_back(&room, count);
+        if messages.is_empty() {
+            return Err(ChatError::NoHistory(room));
+        }
+        Ok(Event::Replay { room, messages })
     }
 
     /// Whether someone is online under `name` (ignoring case).

@@ -506,7 +506,9 @@ impl ServerHandle {
     /// `[DM] server: text` to `to`.
     pub(crate) fn direct(&self, to: &str, text: &str) -> Result<String, String> {
         let registry = &self.shared.registry;
-        registry.direct_from_operator(to, text).map_err(|e| e.to_string())?;
+        registry
+            .direct_from_operator(to, text)
+            .map_err(|e| e.to_string())?;
         Ok(format!("sent to {to}"))
     }
 
@@ -541,7 +543,9 @@ impl ServerHandle {
     pub(crate) fn register(&self, name: &str, password: &str) -> Result<String, String> {
         protocol::validate_name(name).map_err(|e| e.to_string())?;
         let accounts = &self.shared.accounts;
-        accounts.register(name, password).map_err(|e| e.to_string())?;
+        accounts
+            .register(name, password)
+            .map_err(|e| e.to_string())?;
         log!("console: registered {name}");
         Ok(format!("{name} is now registered"))
     }
@@ -558,7 +562,11 @@ impl ServerHandle {
 
     /// Deletes an account; its owner, if online, stays online as a guest.
     pub(crate) fn unregister(&self, name: &str) -> Result<String, String> {
-        let removed = self.shared.accounts.remove(name).map_err(|e| e.to_string())?;
+        let removed = self
+            .shared
+            .accounts
+            .remove(name)
+            .map_err(|e| e.to_string())?;
         log!("console: unregistered {removed}");
         Ok(format!("{removed} is no longer registered"))
     }

@@ -49,7 +49,9 @@ fn login_with_password(server: &TestServer, name: &str, password: &str) -> TestC
 /// One HTTP request on a fresh connection: the status code and the body.
 fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect to the web page");
-    stream.set_read_timeout(Some(READ_TIMEOUT)).expect("timeout");
+    stream
+        .set_read_timeout(Some(READ_TIMEOUT))
+        .expect("timeout");
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -136,7 +138,10 @@ fn a_direct_message_to_server_reaches_the_console_without_error() {
     let server = TestServer::start();
     let (mut alice, _bob) = alice_and_bob(&server);
     alice.send("@server my password does not work");
-    assert_eq!(server.stdout_line(), "[DM] alice: my password does not work");
+    assert_eq!(
+        server.stdout_line(),
+        "[DM] alice: my password does not work"
+    );
     alice.send("@Server case does not matter");
     assert_eq!(server.stdout_line(), "[DM] alice: case does not matter");
     // No error came before the answer to the next command.
@@ -446,7 +451,86 @@ fn console_rename_frees_a_squatted_name_and_refuses_unknown_ones() {
     assert_eq!(server.console_reply(), "* user alice renamed to not-alice");
     bob.expect("* alice is now known as not-alice");
     server.console("/rename zed zedd");
-    assert_eq!(server.console_reply(), "! zed is neither registered nor online");
+    assert_eq!(
+        server.console_reply(),
+        "! zed is neither registered nor online"
+    );
     server.console("/rename bob not-alice");
     assert_eq!(server.console_reply(), "! the name not-alice is taken");
+}
+
+// ---- reading the history back ------------------------------------------------------
+
+#[test]
+fn history_reads_back_more_than_the_replay_from_the_log() {
+    let server = TestServer::with_config("history_replay = 2");
+    let mut alice = server.login("alice");
+    for i in 1..=5 {
+        alice.send(&format!("m{i}"));
+    }
+    alice.send("/history 4");
+    alice.expect("* last 4 messages in #general:");
+    for i in 2..=5 {
+        alice.expect(&format!("[#general] alice: m{i}"));
+    }
+}
+
+#[test]
+fn history_survives_a_restart_and_reads_the_rotated_log_first() {
+    let server = TestServer::start();
+    let mut alice = server.login("alice");
+    alice.send("before the restart");
+    alice.send("/rooms");
+    alice.expect("* rooms: #general (1)");
+    let dir = server.kill();
+    fs::write(
+        dir.path().join("history.log.1"),
+        "2026-01-01T00:00:00Z\t#general\tzoe\tfrom last year\n",
+    )
+    .expect("write the rotated log");
+    let server = TestServer::in_dir(dir, "history_replay = 0");
+    let mut bob = server.login("bob");
+    bob.send("/history");
+    bob.expect("* last 2 messages in #general:");
+    bob.expect("[#general] zoe: from last year");
+    bob.expect("[#general] alice: before the restart");
+}
+
+#[test]
+fn history_of_one_message_says_message() {
+    let server = TestServer::start();
+    let mut alice = server.login("alice");
+    alice.send("/join dev");
+    alice.expect("* you joined #dev");
+    alice.send("/me waves");
+    alice.send("/history dev");
+    alice.expect("* last 1 message in #dev:");
+    alice.expect("[#dev] * alice waves");
+}
+
+#[test]
+fn history_needs_the_room_and_says_when_there_is_none() {
+    let server = TestServer::start();
+    let mut alice = server.login("alice");
+    alice.send("/history dev");
+    alice.expect("! you are not in #dev");
+    alice.send("/history");
+    alice.expect("! no history for #general");
+    alice.send("/history 0");
+    alice.expect("! usage: /history [room] [N]");
+}
+
+#[test]
+fn history_of_an_all_digit_room_is_written_with_its_hash() {
+    let server = TestServer::start();
+    let mut alice = server.login("alice");
+    alice.send("/join 2024");
+    alice.expect("* you joined #2024");
+    for i in 1..=3 {
+        alice.send(&format!("y{i}"));
+    }
+    alice.send("/history #2024 2");
+    alice.expect("* last 2 messages in #2024:");
+    alice.expect("[#2024] alice: y2");
+    alice.expect("[#2024] alice: y3");
 }

@@ -11,7 +11,8 @@ use lanchat::cli;
 use lanchat::console;
 use lanchat::server::Server;
 
-const USAGE: &str = "usage: server [--config PATH] [--host HOST] [--port PORT] [--web-port PORT] [--quiet]
+const USAGE: &str =
+    "usage: server [--config PATH] [--host HOST] [--port PORT] [--web-port PORT] [--quiet]
 
 Runs a lanchat server. Settings come from --config PATH, else ./config.toml
 if present, else built-in defaults (127.0.0.1:7878); --host and --port
