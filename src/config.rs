@@ -481,12 +481,8 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
         (Section::Server, "password_iterations") => {
             server.password_iterations = integer(key, value, 1, Some(10_000_000))?;
         }
-        (Section::Server, "console_echo") => server.console_echo = boolean(key, value)?,
-        (Section::Server, "motd") if server.motd_file.is_some() => return Err(both_motds()),
-        (Section::Server, "motd") => server.motd = string(key, value)?,
-        (Section::Server, "motd_file") if !server.motd.is_empty() => return Err(both_motds()),
-        (Section::Server, "motd_file") => {
-            server.motd_file = Some(PathBuf::from(non_empty(key, value)?));
+        (Section::Server, "console_echo" | "motd" | "motd_file") => {
+            assign_shown(server, key, value)?;
         }
         (Section::Server, "max_clients_per_ip") => {
             server.max_clients_per_ip = integer(key, value, 0, None)?;
@@ -501,8 +497,21 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
     Ok(())
 }
 
-fn both_motds() -> String {
-    "motd and motd_file: set one or the other, not both".to_string()
+/// What is shown: the chat on the console (`console_echo`), and one
+/// welcome message (`motd`, or `motd_file`, not both).
+fn assign_shown(server: &mut ServerConfig, key: &str, value: Value) -> Result<(), String> {
+    if key == "console_echo" {
+        server.console_echo = boolean(key, value)?;
+        return Ok(());
+    }
+    if !server.motd.is_empty() || server.motd_file.is_some() {
+        return Err("motd and motd_file: set one or the other, not both".to_string());
+    }
+    match key {
+        "motd" => server.motd = string(key, value)?,
+        _ => server.motd_file = Some(PathBuf::from(non_empty(key, value)?)),
+    }
+    Ok(())
 }
 
 fn string(key: &str, value: Value) -> Result<String, String> {

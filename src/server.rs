@@ -25,7 +25,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::accounts::{Accounts, AccountsOpenError};
-use crate::admission::{Admission, Hangup};
+use crate::admission::{Admission, AdmissionError, Hangup};
 use crate::config::ServerConfig;
 use crate::context::Context;
 use crate::event::Event;
@@ -384,15 +384,7 @@ fn admit(
         Some(outbox) => Hangup::Outbox(Arc::clone(outbox)),
         None => Hangup::Socket(Arc::clone(&stream)),
     };
-    // A new terminal connection is a newcomer; a web connection may carry
-    // the requests of a browser already online (its login is checked in
-    // `web`).
-    let admitted = match kind {
-        Kind::Chat => shared.admission.check_open(),
-        Kind::Web => Ok(()),
-    };
-    let admitted = admitted.and_then(|()| shared.admission.admit(addr.ip(), hangup, config));
-    let id = match admitted {
+    let id = match take_place(shared, addr, hangup, kind) {
         Ok(id) => id,
         Err(refused) => {
             log!("client {addr} refused: {refused}");
@@ -423,6 +415,23 @@ fn admit(
             None
         }
     }
+}
+
+/// A place in the connection table for a new connection, if the server is
+/// open to it and the limits allow.
+fn take_place(
+    shared: &Shared,
+    addr: SocketAddr,
+    hangup: Hangup,
+    kind: Kind,
+) -> Result<ConnId, AdmissionError> {
+    // A new terminal connection is a newcomer; a web connection may carry
+    // the requests of a browser already online (its login is checked in
+    // `web`).
+    if let Kind::Chat = kind {
+        shared.admission.check_open()?;
+    }
+    shared.admission.admit(addr.ip(), hangup, &shared.config)
 }
 
 /// The socket options every accepted connection gets.
