@@ -438,9 +438,7 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
     let server = &mut config.server;
     let client = &mut config.client;
     match (section, key) {
-        (Section::Web, "enabled") => server.web.enabled = boolean(key, value)?,
-        (Section::Web, "host") => server.web.host = non_empty(key, value)?,
-        (Section::Web, "port") => server.web.port = integer(key, value, 0, Some(65535))?,
+        (Section::Web, _) => assign_web(&mut server.web, key, value)?,
         (Section::Server, "host") => server.host = non_empty(key, value)?,
         (Section::Server, "port") => server.port = integer(key, value, 0, Some(65535))?,
         (Section::Server, "server_name") => server.server_name = non_empty(key, value)?,
@@ -482,7 +480,7 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
             server.password_iterations = integer(key, value, 1, Some(10_000_000))?;
         }
         (Section::Server, "console_echo" | "motd" | "motd_file") => {
-            assign_shown(server, key, value)?;
+            assign_shown(server, key, value)?
         }
         (Section::Server, "max_clients_per_ip") => {
             server.max_clients_per_ip = integer(key, value, 0, None)?;
@@ -493,6 +491,17 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
         (Section::Client, "host") => client.host = non_empty(key, value)?,
         (Section::Client, "port") => client.port = integer(key, value, 0, Some(65535))?,
         _ => return Err(format!("unknown key \"{key}\" in [{section}]")),
+    }
+    Ok(())
+}
+
+/// The keys of `[web]`.
+fn assign_web(web: &mut WebConfig, key: &str, value: Value) -> Result<(), String> {
+    match key {
+        "enabled" => web.enabled = boolean(key, value)?,
+        "host" => web.host = non_empty(key, value)?,
+        "port" => web.port = integer(key, value, 0, Some(65535))?,
+        _ => return Err(format!("unknown key \"{key}\" in [{}]", Section::Web)),
     }
     Ok(())
 }
