@@ -8,7 +8,7 @@
 //! The operator is a participant: a plain line is said to everyone
 //! (`[server] text`), `@name text` is a direct message from `server`, and
 //! the chat of every room, and the direct messages users send to
-//! `@server`, are shown on standard output (see [`feed`](crate::feed)),
+//! `@server`, are shown on standard output (see [`feed`]),
 //! in the terminal protocol's format. The console's own replies keep their
 //! forms (`* ...`, `! ...`), so a reader tells them from the chat.
 
@@ -205,7 +205,7 @@ users send to @server (unless console_echo = false or --quiet).
 ///
 /// Replies, and the chat when `console_echo` is on, are written to
 /// `output` by a thread of its own (`console output`), through the
-/// server's feed (see [`feed`](crate::feed)): a stdout that nobody reads
+/// server's feed (see [`feed`]): a stdout that nobody reads
 /// costs the chat nothing. That thread outlives this function, so the chat
 /// is still shown after end of input.
 pub fn run(input: impl BufRead, output: impl Write + Send + 'static, server: ServerHandle) {

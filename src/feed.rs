@@ -9,7 +9,7 @@
 //! looking), and then a `write` blocks forever.
 //!
 //! So the feed is a **bounded queue with drop-and-count**, drained by a
-//! thread of its own (`console output`, running [`print`]): pushing is a
+//! thread of its own (`console output`, running [`print()`]): pushing is a
 //! memory copy under a short lock; when the queue is full, the line is
 //! dropped and counted, and once output flows again the printer says how
 //! many were lost (`* (N lines not shown)`), in the place where they were
