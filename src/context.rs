@@ -7,7 +7,7 @@
 //! without importing each other.
 
 use crate::accounts::Accounts;
-use crate::admission::Admission;
+use crate::admission::{Admission, Signups};
 use crate::config::ServerConfig;
 use crate::registry::Registry;
 
@@ -17,4 +17,5 @@ pub(crate) struct Context<'a> {
     pub(crate) accounts: &'a Accounts,
     pub(crate) config: &'a ServerConfig,
     pub(crate) admission: &'a Admission,
+    pub(crate) signups: &'a Signups,
 }

@@ -29,6 +29,9 @@ pub(crate) enum Name {
     Guest(String),
     /// A registered account's, spelled as registered: the password is due.
     Account(String),
+    /// Nobody's, on a server without guests but with open registration:
+    /// its account may be created at the door.
+    New(String),
 }
 
 /// Why a name cannot log in at all. `Display` is the text after `! `.
@@ -64,6 +67,9 @@ pub(crate) fn check(ctx: &Context, name: &str) -> Result<Name, LoginError> {
             Err(LoginError::AlreadyOnline(account))
         }
         Some(account) => Ok(Name::Account(account)),
+        None if !ctx.config.guests_allowed && ctx.config.open_registration => {
+            Ok(Name::New(name.to_string()))
+        }
         None if !ctx.config.guests_allowed => Err(LoginError::AccountsOnly),
         None => Ok(Name::Guest(name.to_string())),
     }
@@ -81,7 +87,8 @@ pub(crate) fn enter(
 ) -> Result<Session, ChatError> {
     let (name, is_guest) = match name {
         Name::Guest(name) => (name, true),
-        Name::Account(name) => (name, false),
+        // A new name enters once its account exists.
+        Name::Account(name) | Name::New(name) => (name, false),
     };
     // A guest may not take a name that was registered in the moment since
     // `check`; the registry asks again under its lock.

@@ -25,7 +25,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::accounts::{Accounts, AccountsOpenError};
-use crate::admission::{Admission, AdmissionError, Hangup};
+use crate::admission::{Admission, AdmissionError, Hangup, Signups};
 use crate::config::ServerConfig;
 use crate::context::Context;
 use crate::event::Event;
@@ -101,6 +101,8 @@ struct Shared {
     wake_addrs: Vec<SocketAddr>,
     /// What the console prints: its replies, and the chat if echoed.
     feed: Arc<Feed>,
+    /// Accounts created at the door, per address.
+    signups: Signups,
     /// When the server started, for `/status`.
     started: Instant,
 }
@@ -112,6 +114,7 @@ impl Shared {
             accounts: &self.accounts,
             config: &self.config,
             admission: &self.admission,
+            signups: &self.signups,
         }
     }
 }
@@ -195,6 +198,7 @@ impl Server {
                 stopping: AtomicBool::new(false),
                 wake_addrs,
                 feed,
+                signups: Signups::default(),
                 started: Instant::now(),
             }),
         })

@@ -260,7 +260,8 @@ fn registered_name_already_online_is_refused_before_any_password() {
 
 #[test]
 fn unregistered_name_is_refused_when_guests_are_not_allowed() {
-    let server = start("guests_allowed = false");
+    // With open registration the name would start a sign-up instead.
+    let server = start("guests_allowed = false\nopen_registration = false");
     let mut client = server.connect();
     client.expect_prefix(WELCOME);
     client.send("bob");

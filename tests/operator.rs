@@ -534,3 +534,86 @@ fn history_of_an_all_digit_room_is_written_with_its_hash() {
     alice.expect("[#2024] alice: y2");
     alice.expect("[#2024] alice: y3");
 }
+
+// ---- sign-up at the door ------------------------------------------------------------
+
+const SIGNUP_PROMPT: &str =
+    "is not registered; send /cancel to pick another name, or choose a password:";
+
+/// Connects and sends `name` on a server without guests.
+fn at_the_door(server: &TestServer, name: &str) -> TestClient {
+    let mut client = server.connect();
+    client.expect_prefix("* Welcome to ");
+    client.send(name);
+    client.expect(&format!("* {name} {SIGNUP_PROMPT}"));
+    client
+}
+
+/// Answers both password prompts with `password`.
+fn choose_password(client: &mut TestClient, password: &str) {
+    client.send(password);
+    client.expect("* repeat the password:");
+    client.send(password);
+}
+
+#[test]
+fn a_new_name_signs_up_at_the_door_and_logs_in() {
+    let server = with_accounts("guests_allowed = false");
+    let mut alice = at_the_door(&server, "alice");
+    alice.send("short");
+    assert!(alice.line().starts_with("! password must be at least"));
+    alice.expect("* choose a password:");
+    alice.send(PASSWORD);
+    alice.expect("* repeat the password:");
+    alice.send("something-else");
+    alice.expect("! the passwords do not match");
+    alice.expect("* choose a password:");
+    choose_password(&mut alice, PASSWORD);
+    alice.expect("* account alice created");
+    alice.expect_prefix("* Hello alice!");
+    alice.send("/quit");
+    alice.expect("* Bye alice!");
+    alice.expect_closed();
+    login_with_password(&server, "alice", PASSWORD);
+}
+
+#[test]
+fn cancel_goes_back_to_the_name_prompt() {
+    let server = with_accounts("guests_allowed = false");
+    let mut client = at_the_door(&server, "alice");
+    client.send("/cancel");
+    client.expect_prefix("* Welcome to ");
+    client.send("bob");
+    client.expect(&format!("* bob {SIGNUP_PROMPT}"));
+}
+
+#[test]
+fn at_most_three_accounts_per_address_per_hour() {
+    let server = with_accounts("guests_allowed = false");
+    for name in ["one", "two", "three"] {
+        let mut client = at_the_door(&server, name);
+        choose_password(&mut client, PASSWORD);
+        client.expect(&format!("* account {name} created"));
+    }
+    let mut fourth = at_the_door(&server, "four");
+    choose_password(&mut fourth, PASSWORD);
+    fourth.expect("! too many new accounts from your address; try later");
+    fourth.expect_prefix("* Welcome to ");
+}
+
+#[test]
+fn without_open_registration_the_door_stays_shut() {
+    let server = with_accounts("guests_allowed = false\nopen_registration = false");
+    let mut client = server.connect();
+    client.expect_prefix("* Welcome to ");
+    client.send("alice");
+    client.expect("! this server requires an account; ask the operator");
+}
+
+#[test]
+fn a_web_login_does_not_create_an_account() {
+    let server = with_accounts("guests_allowed = false");
+    let (status, body) = http(server.web_addr, "POST", "/api/login", "name=webby");
+    assert_eq!(status, 401);
+    assert_eq!(body, "! webby is not registered; create an account\n");
+}

@@ -276,6 +276,11 @@ fn check_name(
         };
         refuse(status, refused)
     })?;
+    if let Name::New(new) = &name {
+        // Accounts are created with `/api/signup`, never by logging in.
+        let why = format!("{new} is not registered; create an account");
+        return Err(refuse(Status::Unauthorized, why));
+    }
     if let Name::Account(account) = &name {
         let Some(password) = password else {
             let why = format!("password required for {account}");
