@@ -440,6 +440,39 @@ impl Accounts {
         })
     }
 
+    /// Sets a new password for `name` without asking for the old one: the
+    /// operator's reset, for a forgotten password. Slow (one hash, then a
+    /// file write).
+    pub fn reset_password(&self, name: &str, new: &str) -> Result<(), AccountError> {
+        Accounts::validate_password(new)?;
+        let current = self.lookup(name)?;
+        let mut replacement = Account::new(&current.name, new, self.iterations)?;
+        self.update(|accounts| {
+            let key = protocol::name_key(name);
+            let now = accounts
+                .get_mut(&key)
+                .ok_or_else(|| AccountError::NotRegistered(name.to_string()))?;
+            replacement.name.clone_from(&now.name);
+            *now = replacement;
+            Ok(())
+        })
+    }
+
+    /// Deletes the account `name` without asking for its password (the
+    /// operator's `/unregister`). Returns the name as it was registered.
+    /// One file write, no hash.
+    pub fn remove(&self, name: &str) -> Result<String, AccountError> {
+        let mut removed = String::new();
+        self.update(|accounts| {
+            let account = accounts
+                .remove(&protocol::name_key(name))
+                .ok_or_else(|| AccountError::NotRegistered(name.to_string()))?;
+            removed = account.name;
+            Ok(())
+        })?;
+        Ok(removed)
+    }
+
     /// Moves the account `old` to the name `new` (its owner renamed), with
     /// the same password. A change of case only (`alice` to `Alice`) just
     /// changes the stored spelling. No password is asked: the caller has

@@ -8,6 +8,9 @@
 //! shutdown (including those still in the handshake, which the registry
 //! does not know yet).
 //!
+//! The same table of addresses bounds accounts created at the door
+//! ([`Signups`]): three per address per hour, terminal and web together.
+//!
 //! A browser counts twice while its event stream is open: once for its
 //! session (from login to logout) and once for the connection carrying the
 //! stream.
@@ -15,8 +18,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::config::ServerConfig;
 use crate::lock::lock;
@@ -39,6 +43,8 @@ pub(crate) enum Hangup {
 pub(crate) enum AdmissionError {
     Full,
     TooManyFromAddress,
+    /// The operator closed the server to newcomers (`/close`).
+    Closed,
 }
 
 impl fmt::Display for AdmissionError {
@@ -48,6 +54,7 @@ impl fmt::Display for AdmissionError {
             AdmissionError::TooManyFromAddress => {
                 write!(f, "too many connections from your address")
             }
+            AdmissionError::Closed => write!(f, "the server is closed to new connections"),
         }
     }
 }
@@ -61,6 +68,10 @@ pub(crate) struct Admission {
     table: Mutex<Table>,
     /// The last connection id handed out.
     last_id: AtomicU64,
+    /// Whether newcomers are refused (the console's `/close`). An atomic,
+    /// not under the table's lock: it is read once per new login, and a
+    /// login racing with `/close` may go either way.
+    closed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -97,6 +108,27 @@ impl Admission {
         Ok(id)
     }
 
+    /// Refuses newcomers (`true`) or accepts them again. Returns whether
+    /// that changed anything.
+    pub(crate) fn set_closed(&self, closed: bool) -> bool {
+        self.closed.swap(closed, Ordering::SeqCst) != closed
+    }
+
+    /// Refused if the server is closed to newcomers: asked by a listener
+    /// before a new login (a terminal connection, a web login), never for
+    /// the requests of someone already online.
+    pub(crate) fn check_open(&self) -> Result<(), AdmissionError> {
+        match self.closed.load(Ordering::SeqCst) {
+            true => Err(AdmissionError::Closed),
+            false => Ok(()),
+        }
+    }
+
+    /// How many connections are open.
+    pub(crate) fn open_count(&self) -> usize {
+        self.lock().open.len()
+    }
+
     /// Gives back a connection's place.
     pub(crate) fn release(&self, id: ConnId) {
         let mut table = self.lock();
@@ -118,6 +150,52 @@ impl Admission {
             .values()
             .map(|(_, hangup)| hangup.clone())
             .collect()
+    }
+}
+
+/// Accounts created at the door per address per [`SIGNUP_WINDOW`].
+pub(crate) const SIGNUPS_PER_ADDRESS: usize = 3;
+/// The window [`SIGNUPS_PER_ADDRESS`] counts in.
+pub(crate) const SIGNUP_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Refused sign-up: `Display` is the text after `! `.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooManySignups;
+
+impl fmt::Display for TooManySignups {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "too many new accounts from your address; try later")
+    }
+}
+
+impl std::error::Error for TooManySignups {}
+
+/// When each address last created accounts at the door (terminal or web),
+/// so one machine cannot fill the accounts file.
+#[derive(Default)]
+pub(crate) struct Signups {
+    /// Protects the times of recent sign-ups per address. Held for a
+    /// lookup and an update, with no other lock.
+    recent: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+}
+
+impl Signups {
+    /// Counts a sign-up from `ip` at `now`, if fewer than
+    /// [`SIGNUPS_PER_ADDRESS`] were counted within the window before.
+    /// (Counted before the account is made: a failed creation still
+    /// costs its place, which errs on the safe side.)
+    pub(crate) fn take(&self, ip: IpAddr, now: Instant) -> Result<(), TooManySignups> {
+        let mut recent = lock(&self.recent, "sign-ups");
+        recent.retain(|_, times| {
+            times.retain(|t| now.duration_since(*t) < SIGNUP_WINDOW);
+            !times.is_empty()
+        });
+        let times = recent.entry(ip).or_default();
+        if times.len() >= SIGNUPS_PER_ADDRESS {
+            return Err(TooManySignups);
+        }
+        times.push(now);
+        Ok(())
     }
 }
 
@@ -162,5 +240,20 @@ mod tests {
             .expect("a place came back");
         assert!(again > second, "ids are never reused");
         assert_eq!(admission.hangups().len(), 3);
+    }
+
+    #[test]
+    fn three_sign_ups_per_address_per_hour() {
+        let signups = Signups::default();
+        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(signups.take(a, start), Ok(()));
+        }
+        assert_eq!(signups.take(a, start), Err(TooManySignups));
+        assert_eq!(signups.take(b, start), Ok(()), "another address");
+        let later = start + SIGNUP_WINDOW;
+        assert_eq!(signups.take(a, later), Ok(()), "an hour later");
     }
 }

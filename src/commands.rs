@@ -150,6 +150,10 @@ pub(crate) fn execute(
     ctx: &Context,
 ) -> Result<Outcome, Refusal> {
     let registry = ctx.registry;
+    if uses_own_name(&command) {
+        // The operator may have renamed this session since it last spoke.
+        registry.refresh(session)?;
+    }
     match command {
         Command::Empty => {}
         Command::Say(text) => registry.say(session, None, &text, false)?,
@@ -168,6 +172,10 @@ pub(crate) fn execute(
         Command::Rooms => registry.reply(session, &registry.rooms())?,
         Command::Users(room) => registry.reply(session, &registry.users(room.as_deref())?)?,
         Command::Help => registry.reply(session, &Event::Help)?,
+        Command::History { room, count } => {
+            let replay = registry.history(session, room.as_deref(), count)?;
+            registry.reply(session, &replay)?;
+        }
         Command::Register(password) => register(session, &password, ctx)?,
         Command::Password { old, new } => {
             throttled(ctx, session, || {
@@ -180,6 +188,7 @@ pub(crate) fn execute(
             throttled(ctx, session, || {
                 ctx.accounts.unregister(session.name(), &password)
             })?;
+            session.set_owns_account(false);
             log!("{} unregistered", session.name());
             notice(
                 ctx,
@@ -213,6 +222,19 @@ fn throttled(
     }
 }
 
+/// Whether a command uses the session's name outside the registry (the
+/// accounts, the goodbye), and needs it up to date.
+fn uses_own_name(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Nick(_)
+            | Command::Register(_)
+            | Command::Password { .. }
+            | Command::Unregister(_)
+            | Command::Quit
+    )
+}
+
 /// `* text` to this session.
 fn notice(ctx: &Context, session: &Session, text: String) -> Result<(), ChatError> {
     ctx.registry.reply(session, &Event::Notice(text))
@@ -224,6 +246,9 @@ fn notice(ctx: &Context, session: &Session, text: String) -> Result<(), ChatErro
 fn rename(session: &mut Session, new: &str, ctx: &Context) -> Result<(), Refusal> {
     let accounts = ctx.accounts;
     let old = session.name().to_string();
+    if session.owns_account() && !accounts.is_registered(&old) {
+        session.set_owns_account(false); // the operator removed the account
+    }
     if !session.owns_account() {
         // Someone else's registered name is theirs; checked under the
         // registry lock, like the name being free.

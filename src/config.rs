@@ -129,6 +129,15 @@ pub struct ServerConfig {
     pub guests_allowed: bool,
     /// PBKDF2 iterations for new password hashes: the cost of one guess.
     pub password_iterations: u32,
+    /// Whether the console shows the chat on standard output (off for a
+    /// server run as a service, whose stdout nobody reads).
+    pub console_echo: bool,
+    /// The welcome message shown after the hello, one `* ` line per line;
+    /// empty: none.
+    pub motd: String,
+    /// A file holding the welcome message, read at start (instead of
+    /// `motd`; setting both is an error).
+    pub motd_file: Option<PathBuf>,
     /// The web page's listener (its own `[web]` section in the file).
     pub web: WebConfig,
 }
@@ -166,6 +175,9 @@ impl Default for ServerConfig {
             open_registration: true,
             guests_allowed: true,
             password_iterations: 100_000,
+            console_echo: true,
+            motd: String::new(),
+            motd_file: None,
             web: WebConfig::default(),
         }
     }
@@ -443,10 +455,7 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
     let server = &mut config.server;
     let client = &mut config.client;
     match (section, key) {
-        (Section::Web, "enabled") => server.web.enabled = boolean(key, value)?,
-        (Section::Web, "host") => server.web.host = non_empty(key, value)?,
-        (Section::Web, "port") => server.web.port = integer(key, value, 0, Some(65535))?,
-        (Section::Web, "hostnames") => server.web.hostnames = hostnames(key, value)?,
+        (Section::Web, _) => assign_web(&mut server.web, key, value)?,
         (Section::Server, "host") => server.host = non_empty(key, value)?,
         (Section::Server, "port") => server.port = integer(key, value, 0, Some(65535))?,
         (Section::Server, "server_name") => server.server_name = non_empty(key, value)?,
@@ -494,6 +503,9 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
         (Section::Server, "password_iterations") => {
             server.password_iterations = integer(key, value, 1, Some(10_000_000))?;
         }
+        (Section::Server, "console_echo" | "motd" | "motd_file") => {
+            assign_shown(server, key, value)?
+        }
         (Section::Server, "max_clients_per_ip") => {
             server.max_clients_per_ip = integer(key, value, 0, None)?;
         }
@@ -503,6 +515,35 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
         (Section::Client, "host") => client.host = non_empty(key, value)?,
         (Section::Client, "port") => client.port = integer(key, value, 0, Some(65535))?,
         _ => return Err(format!("unknown key \"{key}\" in [{section}]")),
+    }
+    Ok(())
+}
+
+/// The keys of `[web]`.
+fn assign_web(web: &mut WebConfig, key: &str, value: Value) -> Result<(), String> {
+    match key {
+        "enabled" => web.enabled = boolean(key, value)?,
+        "host" => web.host = non_empty(key, value)?,
+        "port" => web.port = integer(key, value, 0, Some(65535))?,
+        "hostnames" => web.hostnames = hostnames(key, value)?,
+        _ => return Err(format!("unknown key \"{key}\" in [{}]", Section::Web)),
+    }
+    Ok(())
+}
+
+/// What is shown: the chat on the console (`console_echo`), and one
+/// welcome message (`motd`, or `motd_file`, not both).
+fn assign_shown(server: &mut ServerConfig, key: &str, value: Value) -> Result<(), String> {
+    if key == "console_echo" {
+        server.console_echo = boolean(key, value)?;
+        return Ok(());
+    }
+    if !server.motd.is_empty() || server.motd_file.is_some() {
+        return Err("motd and motd_file: set one or the other, not both".to_string());
+    }
+    match key {
+        "motd" => server.motd = string(key, value)?,
+        _ => server.motd_file = Some(PathBuf::from(non_empty(key, value)?)),
     }
     Ok(())
 }
@@ -621,6 +662,9 @@ mod tests {
         assert!(s.open_registration);
         assert!(s.guests_allowed);
         assert_eq!(s.password_iterations, 100_000);
+        assert!(s.console_echo);
+        assert_eq!(s.motd, "");
+        assert_eq!(s.motd_file, None);
         assert_eq!(
             s.web,
             WebConfig {
@@ -632,6 +676,19 @@ mod tests {
         );
         assert_eq!(config.client.host, "127.0.0.1");
         assert_eq!(config.client.port, 7878);
+    }
+
+    #[test]
+    fn motd_and_console_echo() {
+        let s = server("motd = \"hi\\nrules: be nice\"\nconsole_echo = false");
+        assert_eq!(s.motd, "hi\nrules: be nice");
+        assert!(!s.console_echo);
+        let s = server("motd_file = \"motd.txt\"");
+        assert_eq!(s.motd_file, Some(PathBuf::from("motd.txt")));
+        assert_eq!(
+            error("[server]\nmotd = \"hi\"\nmotd_file = \"motd.txt\"\n"),
+            "line 3: motd and motd_file: set one or the other, not both"
+        );
     }
 
     #[test]
@@ -681,6 +738,8 @@ accounts_file = "logs/accounts.txt"
 open_registration = false
 guests_allowed = false  # accounts only
 password_iterations = 200_000
+console_echo = false
+motd = "be nice"
 
 [web]
 enabled = false
@@ -716,6 +775,9 @@ port = 7000
                 open_registration: false,
                 guests_allowed: false,
                 password_iterations: 200_000,
+                console_echo: false,
+                motd: "be nice".to_string(),
+                motd_file: None,
                 web: WebConfig {
                     enabled: false,
                     host: "0.0.0.0".to_string(),

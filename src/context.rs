@@ -7,7 +7,7 @@
 //! without importing each other.
 
 use crate::accounts::Accounts;
-use crate::admission::Admission;
+use crate::admission::{Admission, Signups};
 use crate::config::ServerConfig;
 use crate::registry::Registry;
 use crate::throttle::Throttle;
@@ -19,4 +19,5 @@ pub(crate) struct Context<'a> {
     pub(crate) config: &'a ServerConfig,
     pub(crate) admission: &'a Admission,
     pub(crate) throttle: &'a Throttle,
+    pub(crate) signups: &'a Signups,
 }

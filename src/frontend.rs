@@ -121,7 +121,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(bytes).expect("utf-8"),
             "data: * Hello alice! You are in #general. Type /help for commands.\n\n\
-             data: * last 1 messages in #general:\n\n\
+             data: * last 1 message in #general:\n\n\
              data: [#general] bob: hi\n\n"
         );
     }

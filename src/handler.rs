@@ -19,6 +19,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::accounts::Accounts;
 use crate::commands::{self, Outcome, Refusal};
 use crate::context::Context;
 use crate::event::Event;
@@ -32,6 +33,21 @@ use crate::outbox::{Closed, Outbox};
 use crate::protocol;
 use crate::rate::RateLimiter;
 use crate::registry::{ChatError, ConnId, Registry, Session};
+
+/// The first line, and the name prompt again after a refusal.
+fn welcome(ctx: &Context) -> Event {
+    let server_name = &ctx.config.server_name;
+    Event::Notice(format!("Welcome to {server_name}! Enter your name:"))
+}
+
+/// How a sign-up at the door ended.
+enum SignUp {
+    Created,
+    /// Back to the name prompt (`/cancel`, or the account was refused).
+    Cancelled,
+    /// The client left or ran out of time.
+    Gone,
+}
 
 /// Takes a client offline when dropped.
 struct Presence<'a> {
@@ -127,10 +143,7 @@ impl Connection<'_> {
     #[inline(never)] // see `chat`
     fn handshake(&mut self) -> io::Result<Option<Session>> {
         let ctx = self.ctx;
-        let welcome = Event::Notice(format!(
-            "Welcome to {}! Enter your name:",
-            ctx.config.server_name
-        ));
+        let welcome = welcome(ctx);
         self.send(&welcome)?;
         let mut strikes = 0;
         let mut first = true;
@@ -152,6 +165,13 @@ impl Connection<'_> {
                     continue;
                 }
             };
+            if let Name::New(new) = &name {
+                match self.sign_up(new)? {
+                    SignUp::Created => {}
+                    SignUp::Cancelled => continue, // it asked for a name again
+                    SignUp::Gone => return Ok(None),
+                }
+            }
             if let Name::Account(account) = &name {
                 match self.ask_password(account, &mut strikes)? {
                     Password::Right => {}
@@ -218,6 +238,57 @@ impl Connection<'_> {
                 return Ok(Password::Gone);
             }
         }
+    }
+
+    /// Creates the account `name` at the door: a password, twice, until
+    /// both agree and pass the rules (only `/cancel` goes back to the name
+    /// prompt), then the account.
+    fn sign_up(&mut self, name: &str) -> io::Result<SignUp> {
+        let ctx = self.ctx;
+        let mut prompt = format!(
+            "{name} is not registered; send /cancel to pick another name, or choose a password:"
+        );
+        let password = loop {
+            self.send(&Event::Notice(prompt))?;
+            prompt = "choose a password:".to_string();
+            let Some(first) = self.read_handshake_line()? else {
+                return Ok(SignUp::Gone);
+            };
+            if first.eq_ignore_ascii_case("/cancel") {
+                self.send(&welcome(ctx))?;
+                return Ok(SignUp::Cancelled);
+            }
+            if let Err(e) = Accounts::validate_password(&first) {
+                self.send(&Event::Error(e.to_string()))?;
+                continue;
+            }
+            self.send(&Event::Notice("repeat the password:".to_string()))?;
+            let Some(second) = self.read_handshake_line()? else {
+                return Ok(SignUp::Gone);
+            };
+            if second == first {
+                break first;
+            }
+            self.send(&Event::Error("the passwords do not match".to_string()))?;
+        };
+        let created = ctx
+            .signups
+            .take(self.addr.ip(), Instant::now())
+            .map_err(|e| e.to_string())
+            // Slow (a hash, a file write), holding no lock.
+            .and_then(|()| {
+                ctx.accounts
+                    .register(name, &password)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(why) = created {
+            self.send(&Event::Error(why))?;
+            self.send(&welcome(ctx))?;
+            return Ok(SignUp::Cancelled);
+        }
+        log!("client {}: account {name} created at the door", self.addr);
+        self.send(&Event::Notice(format!("account {name} created")))?;
+        Ok(SignUp::Created)
     }
 
     /// The next non-empty line of the handshake, sanitized and trimmed.

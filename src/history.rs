@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use crate::event::Message;
 use crate::lock::lock;
 use crate::net::{read_line_capped, LineRead};
-use crate::{clock, files, protocol};
+use crate::{clock, files, log, protocol};
 
 /// Lines longer than this in the log file are skipped when loading. Entries
 /// we write are far shorter (a capped client line plus a few fields).
@@ -105,6 +105,8 @@ pub(crate) struct History {
     /// first and this second; code here never calls back into the registry.
     inner: Mutex<Inner>,
     replay: usize,
+    /// The log's path: to rotate it, and to read it back (`/history`) with
+    /// a handle of its own.
     path: PathBuf,
     /// Past this size the log is rotated (0: never).
     max_bytes: u64,
@@ -235,11 +237,68 @@ impl History {
             .unwrap_or_default()
     }
 
+    /// The last `count` messages of `room`, oldest first, read from the log
+    /// file (after its rotated predecessor `<file>.1`, if there is one).
+    ///
+    /// Reads with a file handle of its own and takes **no lock**: appends
+    /// (and with them every delivery) go on meanwhile. An entry being
+    /// written as we read may show as a torn last line; it is left out, as
+    /// at start. The whole file is scanned, keeping at most `count`
+    /// entries: time grows with the log, memory does not. (A server with
+    /// big logs would read backwards from the end, or keep an index.)
+    pub(crate) fn read_back(&self, room: &str, count: usize) -> Vec<Message> {
+        let mut rotated = self.path.clone().into_os_string();
+        rotated.push(".1");
+        let mut last = VecDeque::with_capacity(count.min(256));
+        for path in [PathBuf::from(rotated), self.path.clone()] {
+            let file = match File::open(&path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    log!("cannot read the history file {}: {e}", path.display());
+                    continue;
+                }
+            };
+            if let Err(e) = keep_last(&mut BufReader::new(file), room, count, &mut last) {
+                log!("cannot read the history file {}: {e}", path.display());
+            }
+        }
+        last.into()
+    }
+
     /// Forces the log to disk (at shutdown).
     pub fn flush(&self) -> io::Result<()> {
         let mut inner = lock(&self.inner, "history");
         inner.file.flush()?;
         inner.file.sync_data()
+    }
+}
+
+/// Reads log entries from `reader`, keeping in `last` the latest `count`
+/// of `room`. Lines that are not entries are skipped silently (the start
+/// of the server already warned about them).
+fn keep_last(
+    reader: &mut impl BufRead,
+    room: &str,
+    count: usize,
+    last: &mut VecDeque<Message>,
+) -> io::Result<()> {
+    let mut buf = Vec::new();
+    loop {
+        let line = match read_line_capped(reader, MAX_LOG_LINE, &mut buf)? {
+            LineRead::Eof | LineRead::Torn => return Ok(()),
+            LineRead::TooLong | LineRead::NotUtf8 => continue,
+            LineRead::Line(line) => line,
+        };
+        match parse_log_line(&line) {
+            Some(message) if message.room == room && count > 0 => {
+                if last.len() == count {
+                    last.pop_front();
+                }
+                last.push_back(message);
+            }
+            _ => {}
+        }
     }
 }
 
@@ -470,6 +529,37 @@ mod tests {
             loaded.cold.back(),
             Some(&format!("r{}", COLD_ROOMS * 3 - 1))
         );
+    }
+
+    #[test]
+    fn keep_last_keeps_the_latest_of_one_room_and_skips_a_torn_tail() {
+        let text =
+            "t\t#a\tx\tm1\nt\t#b\ty\tother\nt\t#a\tx\tm2\ngarbage\nt\t#a\tx\tm3\nt\t#a\tx\ttor";
+        let mut last = VecDeque::new();
+        keep_last(&mut Cursor::new(text), "a", 2, &mut last).expect("read");
+        let texts: Vec<_> = last.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["m2", "m3"]);
+    }
+
+    #[test]
+    fn read_back_reads_the_rotated_file_first_and_takes_no_replay_limit() {
+        let dir = std::env::temp_dir().join(format!("lanchat-history-{}", std::process::id()));
+        let path = dir.join("history.log");
+        let (history, _) = History::open(&path, 1, 0).expect("open");
+        fs::write(dir.join("history.log.1"), "t\t#a\tx\told\n").expect("rotated");
+        history
+            .append(&entry("a", "x", "new1", false))
+            .expect("append");
+        history
+            .append(&entry("a", "x", "new2", true))
+            .expect("append");
+        let back = history.read_back("a", 10);
+        let texts: Vec<_> = back.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["old", "new1", "new2"]);
+        assert!(back[2].action);
+        assert_eq!(history.read_back("a", 2).len(), 2);
+        assert!(history.read_back("nowhere", 5).is_empty());
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //! The server greets with `* Welcome to lanchat! Enter your name:`; the
 //! client's first line is its name. After that, a plain line is said in the
 //! current room, `#room text` in another room, `@name text` to one person,
-//! and `/join`, `/leave`, `/rooms`, `/users`, `/nick`, `/me`, `/help`,
-//! `/quit` do what they say. Every line the server sends starts with `* `
+//! and `/join`, `/leave`, `/rooms`, `/users`, `/nick`, `/me`, `/history`,
+//! `/help`, `/quit` do what they say (`@server text` reaches the operator,
+//! who takes part from the server's console). Every line the server sends starts with `* `
 //! (notice), `! ` (error), `[#room]`, `[DM]` or `[server]`. A browser speaks
 //! the same lines over HTTP ([`web`]).
 //!
@@ -23,6 +24,7 @@
 //!  terminal listener ─ accept loop ──spawns──▶ client thread (handler) ─┐
 //!  web listener ───── accept loop ──spawns──▶ HTTP thread (web)  ───────┤
 //!  console thread (server's stdin) ──────────────────────────────────────┤
+//!    (the registry shows the chat to the operator through the feed ─▶ console output thread ─▶ stdout)
 //!                                                                        ▼
 //!            login ─▶ commands ─▶ Registry (Mutex): who is online, rooms
 //!                                   │ logs each room message first
@@ -48,7 +50,8 @@
 //! | `client ADDR` ([`handler`]) | one per terminal client | the read half of its socket | `read` |
 //! | `web ADDR` ([`web`]) | one per HTTP request | its socket: reads the request, writes the answer directly; an event stream's socket is read here and written by the writers | `read` |
 //! | `writer N` ([`outbox`]) | 4 | the write half of every terminal socket and event stream, one outbox at a time | `write` (bounded by `write_timeout_ms`), or waiting for work |
-//! | `console` ([`console`]) | 1 | the server's stdin and stdout | reading stdin |
+//! | `console` ([`console`]) | 1 | the server's stdin | reading stdin |
+//! | `console output` ([`feed`]) | 1 | the server's stdout: console replies and the chat shown to the operator | `write` to stdout, or waiting for lines |
 //! | `web janitor` ([`server`]) | 1 | nothing: ends browser sessions that never opened their stream | `sleep(1 s)` |
 //!
 //! | mutex | protects | held for |
@@ -57,6 +60,7 @@
 //! | `History::inner` ([`history`]) | the log file and the replay buffers | one append, or copying a replay |
 //! | `Outbox::state` ([`outbox`], one per client) | its queued bytes, socket and flags | copying bytes in or out, never a write |
 //! | `Writers::queue` ([`outbox`]) | the ready queue of outboxes (with two condvars) | a push or a pop |
+//! | `Feed::queue` ([`feed`], with a condvar) | the lines waiting for stdout | a push or a take, never a write |
 //! | `Admission::table` ([`admission`]) | every open connection and browser session, per address | an insert, a removal, a copy |
 //! | `Accounts::file` ([`accounts`]) | one change to the accounts at a time | a change, including its file write |
 //! | `Accounts::map` ([`accounts`]) | the accounts in force | a lookup, a copy, a swap |
@@ -68,7 +72,8 @@
 //! **The lock order.** A thread that holds two locks took them in this
 //! order, and never the other way: `WebSession::chat` → `Registry::state`
 //! → one of `Accounts::map` (a name check under the registry lock),
-//! `History::inner` (the log append) or an `Outbox::state` (queuing); and
+//! `History::inner` (the log append), an `Outbox::state` (queuing) or
+//! `Feed::queue` (showing the chat to the operator); and
 //! `Accounts::file` → `Accounts::map`. The others are never held with
 //! another. No lock is held while reading a socket, hashing a password or
 //! sleeping, and every lock is taken through [`lock`](mod@lock), which
@@ -88,10 +93,11 @@
 //!    protocol: parsing a line into a command, rendering events).
 //! 4. [`config`] (uses `rooms`), [`cli`] (uses `config`).
 //! 5. [`frontend`] (uses `event`, `protocol`): one event, many wire formats.
-//! 6. [`outbox`] (uses `net`): sending without waiting.
+//! 6. [`outbox`] (uses `net`): sending without waiting; [`feed`] (uses
+//!    `lock`): the console's stdout, never waited for.
 //! 7. [`history`] (uses `event`, `files`, `net`, `protocol`): the chat log.
 //! 8. [`accounts`] (uses `crypto`, `files`, `protocol`): registered names.
-//! 9. [`registry`] (uses `event`, `frontend`, `history`, `outbox`, `rooms`):
+//! 9. [`registry`] (uses `event`, `feed`, `frontend`, `history`, `outbox`, `rooms`):
 //!    the shared state and the lock.
 //! 10. [`admission`] (uses `config`, `outbox`, `registry`): the connection
 //!     table and its limits.
@@ -120,6 +126,7 @@ pub mod console;
 pub(crate) mod context;
 pub mod crypto;
 pub(crate) mod event;
+pub(crate) mod feed;
 pub(crate) mod files;
 pub(crate) mod frontend;
 pub(crate) mod handler;

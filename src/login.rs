@@ -29,6 +29,9 @@ pub(crate) enum Name {
     Guest(String),
     /// A registered account's, spelled as registered: the password is due.
     Account(String),
+    /// Nobody's, on a server without guests but with open registration:
+    /// its account may be created at the door.
+    New(String),
 }
 
 /// Why a name cannot log in at all. `Display` is the text after `! `.
@@ -60,6 +63,9 @@ pub(crate) fn check(ctx: &Context, name: &str) -> Result<Name, LoginError> {
         // takes the name over from a connection that may be dead (a laptop
         // that slept). The throttle, not this check, limits guessing.
         Some(account) => Ok(Name::Account(account)),
+        None if !ctx.config.guests_allowed && ctx.config.open_registration => {
+            Ok(Name::New(name.to_string()))
+        }
         None if !ctx.config.guests_allowed => Err(LoginError::AccountsOnly),
         None => Ok(Name::Guest(name.to_string())),
     }
@@ -77,7 +83,8 @@ pub(crate) fn enter(
 ) -> Result<Session, ChatError> {
     let (name, is_guest) = match name {
         Name::Guest(name) => (name, true),
-        Name::Account(name) => (name, false),
+        // A new name enters once its account exists.
+        Name::Account(name) | Name::New(name) => (name, false),
     };
     // A guest may not take a name that was registered in the moment since
     // `check`; the registry asks again under its lock.
@@ -89,6 +96,9 @@ pub(crate) fn enter(
     } else {
         Claim::TakeOver
     };
-    ctx.registry
-        .enter(name, id, addr, connection, claim, still_free)
+    let mut session = ctx
+        .registry
+        .enter(name, id, addr, connection, claim, still_free)?;
+    session.set_owns_account(!is_guest);
+    Ok(session)
 }

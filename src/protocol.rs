@@ -150,9 +150,17 @@ pub enum Command {
     Password { old: String, new: String },
     /// `/unregister password`
     Unregister(String),
+    /// `/history [room] [N]`: the last `count` messages of a room (default:
+    /// the current one), read from the log.
+    History { room: Option<String>, count: usize },
     /// `/quit`, `quit` or `bye`
     Quit,
 }
+
+/// How many messages `/history` shows when not told.
+pub const HISTORY_DEFAULT: usize = 20;
+/// The most messages one `/history` shows.
+pub const HISTORY_MAX: usize = 200;
 
 /// Why a line could not be turned into a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,10 +259,36 @@ fn parse_slash(rest: &str) -> Result<Command, ParseError> {
             arg.ok_or(ParseError::Usage("/unregister <password>"))?
                 .to_string(),
         ),
+        "history" => parse_history(arg.unwrap_or(""))?,
         "quit" => Command::Quit,
         _ => return Err(ParseError::Unknown(name.to_string())),
     };
     Ok(command)
+}
+
+/// Parses the arguments of `/history [room] [N]`. An all-digit argument
+/// is N, so a room whose name is all digits is written with its `#`
+/// (`/history #2024 50`). N is at least 1; more than [`HISTORY_MAX`] is
+/// taken as the most.
+fn parse_history(args: &str) -> Result<Command, ParseError> {
+    let usage = ParseError::Usage("/history [room] [N]");
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let is_count = |word: &str| word.bytes().all(|b| b.is_ascii_digit());
+    let (room, count) = match words.as_slice() {
+        [] => (None, None),
+        [word] if is_count(word) => (None, Some(*word)),
+        [room] => (Some(*room), None),
+        [room, count] if !is_count(room) && is_count(count) => (Some(*room), Some(*count)),
+        _ => return Err(usage),
+    };
+    let count = match count.map(str::parse::<usize>) {
+        None => HISTORY_DEFAULT,
+        Some(Ok(0)) => return Err(usage),
+        Some(Ok(n)) => n.min(HISTORY_MAX),
+        Some(Err(_)) => HISTORY_MAX, // all digits, so only too big to parse
+    };
+    let room = room.map(normalize_room_name).transpose()?;
+    Ok(Command::History { room, count })
 }
 
 /// Splits `"word rest of line"` into `("word", "rest of line")`.
@@ -364,7 +398,11 @@ fn replay(room: &str, messages: &[Message]) -> String {
     if messages.is_empty() {
         return String::new();
     }
-    let mut out = notice(&format!("last {} messages in #{room}:", messages.len()));
+    let count = match messages.len() {
+        1 => "1 message".to_string(),
+        n => format!("{n} messages"),
+    };
+    let mut out = notice(&format!("last {count} in #{room}:"));
     for message in messages {
         out.push_str(&said(message));
     }
@@ -392,6 +430,19 @@ fn and_more(more: usize) -> String {
     }
 }
 
+/// The welcome message's lines, each sanitized (a motd file must not
+/// drive terminals either); trailing blank lines dropped.
+pub(crate) fn motd_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| sanitize(l).trim_end().to_string())
+        .collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
 /// `* text`: a notice.
 pub(crate) fn notice(text: &str) -> String {
     format!("* {text}\n")
@@ -409,6 +460,7 @@ fn help() -> String {
         "  text                 say text in your current room",
         "  #room text           say text in another room you are in",
         "  @name text           send a direct message",
+        "  @server text         send a message to the server's operator",
         "  /join room           join a room (or switch to it) and see its history",
         "  /leave [room]        leave a room (default: the current one)",
         "  /rooms               list the rooms",
@@ -418,6 +470,7 @@ fn help() -> String {
         "  /register password   protect your name with a password",
         "  /password old new    change your password",
         "  /unregister password give up your registered name",
+        "  /history [room] [N]  the last N messages of a room (default 20)",
         "  /help                show this help",
         "  /quit (or quit, bye) leave the chat",
     ]
@@ -520,6 +573,51 @@ mod tests {
         assert_eq!(validate_name("élodie"), Err(BadName::Characters));
         assert_eq!(validate_name("Server"), Err(BadName::Reserved));
         assert_eq!(name_key("Alice"), "alice");
+    }
+
+    #[test]
+    fn motd_lines_are_sanitized_and_trailing_blanks_dropped() {
+        assert_eq!(motd_lines(""), Vec::<String>::new());
+        assert_eq!(
+            motd_lines("Welcome!\r\n\nrules: \x1b[31mbe nice\n\n\n"),
+            ["Welcome!", "", "rules: [31mbe nice"]
+        );
+    }
+
+    #[test]
+    fn history_takes_an_optional_room_and_count() {
+        let history = |room: Option<&str>, count| Command::History {
+            room: room.map(str::to_string),
+            count,
+        };
+        assert_eq!(Command::parse("/history"), Ok(history(None, 20)));
+        assert_eq!(Command::parse("/history 50"), Ok(history(None, 50)));
+        assert_eq!(Command::parse("/history Dev"), Ok(history(Some("dev"), 20)));
+        assert_eq!(
+            Command::parse("/history #dev 5"),
+            Ok(history(Some("dev"), 5))
+        );
+        assert_eq!(
+            Command::parse("/history #2024 50"),
+            Ok(history(Some("2024"), 50))
+        );
+        assert_eq!(Command::parse("/history 100000"), Ok(history(None, 200)));
+        assert_eq!(
+            Command::parse("/history 99999999999999999999999"),
+            Ok(history(None, 200))
+        );
+        for bad in [
+            "/history 0",
+            "/history 5 dev",
+            "/history a b",
+            "/history dev 5 6",
+        ] {
+            assert_eq!(
+                Command::parse(bad),
+                Err(ParseError::Usage("/history [room] [N]")),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -785,7 +883,7 @@ mod tests {
                     room: s("dev"),
                     messages: vec![message("yo", false)],
                 },
-                "* last 1 messages in #dev:\n[#dev] al: yo\n",
+                "* last 1 message in #dev:\n[#dev] al: yo\n",
             ),
         ];
         for (event, line) in cases {

@@ -30,9 +30,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::mem;
 use std::net::{IpAddr, Shutdown, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::event::{Event, Message};
+use crate::feed::Feed;
 use crate::frontend::{Frontend, Renderings};
 use crate::history::History;
 use crate::lock::lock;
@@ -121,6 +122,8 @@ pub(crate) enum ChatError {
     TooManyRoomsForYou(usize),
     /// The server has `max_rooms` rooms already.
     TooManyRooms,
+    /// `/history` found no message of the room in the log.
+    NoHistory(String),
     /// This session was removed (kicked, or dropped for not reading).
     Gone,
 }
@@ -138,6 +141,7 @@ impl fmt::Display for ChatError {
             ChatError::NoSuchRoom(room) => write!(f, "no room #{room}"),
             ChatError::TooManyRoomsForYou(max) => write!(f, "you are in too many rooms ({max})"),
             ChatError::TooManyRooms => write!(f, "too many rooms on this server"),
+            ChatError::NoHistory(room) => write!(f, "no history for #{room}"),
             ChatError::Gone => write!(f, "you are no longer connected"),
         }
     }
@@ -154,6 +158,9 @@ impl From<BadName> for ChatError {
 /// Everything the registry lock protects.
 struct State {
     clients: HashMap<String, Client>,
+    /// The key in `clients` of each connection id: how a [`Session`] finds
+    /// its client even after the operator renamed it.
+    by_id: HashMap<ConnId, String>,
     rooms: Rooms,
     /// Clients whose outbox refused a line during the current operation:
     /// removed before the lock is released.
@@ -165,6 +172,12 @@ struct State {
     /// handed to the writers after the lock is released, all at once.
     to_schedule: Vec<Arc<Outbox>>,
     limits: Limits,
+    /// Where the operator reads the chat (None: `console_echo` is off).
+    /// Not itself protected by the lock: it is set once, before the server
+    /// starts; it lives here so the delivery code below can reach it.
+    console: Option<Arc<Feed>>,
+    /// Room messages and actions said since the server started.
+    messages: u64,
 }
 
 /// How big the chat may grow (from the config).
@@ -183,6 +196,10 @@ pub(crate) struct Limits {
 const LIST_ROOMS: usize = 50;
 const LIST_USERS: usize = 100;
 
+/// The name direct messages to the operator are sent to, and the sender's
+/// name on the operator's.
+pub(crate) const OPERATOR: &str = "server";
+
 /// The shared registry of online clients and rooms.
 pub(crate) struct Registry {
     /// Protects the client map, the rooms, and the order in which lines are
@@ -193,6 +210,17 @@ pub(crate) struct Registry {
     history: History,
     writers: Arc<Writers>,
     default_room: String,
+    /// The welcome message, one notice per line, sent after the hello.
+    motd: Vec<String>,
+}
+
+/// Counts for the console's `/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) terminals: usize,
+    pub(crate) browsers: usize,
+    pub(crate) rooms: usize,
+    pub(crate) messages: u64,
 }
 
 impl Registry {
@@ -205,16 +233,35 @@ impl Registry {
         Registry {
             state: Mutex::new(State {
                 clients: HashMap::new(),
+                by_id: HashMap::new(),
                 rooms: Rooms::new(),
                 dead: Vec::new(),
                 notes: Vec::new(),
                 to_schedule: Vec::new(),
                 limits,
+                console: None,
+                messages: 0,
             }),
             history,
             writers,
             default_room: default_room.to_string(),
+            motd: Vec::new(),
         }
+    }
+
+    /// Shows the chat to the operator through `feed` (see
+    /// [`feed`](crate::feed)).
+    pub(crate) fn with_console(mut self, feed: Arc<Feed>) -> Registry {
+        let state = self.state.get_mut();
+        // Not shared yet, so nobody can have poisoned it; recover anyway.
+        state.unwrap_or_else(PoisonError::into_inner).console = Some(feed);
+        self
+    }
+
+    /// Sends every client `motd`, one notice per line, after its hello.
+    pub(crate) fn with_motd(mut self, motd: Vec<String>) -> Registry {
+        self.motd = motd;
+        self
     }
 
     /// Runs `op` under the lock, then removes any client whose outbox
@@ -277,6 +324,9 @@ impl Registry {
                 room: room.clone(),
             };
             let mut greeting = frontend.render(&hello);
+            for line in &self.motd {
+                greeting.extend(frontend.render(&Event::Notice(line.clone())));
+            }
             greeting.extend(frontend.render(&self.replay(&room)));
             match outbox.push(&greeting) {
                 Ok(true) => state.to_schedule.push(Arc::clone(&outbox)),
@@ -297,6 +347,7 @@ impl Registry {
                 outbox,
                 rooms: vec![room],
             };
+            state.by_id.insert(id, key.clone());
             state.clients.insert(key, client);
             Ok(Session {
                 id,
@@ -320,8 +371,9 @@ impl Registry {
     /// to a newer connection).
     pub(crate) fn depart(&self, session: &Session) {
         self.with_state(|state| {
-            if state.client(session).is_ok() {
-                state.remove(&name_key(&session.name), false, &self.history);
+            if let Ok(client) = state.client(session) {
+                let key = name_key(&client.name);
+                state.remove(&key, false, &self.history);
             }
         });
     }
@@ -329,8 +381,8 @@ impl Registry {
     /// Tells this session something (a reply to its own request).
     pub(crate) fn reply(&self, session: &Session, event: &Event) -> Result<(), ChatError> {
         self.with_state(|state| {
-            state.client(session)?;
-            state.write(&name_key(&session.name), event);
+            let key = name_key(&state.client(session)?.name);
+            state.write(&key, event);
             Ok(())
         })
     }
@@ -344,9 +396,9 @@ impl Registry {
         text: &str,
         action: bool,
     ) -> Result<(), ChatError> {
-        let key = name_key(&session.name);
         self.with_state(|state| {
             let client = state.client(session)?;
+            let key = name_key(&client.name);
             let room = match room {
                 Some(room) if client.rooms.iter().any(|r| r == room) => room.to_string(),
                 Some(room) => return Err(ChatError::NotInRoom(room.to_string())),
@@ -354,7 +406,7 @@ impl Registry {
             };
             let message = Message {
                 room,
-                from: session.name.clone(),
+                from: client.name.clone(),
                 text: text.to_string(),
                 action,
             };
@@ -368,20 +420,42 @@ impl Registry {
                     .notes
                     .push(format!("cannot write to the history file: {e}"));
             }
+            state.messages += 1;
             let room = message.room.clone();
             state.write_room(&room, Some(&key), &Event::Said(message));
             Ok(())
         })
     }
 
-    /// Sends a direct message to `to`. Not logged.
+    /// Sends a direct message to `to`, or to the operator's console if
+    /// `to` is [`OPERATOR`] (with the console's echo off, it is lost
+    /// without a word, as on a pager nobody watches). Not logged.
     pub(crate) fn direct(&self, session: &Session, to: &str, text: &str) -> Result<(), ChatError> {
+        self.with_state(|state| {
+            let event = Event::Direct {
+                from: state.client(session)?.name.clone(),
+                text: text.to_string(),
+            };
+            let to_key = name_key(to);
+            if to_key == OPERATOR {
+                state.echo(&mut Renderings::new(&event));
+                return Ok(());
+            }
+            if !state.clients.contains_key(&to_key) {
+                return Err(ChatError::NotOnline(to.to_string()));
+            }
+            state.write(&to_key, &event);
+            Ok(())
+        })
+    }
+
+    /// Sends `[DM] server: text` to `to`, from the operator's console.
+    pub(crate) fn direct_from_operator(&self, to: &str, text: &str) -> Result<(), ChatError> {
         let event = Event::Direct {
-            from: session.name.clone(),
+            from: OPERATOR.to_string(),
             text: text.to_string(),
         };
         self.with_state(|state| {
-            state.client(session)?;
             let to_key = name_key(to);
             if !state.clients.contains_key(&to_key) {
                 return Err(ChatError::NotOnline(to.to_string()));
@@ -396,12 +470,12 @@ impl Registry {
     /// Like [`enter`](Self::enter), the reply and replay are queued before
     /// the client becomes a member, so live messages follow the replay.
     pub(crate) fn join(&self, session: &Session, room: &str) -> Result<(), ChatError> {
-        let key = name_key(&session.name);
         self.with_state(|state| {
             let limits = state.limits;
             let room_exists = state.rooms.members(room).is_some();
             let room_count = state.rooms.count();
             let client = state.client(session)?;
+            let (key, name) = (name_key(&client.name), client.name.clone());
             if let Some(i) = client.rooms.iter().position(|r| r == room) {
                 let r = client.rooms.remove(i);
                 client.rooms.push(r);
@@ -419,7 +493,7 @@ impl Registry {
             state.write_all(&key, &reply);
             let joined = Event::Joined {
                 room: room.to_string(),
-                name: session.name.clone(),
+                name,
             };
             state.announce(room, &joined);
             state.join_room(room, &key, &self.history);
@@ -429,9 +503,9 @@ impl Registry {
 
     /// Leaves `room` (default: the current room). Returns the room left.
     pub(crate) fn leave(&self, session: &Session, room: Option<&str>) -> Result<String, ChatError> {
-        let key = name_key(&session.name);
         self.with_state(|state| {
             let client = state.client(session)?;
+            let (key, name) = (name_key(&client.name), client.name.clone());
             let room = match room {
                 Some(room) => room.to_string(),
                 None => client.current_room().ok_or(ChatError::NoRoom)?.clone(),
@@ -444,7 +518,7 @@ impl Registry {
             state.write(&key, &Event::YouLeft(room.clone()));
             let left = Event::Left {
                 room: room.clone(),
-                name: session.name.clone(),
+                name,
                 kicked: false,
             };
             state.announce(&room, &left);
@@ -462,42 +536,68 @@ impl Registry {
         allowed: impl FnOnce(&str) -> bool,
     ) -> Result<(), ChatError> {
         protocol::validate_name(new)?;
-        let old_key = name_key(&session.name);
-        let new_key = name_key(new);
-        let renamed = Event::Renamed {
-            old: session.name.clone(),
-            new: new.to_string(),
-        };
         self.with_state(|state| {
-            state.client(session)?;
-            if new_key != old_key && state.clients.contains_key(&new_key) {
-                return Err(ChatError::Taken(new.to_string()));
+            let old_key = name_key(&state.client(session)?.name);
+            state.rename(&old_key, new, allowed)
+        })?;
+        session.name = new.to_string();
+        Ok(())
+    }
+
+    /// Renames whoever is online as `old` (the console's `/rename`), as in
+    /// [`rename`](Self::rename). Ok(false) if nobody is online as `old`.
+    /// Their handler's [`Session`] keeps the old name until it calls
+    /// [`refresh`](Self::refresh): sessions are known by their id.
+    pub(crate) fn rename_online(
+        &self,
+        old: &str,
+        new: &str,
+        allowed: impl FnOnce(&str) -> bool,
+    ) -> Result<bool, ChatError> {
+        protocol::validate_name(new)?;
+        self.with_state(|state| {
+            let old_key = name_key(old);
+            if !state.clients.contains_key(&old_key) {
+                return Ok(false);
             }
-            if !allowed(new) {
-                return Err(ChatError::Registered(new.to_string()));
-            }
-            let Some(mut client) = state.clients.remove(&old_key) else {
-                return Err(ChatError::Gone);
-            };
-            client.name = new.to_string();
-            state.rooms.rename(&client.rooms, &old_key, &new_key);
-            let neighbours: BTreeSet<String> = client
-                .rooms
-                .iter()
-                .filter_map(|room| state.rooms.members(room))
-                .flatten()
-                .filter(|member| **member != new_key)
-                .cloned()
-                .collect();
-            state.clients.insert(new_key.clone(), client);
-            state.write(&new_key, &Event::NowKnownAs(new.to_string()));
-            let mut renderings = Renderings::new(&renamed);
-            for member in &neighbours {
-                state.write_rendered(member, &mut renderings);
-            }
-            session.name = new.to_string();
-            Ok(())
+            state.rename(&old_key, new, allowed)?;
+            Ok(true)
         })
+    }
+
+    /// Brings a session's name up to date (the operator may have renamed
+    /// it), before a command that uses the name outside the registry.
+    pub(crate) fn refresh(&self, session: &mut Session) -> Result<(), ChatError> {
+        let name =
+            self.with_state(|state| Ok::<_, ChatError>(state.client(session)?.name.clone()))?;
+        session.name = name;
+        Ok(())
+    }
+
+    /// `/history`: the last `count` messages of `room` (default: the
+    /// current room), which the session must be in, as a replay. The
+    /// membership is checked under the lock; the log is read after it is
+    /// released, holding no lock that delivery needs (see
+    /// [`History::read_back`]).
+    pub(crate) fn history(
+        &self,
+        session: &Session,
+        room: Option<&str>,
+        count: usize,
+    ) -> Result<Event, ChatError> {
+        let room = self.with_state(|state| {
+            let client = state.client(session)?;
+            match room {
+                Some(room) if client.rooms.iter().any(|r| r == room) => Ok(room.to_string()),
+                Some(room) => Err(ChatError::NotInRoom(room.to_string())),
+                None => client.current_room().cloned().ok_or(ChatError::NoRoom),
+            }
+        })?;
+        let messages = self.history.read_back(&room, count);
+        if messages.is_empty() {
+            return Err(ChatError::NoHistory(room));
+        }
+        Ok(Event::Replay { room, messages })
     }
 
     /// Whether someone is online under `name` (ignoring case).
@@ -576,6 +676,24 @@ impl Registry {
         })
     }
 
+    /// How many are online on each frontend, how many rooms there are, and
+    /// how many messages were said since the start.
+    pub(crate) fn counts(&self) -> Counts {
+        self.with_state(|state| {
+            let browsers = state
+                .clients
+                .values()
+                .filter(|c| c.frontend == Frontend::Web)
+                .count();
+            Counts {
+                terminals: state.clients.len() - browsers,
+                browsers,
+                rooms: state.rooms.list().count(),
+                messages: state.messages,
+            }
+        })
+    }
+
     /// Forces the chat log to disk.
     pub(crate) fn flush_history(&self) {
         if let Err(e) = self.history.flush() {
@@ -585,12 +703,57 @@ impl Registry {
 }
 
 impl State {
-    /// The client of this session, if it is still online.
+    /// The client of this session, if it is still online: found by its
+    /// connection id, so a session the operator renamed is still itself.
     fn client(&mut self, session: &Session) -> Result<&mut Client, ChatError> {
-        match self.clients.get_mut(&name_key(&session.name)) {
+        let key = self.by_id.get(&session.id).ok_or(ChatError::Gone)?;
+        match self.clients.get_mut(key) {
             Some(client) if client.id == session.id => Ok(client),
             _ => Err(ChatError::Gone),
         }
+    }
+
+    /// Renames the online client `old_key` to `new`, if `new` is free and
+    /// `allowed(new)`. It is told, and so is everyone who shares a room
+    /// with it, once.
+    fn rename(
+        &mut self,
+        old_key: &str,
+        new: &str,
+        allowed: impl FnOnce(&str) -> bool,
+    ) -> Result<(), ChatError> {
+        let new_key = name_key(new);
+        if new_key != old_key && self.clients.contains_key(&new_key) {
+            return Err(ChatError::Taken(new.to_string()));
+        }
+        if !allowed(new) {
+            return Err(ChatError::Registered(new.to_string()));
+        }
+        let Some(mut client) = self.clients.remove(old_key) else {
+            return Err(ChatError::Gone);
+        };
+        let renamed = Event::Renamed {
+            old: mem::replace(&mut client.name, new.to_string()),
+            new: new.to_string(),
+        };
+        self.rooms.rename(&client.rooms, old_key, &new_key);
+        let neighbours: BTreeSet<String> = client
+            .rooms
+            .iter()
+            .filter_map(|room| self.rooms.members(room))
+            .flatten()
+            .filter(|member| **member != new_key)
+            .cloned()
+            .collect();
+        self.by_id.insert(client.id, new_key.clone());
+        self.clients.insert(new_key.clone(), client);
+        self.write(&new_key, &Event::NowKnownAs(new.to_string()));
+        let mut renderings = Renderings::new(&renamed);
+        self.echo(&mut renderings);
+        for member in &neighbours {
+            self.write_rendered(member, &mut renderings);
+        }
+        Ok(())
     }
 
     /// Queues an event to one client. If its outbox refuses it (the client
@@ -635,12 +798,14 @@ impl State {
     }
 
     /// Queues an event to every member of `room`, except `except`: rendered
-    /// once per frontend kind, then copied into each outbox.
+    /// once per frontend kind, then copied into each outbox. The operator
+    /// sees it too, in every room, even one that has just emptied.
     fn write_room(&mut self, room: &str, except: Option<&str>, event: &Event) {
+        let mut renderings = Renderings::new(event);
+        self.echo(&mut renderings);
         let Some(members) = self.rooms.members(room) else {
             return;
         };
-        let mut renderings = Renderings::new(event);
         for key in members {
             if Some(key.as_str()) == except {
                 continue;
@@ -670,9 +835,19 @@ impl State {
         }
     }
 
+    /// Shows an event on the operator's console, in the terminal's format
+    /// (never waits: see [`Feed`]).
+    fn echo(&mut self, renderings: &mut Renderings) {
+        if let Some(feed) = &self.console {
+            let bytes = renderings.bytes(Frontend::Terminal);
+            feed.chat(&String::from_utf8_lossy(bytes));
+        }
+    }
+
     /// Removes a client and tells its rooms it left.
     fn remove(&mut self, key: &str, kicked: bool, history: &History) -> Option<Client> {
         let client = self.clients.remove(key)?;
+        self.by_id.remove(&client.id);
         for room in &client.rooms {
             self.leave_room(room, key, history);
             let left = Event::Left {

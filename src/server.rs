@@ -15,54 +15,29 @@
 //!   sockets still in the handshake that the registry does not know yet.
 
 use std::fmt;
+use std::fs;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::accounts::{AccountError, Accounts, AccountsOpenError};
-use crate::admission::{Admission, Hangup};
+use crate::accounts::{Accounts, AccountsOpenError};
+use crate::admission::{Admission, AdmissionError, Hangup, Signups};
 use crate::config::ServerConfig;
 use crate::context::Context;
 use crate::event::Event;
+use crate::feed::{Feed, FEED_LINES};
 use crate::history::{History, HistoryError};
 use crate::net::accept::{self, Accepted, Acceptor};
 use crate::net::linger::linger;
 use crate::outbox::{Outbox, Writers};
-use crate::registry::{ChatError, ConnId, Limits, Registry};
+use crate::registry::{ConnId, Limits, Registry};
 use crate::throttle::Throttle;
 use crate::web::{self, WebContext};
-use crate::{handler, log, protocol};
-
-/// Why the console's `/register` did not create an account.
-#[derive(Debug)]
-pub(crate) enum RegisterError {
-    /// A guest is online under the name.
-    OnlineAsGuest(String),
-    Account(AccountError),
-}
-
-impl fmt::Display for RegisterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RegisterError::OnlineAsGuest(name) => {
-                write!(f, "{name} is online as a guest; /kick them first")
-            }
-            RegisterError::Account(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for RegisterError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            RegisterError::OnlineAsGuest(_) => None,
-            RegisterError::Account(e) => Some(e),
-        }
-    }
-}
+use crate::{clock, handler, log, protocol};
 
 /// Writer threads, which send what is queued in the clients' outboxes. A
 /// writer is busy only for the length of a `write` system call, unless a
@@ -81,6 +56,7 @@ pub enum ServerError {
     Bind { addr: String, source: io::Error },
     History(HistoryError),
     Accounts(AccountsOpenError),
+    Motd { path: PathBuf, source: io::Error },
     Threads(io::Error),
 }
 
@@ -93,6 +69,9 @@ impl fmt::Display for ServerError {
             ServerError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             ServerError::History(e) => e.fmt(f),
             ServerError::Accounts(e) => e.fmt(f),
+            ServerError::Motd { path, source } => {
+                write!(f, "cannot read motd_file {}: {source}", path.display())
+            }
             ServerError::Threads(e) => write!(f, "cannot start the server's threads: {e}"),
         }
     }
@@ -104,6 +83,7 @@ impl std::error::Error for ServerError {
             ServerError::Bind { source, .. } => Some(source),
             ServerError::History(e) => Some(e),
             ServerError::Accounts(e) => Some(e),
+            ServerError::Motd { source, .. } => Some(source),
             ServerError::Threads(e) => Some(e),
         }
     }
@@ -121,6 +101,12 @@ struct Shared {
     stopping: AtomicBool,
     /// Where to connect to wake our own `accept` calls.
     wake_addrs: Vec<SocketAddr>,
+    /// What the console prints: its replies, and the chat if echoed.
+    feed: Arc<Feed>,
+    /// Accounts created at the door, per address.
+    signups: Signups,
+    /// When the server started, for `/status`.
+    started: Instant,
 }
 
 impl Shared {
@@ -131,6 +117,7 @@ impl Shared {
             config: &self.config,
             admission: &self.admission,
             throttle: &self.throttle,
+            signups: &self.signups,
         }
     }
 }
@@ -197,7 +184,8 @@ impl Server {
         };
         let (writers, writer_threads) =
             Writers::start(WRITER_THREADS).map_err(ServerError::Threads)?;
-        let registry = Registry::new(
+        let feed = Arc::new(Feed::new(FEED_LINES));
+        let mut registry = Registry::new(
             history,
             Arc::clone(&writers),
             &config.default_room,
@@ -206,7 +194,11 @@ impl Server {
                 max_rooms_per_client: config.max_rooms_per_client,
                 max_rooms: config.max_rooms,
             },
-        );
+        )
+        .with_motd(read_motd(&config)?);
+        if config.console_echo {
+            registry = registry.with_console(Arc::clone(&feed));
+        }
         Ok(Server {
             listener,
             web_listener,
@@ -221,6 +213,9 @@ impl Server {
                 sessions: web::Sessions::default(),
                 stopping: AtomicBool::new(false),
                 wake_addrs,
+                feed,
+                signups: Signups::default(),
+                started: Instant::now(),
             }),
         })
     }
@@ -334,6 +329,18 @@ impl Server {
     }
 }
 
+/// The welcome message's lines: `motd`, or the file `motd_file` names.
+fn read_motd(config: &ServerConfig) -> Result<Vec<String>, ServerError> {
+    let text = match &config.motd_file {
+        Some(path) => fs::read_to_string(path).map_err(|source| ServerError::Motd {
+            path: path.clone(),
+            source,
+        })?,
+        None => config.motd.clone(),
+    };
+    Ok(protocol::motd_lines(&text))
+}
+
 /// Binds a listener; returns it with the address that wakes its `accept`.
 fn listen(host: &str, port: u16) -> Result<(TcpListener, SocketAddr), ServerError> {
     let addr = format!("{host}:{port}");
@@ -425,7 +432,7 @@ fn admit(
         Some(outbox) => Hangup::Outbox(Arc::clone(outbox)),
         None => Hangup::Socket(Arc::clone(&stream)),
     };
-    let id = match shared.admission.admit(addr.ip(), hangup, config) {
+    let id = match take_place(shared, addr, hangup, kind) {
         Ok(id) => id,
         Err(refused) => {
             log_refusal(addr, &refused);
@@ -456,6 +463,23 @@ fn admit(
             None
         }
     }
+}
+
+/// A place in the connection table for a new connection, if the server is
+/// open to it and the limits allow.
+fn take_place(
+    shared: &Shared,
+    addr: SocketAddr,
+    hangup: Hangup,
+    kind: Kind,
+) -> Result<ConnId, AdmissionError> {
+    // A new terminal connection is a newcomer; a web connection may carry
+    // the requests of a browser already online (its login is checked in
+    // `web`).
+    if let Kind::Chat = kind {
+        shared.admission.check_open()?;
+    }
+    shared.admission.admit(addr.ip(), hangup, &shared.config)
 }
 
 /// The socket options every accepted connection gets.
@@ -536,8 +560,27 @@ impl ServerHandle {
         self.shared.registry.broadcast(&said);
     }
 
-    pub(crate) fn kick(&self, name: &str, reason: Option<&str>) -> Result<(), ChatError> {
-        self.shared.registry.kick(name, reason)
+    /// `[DM] server: text` to `to`.
+    pub(crate) fn direct(&self, to: &str, text: &str) -> Result<String, String> {
+        let registry = &self.shared.registry;
+        registry
+            .direct_from_operator(to, text)
+            .map_err(|e| e.to_string())?;
+        Ok(format!("sent to {to}"))
+    }
+
+    pub(crate) fn kick(&self, name: &str, reason: Option<&str>) -> Result<String, String> {
+        self.shared
+            .registry
+            .kick(name, reason)
+            .map_err(|e| e.to_string())?;
+        log!("console: kicked {name}");
+        Ok(format!("kicked {name}"))
+    }
+
+    /// Where the console's replies, and the echoed chat, wait for stdout.
+    pub(crate) fn feed(&self) -> Arc<Feed> {
+        Arc::clone(&self.shared.feed)
     }
 
     /// `* online: alice, bob`, as a terminal would see it.
@@ -558,14 +601,98 @@ impl ServerHandle {
     /// account without knowing its password. Checked just before, not
     /// under the registry lock: a guest who takes the name in between is
     /// simply the next `/kick`.
-    pub(crate) fn register(&self, name: &str, password: &str) -> Result<(), RegisterError> {
+    pub(crate) fn register(&self, name: &str, password: &str) -> Result<String, String> {
+        protocol::validate_name(name).map_err(|e| e.to_string())?;
         if self.shared.registry.is_online(name) {
-            return Err(RegisterError::OnlineAsGuest(name.to_string()));
+            return Err(format!("{name} is online as a guest; /kick them first"));
         }
-        self.shared
-            .accounts
+        let accounts = &self.shared.accounts;
+        accounts
             .register(name, password)
-            .map_err(RegisterError::Account)
+            .map_err(|e| e.to_string())?;
+        log!("console: registered {name}");
+        Ok(format!("{name} is now registered"))
+    }
+
+    /// Sets a new password for an account (a forgotten one).
+    pub(crate) fn reset_password(&self, name: &str, password: &str) -> Result<String, String> {
+        let accounts = &self.shared.accounts;
+        accounts
+            .reset_password(name, password)
+            .map_err(|e| e.to_string())?;
+        log!("console: set a new password for {name}");
+        Ok(format!("new password set for {name}"))
+    }
+
+    /// Deletes an account; its owner, if online, stays online as a guest.
+    pub(crate) fn unregister(&self, name: &str) -> Result<String, String> {
+        let removed = self
+            .shared
+            .accounts
+            .remove(name)
+            .map_err(|e| e.to_string())?;
+        log!("console: unregistered {removed}");
+        Ok(format!("{removed} is no longer registered"))
+    }
+
+    /// Renames an account and, if online, its user (or a guest who is
+    /// online: a squatted name is freed that way too).
+    pub(crate) fn rename(&self, old: &str, new: &str) -> Result<String, String> {
+        let (registry, accounts) = (&self.shared.registry, &self.shared.accounts);
+        protocol::validate_name(new).map_err(|e| e.to_string())?;
+        let registered = accounts.is_registered(old);
+        // Someone else's registered name stays theirs, as with `/nick`.
+        let allowed = |new: &str| {
+            let own = protocol::name_key(new) == protocol::name_key(old);
+            own || !accounts.is_registered(new)
+        };
+        let online = registry
+            .rename_online(old, new, allowed)
+            .map_err(|e| e.to_string())?;
+        if registered {
+            accounts.rename(old, new).map_err(|e| e.to_string())?;
+        } else if !online {
+            return Err(format!("{old} is neither registered nor online"));
+        }
+        log!("console: renamed {old} to {new}");
+        let what = match (registered, online) {
+            (true, true) => "account and user",
+            (true, false) => "account",
+            _ => "user",
+        };
+        Ok(format!("{what} {old} renamed to {new}"))
+    }
+
+    /// Refuses newcomers (`true`) or lets them in again; the reply.
+    pub(crate) fn set_closed(&self, closed: bool) -> String {
+        let changed = self.shared.admission.set_closed(closed);
+        let state = if closed { "closed to" } else { "open to" };
+        if changed {
+            log!("console: the server is now {state} new connections");
+        }
+        let already = if changed { "" } else { "already " };
+        format!("the server is {already}{state} new connections")
+    }
+
+    /// One line for `/status`.
+    pub(crate) fn status(&self) -> String {
+        let shared = &self.shared;
+        let counts = shared.registry.counts();
+        let open = match shared.admission.check_open() {
+            Ok(()) => "open",
+            Err(_) => "closed",
+        };
+        format!(
+            "status: {open}; up {}; online: {} terminal, {} web; connections: {}; \
+             accounts: {}; rooms: {}; messages since start: {}",
+            clock::span(shared.started.elapsed().as_secs()),
+            counts.terminals,
+            counts.browsers,
+            shared.admission.open_count(),
+            shared.accounts.names().len(),
+            counts.rooms,
+            counts.messages,
+        )
     }
 
     /// The registered names, sorted.

@@ -418,7 +418,7 @@ fn event_stream_starts_with_the_hello_line_and_the_replay() {
         Some("text/event-stream; charset=utf-8")
     );
     events.expect(HELLO_WEBBY);
-    events.expect("* last 1 messages in #general:");
+    events.expect("* last 1 message in #general:");
     events.expect("[#general] alice: good morning");
 }
 

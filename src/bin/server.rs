@@ -11,22 +11,25 @@ use lanchat::cli;
 use lanchat::console;
 use lanchat::server::Server;
 
-const USAGE: &str = "usage: server [--config PATH] [--host HOST] [--port PORT] [--web-port PORT]
+const USAGE: &str =
+    "usage: server [--config PATH] [--host HOST] [--port PORT] [--web-port PORT] [--quiet]
 
 Runs a lanchat server. Settings come from --config PATH, else ./config.toml
 if present, else built-in defaults (127.0.0.1:7878); --host and --port
-override them. Type /help on the server's standard input for the console
-commands. Activity is logged on standard error.
+override them. The chat is shown on standard output; type on standard input
+to take part (/help lists the console commands). Activity is logged on
+standard error.
 
 options:
   --config PATH    read settings from this file
   --host HOST      address to listen on (0.0.0.0 for every interface)
   --port PORT      port to listen on (0 picks a free one)
   --web-port PORT  port of the web page (0 picks a free one)
+  --quiet          do not show the chat on standard output (console_echo = false)
   -h, --help       show this help";
 
 fn main() -> ExitCode {
-    let flags = ["config", "host", "port", "web-port"];
+    let flags = ["config", "host", "port", "web-port", "quiet"];
     let (config, _) = match cli::start(
         std::env::args().skip(1),
         &flags,

@@ -237,6 +237,11 @@ fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
         Ok(fields) => fields,
         Err(response) => return response,
     };
+    // A login is a newcomer; the requests of browsers already online are
+    // not, and go on while the server is closed.
+    if let Err(closed) = web.chat.admission.check_open() {
+        return refuse(Status::ServiceUnavailable, closed);
+    }
     let name = protocol::sanitize(http::form_value(&fields, "name").unwrap_or_default());
     // Sanitized like the terminal's password line, so a password set there
     // is the same string here.
@@ -281,6 +286,11 @@ fn check_name(
         };
         refuse(status, refused)
     })?;
+    if let Name::New(new) = &name {
+        // Accounts are created with `/api/signup`, never by logging in.
+        let why = format!("{new} is not registered; create an account");
+        return Err(refuse(Status::Unauthorized, why));
+    }
     if let Name::Account(account) = &name {
         let Some(password) = password else {
             let why = format!("password required for {account}");

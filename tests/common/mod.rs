@@ -193,6 +193,18 @@ impl TestServer {
             .expect("a line on the server's stdout")
     }
 
+    /// The next console reply on stdout, skipping the chat the console
+    /// shows (room lines, direct messages, join, leave and rename notices,
+    /// `* (N lines not shown)`): replies keep forms of their own.
+    pub fn console_reply(&self) -> String {
+        loop {
+            let line = self.stdout_line();
+            if !is_echoed_chat(&line) {
+                return line;
+            }
+        }
+    }
+
     /// Waits for the server to exit by itself and returns its exit code.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
         let start = Instant::now();
@@ -233,6 +245,24 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Whether a stdout line is chat shown on the console, not a console reply.
+pub fn is_echoed_chat(line: &str) -> bool {
+    if line.starts_with("[#") || line.starts_with("[DM] ") {
+        return true;
+    }
+    let Some(notice) = line.strip_prefix("* ") else {
+        return false;
+    };
+    let words: Vec<&str> = notice.split(' ').collect();
+    match words.as_slice() {
+        [_, "joined", room] | [_, "left", room, ..] => room.starts_with('#'),
+        [_, "is", "now", "known", "as", _] => true,
+        ["(1", "line", "not", "shown)"] => true,
+        [_, "lines", "not", "shown)"] => notice.starts_with('('),
+        _ => false,
     }
 }
 
