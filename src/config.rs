@@ -485,16 +485,10 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
             server.write_timeout_ms = integer(key, value, 1, Some(60_000))?;
         }
         (Section::Server, "max_clients") => server.max_clients = integer(key, value, 1, None)?,
-        (Section::Server, "announce_max_members") => {
-            server.announce_max_members = integer(key, value, 0, None)?;
-        }
-        (Section::Server, "max_rooms_per_client") => {
-            server.max_rooms_per_client = integer(key, value, 1, Some(100_000))?;
-        }
-        (Section::Server, "max_rooms") => server.max_rooms = integer(key, value, 1, None)?,
-        (Section::Server, "history_max_bytes") => {
-            server.history_max_bytes = integer(key, value, 0, None)?;
-        }
+        (
+            Section::Server,
+            "announce_max_members" | "max_rooms_per_client" | "max_rooms" | "history_max_bytes",
+        ) => assign_growth(server, key, value)?,
         (Section::Server, "accounts_file") => {
             server.accounts_file = PathBuf::from(non_empty(key, value)?);
         }
@@ -527,6 +521,19 @@ fn assign_web(web: &mut WebConfig, key: &str, value: Value) -> Result<(), String
         "port" => web.port = integer(key, value, 0, Some(65535))?,
         "hostnames" => web.hostnames = hostnames(key, value)?,
         _ => return Err(format!("unknown key \"{key}\" in [{}]", Section::Web)),
+    }
+    Ok(())
+}
+
+/// How big the chat may grow: rooms, announcements, the log.
+fn assign_growth(server: &mut ServerConfig, key: &str, value: Value) -> Result<(), String> {
+    match key {
+        "announce_max_members" => server.announce_max_members = integer(key, value, 0, None)?,
+        "max_rooms_per_client" => {
+            server.max_rooms_per_client = integer(key, value, 1, Some(100_000))?;
+        }
+        "max_rooms" => server.max_rooms = integer(key, value, 1, None)?,
+        _ => server.history_max_bytes = integer(key, value, 0, None)?,
     }
     Ok(())
 }

@@ -319,16 +319,7 @@ impl Registry {
             if !allowed(name) {
                 return Err(ChatError::Registered(name.to_string()));
             }
-            let hello = Event::Hello {
-                name: name.to_string(),
-                room: room.clone(),
-            };
-            let mut greeting = frontend.render(&hello);
-            for line in &self.motd {
-                greeting.extend(frontend.render(&Event::Notice(line.clone())));
-            }
-            greeting.extend(frontend.render(&self.replay(&room)));
-            match outbox.push(&greeting) {
+            match outbox.push(&self.greeting(frontend, name, &room)) {
                 Ok(true) => state.to_schedule.push(Arc::clone(&outbox)),
                 Ok(false) => {}
                 Err(Closed) => return Err(ChatError::Gone),
@@ -356,6 +347,21 @@ impl Registry {
                 owns_account: false,
             })
         })
+    }
+
+    /// What a client hears first: the hello, the welcome message, and the
+    /// replay of its first room, in its frontend's format.
+    fn greeting(&self, frontend: Frontend, name: &str, room: &str) -> Vec<u8> {
+        let hello = Event::Hello {
+            name: name.to_string(),
+            room: room.to_string(),
+        };
+        let mut greeting = frontend.render(&hello);
+        for line in &self.motd {
+            greeting.extend(frontend.render(&Event::Notice(line.clone())));
+        }
+        greeting.extend(frontend.render(&self.replay(room)));
+        greeting
     }
 
     /// The replay of `room` from the chat log's memory.

@@ -154,24 +154,7 @@ impl Server {
     /// Opens the chat log and the accounts, and binds the listening sockets
     /// (the chat's, and the web page's unless `[web]` is disabled).
     pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
-        let (history, warnings) = History::open(
-            &config.history_file,
-            config.history_replay,
-            config.history_max_bytes,
-        )
-        .map_err(ServerError::History)?;
-        for warning in warnings {
-            log!("history file {}: {warning}", config.history_file.display());
-        }
-        let (accounts, warnings) =
-            Accounts::open(&config.accounts_file, config.password_iterations)
-                .map_err(ServerError::Accounts)?;
-        for warning in warnings {
-            log!(
-                "accounts file {}: {warning}",
-                config.accounts_file.display()
-            );
-        }
+        let (history, accounts) = open_files(&config)?;
         let (listener, wake_addr) = listen(&config.host, config.port)?;
         let mut wake_addrs = vec![wake_addr];
         let web_listener = match config.web.enabled {
@@ -339,6 +322,26 @@ fn read_motd(config: &ServerConfig) -> Result<Vec<String>, ServerError> {
         None => config.motd.clone(),
     };
     Ok(protocol::motd_lines(&text))
+}
+
+/// Opens the chat log and the accounts, logging the lines they skipped.
+fn open_files(config: &ServerConfig) -> Result<(History, Accounts), ServerError> {
+    let (history, warnings) = History::open(
+        &config.history_file,
+        config.history_replay,
+        config.history_max_bytes,
+    )
+    .map_err(ServerError::History)?;
+    for warning in warnings {
+        log!("history file {}: {warning}", config.history_file.display());
+    }
+    let (accounts, warnings) = Accounts::open(&config.accounts_file, config.password_iterations)
+        .map_err(ServerError::Accounts)?;
+    for warning in warnings {
+        let path = config.accounts_file.display();
+        log!("accounts file {path}: {warning}");
+    }
+    Ok((history, accounts))
 }
 
 /// Binds a listener; returns it with the address that wakes its `accept`.
