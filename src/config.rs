@@ -463,9 +463,7 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
             server.default_room =
                 normalize_room_name(&string(key, value)?).map_err(|e| format!("{key}: {e}"))?;
         }
-        (Section::Server, "history_file") => {
-            server.history_file = PathBuf::from(non_empty(key, value)?);
-        }
+        (Section::Server, "history_file") => server.history_file = non_empty(key, value)?.into(),
         (Section::Server, "history_replay") => {
             server.history_replay = integer(key, value, 0, Some(1000))?;
         }
@@ -504,7 +502,7 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
             server.max_clients_per_ip = integer(key, value, 0, None)?;
         }
         (Section::Server, "send_queue_bytes") => {
-            server.send_queue_bytes = integer(key, value, 4096, Some(64 * 1024 * 1024))?;
+            server.send_queue_bytes = integer(key, value, 4096, Some(1 << 26))?;
         }
         (Section::Client, "host") => client.host = non_empty(key, value)?,
         (Section::Client, "port") => client.port = integer(key, value, 0, Some(65535))?,
