@@ -40,6 +40,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::accounts::Accounts;
 use crate::admission::Hangup;
 use crate::commands::{self, Outcome};
 use crate::context::Context;
@@ -172,13 +173,14 @@ pub(crate) fn serve(stream: Arc<TcpStream>, addr: SocketAddr, web: &WebContext) 
         ("GET", "/app.js") => http::response(Status::Ok, "text/javascript", APP_JS.as_bytes()),
         ("GET", "/style.css") => http::response(Status::Ok, "text/css", STYLE_CSS.as_bytes()),
         ("POST", "/api/login") => login(&request, addr, web),
+        ("POST", "/api/signup") => signup(&request, addr, web),
         ("POST", "/api/send") => send(&request, web),
         ("GET", "/api/events") => {
             events(&request, &stream, web);
             return;
         }
         (_, "/" | "/app.js" | "/style.css" | "/api/events") => http::method_not_allowed("GET"),
-        (_, "/api/login" | "/api/send") => http::method_not_allowed("POST"),
+        (_, "/api/login" | "/api/signup" | "/api/send") => http::method_not_allowed("POST"),
         _ => http::text(Status::NotFound, "! not found\n"),
     };
     respond(&stream, &response);
@@ -251,6 +253,53 @@ fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
         Ok(name) => name,
         Err(response) => return response,
     };
+    open_session(web, &name, addr)
+}
+
+/// `POST /api/signup` (form: `name`, `password`, `repeat`): the terminal's
+/// sign-up at the door, in one request, with the same rules and texts.
+/// Success logs the new account in, like `/api/login`.
+fn signup(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
+    let ctx = &web.chat;
+    let fields = match form(request) {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    if let Err(closed) = ctx.admission.check_open() {
+        return refuse(Status::ServiceUnavailable, closed);
+    }
+    let field = |key| protocol::sanitize(http::form_value(&fields, key).unwrap_or_default());
+    let (name, password, repeat) = (field("name"), field("password"), field("repeat"));
+    let (name, password, repeat) = (name.trim(), password.trim(), repeat.trim());
+    if let Err(e) = protocol::validate_name(name) {
+        return refuse(Status::BadRequest, e);
+    }
+    if !ctx.config.open_registration {
+        return refuse(Status::Forbidden, ChatError::RegistrationClosed);
+    }
+    if let Some(account) = ctx.accounts.registered_name(name) {
+        return refuse(Status::Conflict, format!("{account} is already registered"));
+    }
+    if let Err(e) = Accounts::validate_password(password) {
+        return refuse(Status::BadRequest, e);
+    }
+    if password != repeat {
+        return refuse(Status::BadRequest, "the passwords do not match");
+    }
+    if let Err(e) = ctx.signups.take(addr.ip(), Instant::now()) {
+        return refuse(Status::TooManyRequests, e);
+    }
+    // Slow (a hash, a file write), on this request's own thread.
+    if let Err(e) = ctx.accounts.register(name, password) {
+        return refuse(Status::Conflict, e);
+    }
+    log!("web {addr}: account {name} created");
+    open_session(web, &Name::New(name.to_string()), addr)
+}
+
+/// Starts a browser's session for a name that passed the login rules, and
+/// answers its token.
+fn open_session(web: &WebContext, name: &Name, addr: SocketAddr) -> Vec<u8> {
     // 128 bits from the operating system: a token nobody can guess.
     let mut bytes = [0u8; 16];
     if let Err(e) = crypto::os_random(&mut bytes) {
@@ -261,7 +310,7 @@ fn login(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
         );
     }
     let token = crypto::to_hex(&bytes);
-    match start_session(&web.chat, &name, addr, &token) {
+    match start_session(&web.chat, name, addr, &token) {
         Ok(web_session) => {
             web.sessions
                 .lock()
