@@ -138,8 +138,8 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-/// Applies `--host`, `--port` and `--web-port` to the server's section of
-/// `config`.
+/// Applies `--host`, `--port`, `--web-port` and `--irc-port` to the
+/// server's section of `config`.
 pub fn apply_server_overrides(config: &mut Config, args: &Args) -> Result<(), CliError> {
     if let Some(host) = args.get("host") {
         config.server.host = host.to_string();
@@ -149,6 +149,9 @@ pub fn apply_server_overrides(config: &mut Config, args: &Args) -> Result<(), Cl
     }
     if let Some(port) = args.port("web-port")? {
         config.server.web.port = port;
+    }
+    if let Some(port) = args.port("irc-port")? {
+        config.server.irc.port = port;
     }
     Ok(())
 }

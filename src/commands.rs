@@ -145,7 +145,12 @@ pub(crate) fn execute(
         Command::Say(text) => registry.say(session, None, &text, false)?,
         Command::SayIn { room, text } => registry.say(session, Some(&room), &text, false)?,
         Command::Me(text) => registry.say(session, None, &text, true)?,
-        Command::Direct { to, text } => registry.direct(session, &to, &text)?,
+        Command::Direct { to, text } => {
+            registry.direct(session, &to, &text, false)?;
+        }
+        Command::Topic { room, text } => {
+            registry.topic(session, room.as_deref(), text.as_deref())?;
+        }
         Command::Join(room) => {
             registry.join(session, &room)?;
             log!("{} joined #{room}", session.name());

@@ -14,7 +14,7 @@
 //!
 //! ```toml
 //! # A comment on its own line.
-//! [server]                         # [server], [web] and [client] exist
+//! [server]                         # [server], [web], [irc], [client] exist
 //! host = "0.0.0.0"                 # strings: double quotes, escapes \" \\ \n \t
 //! port = 7_878                     # integers: optional -, digits, _ between digits
 //! default_room = "#General"        # stored as "general"
@@ -63,6 +63,33 @@ impl Default for WebConfig {
             enabled: true,
             host: DEFAULT_HOST.to_string(),
             port: 8080,
+        }
+    }
+}
+
+/// The `[irc]` section: the listener for IRC clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IrcConfig {
+    pub enabled: bool,
+    pub host: String,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// The server's name in IRC prefixes and numerics. It has a dot, so
+    /// clients can tell it from a nick.
+    pub name: String,
+    /// An IRC client silent this long is sent a `PING`; one that stays
+    /// silent as long again is closed.
+    pub ping_secs: u64,
+}
+
+impl Default for IrcConfig {
+    fn default() -> IrcConfig {
+        IrcConfig {
+            enabled: true,
+            host: DEFAULT_HOST.to_string(),
+            port: 6667,
+            name: "lanchat.local".to_string(),
+            ping_secs: 120,
         }
     }
 }
@@ -117,6 +144,8 @@ pub struct ServerConfig {
     pub password_iterations: u32,
     /// The web page's listener (its own `[web]` section in the file).
     pub web: WebConfig,
+    /// The IRC listener (its own `[irc]` section in the file).
+    pub irc: IrcConfig,
 }
 
 /// The `[client]` section: where the terminal client connects.
@@ -150,6 +179,7 @@ impl Default for ServerConfig {
             guests_allowed: true,
             password_iterations: 100_000,
             web: WebConfig::default(),
+            irc: IrcConfig::default(),
         }
     }
 }
@@ -257,6 +287,7 @@ enum Section {
     Server,
     Client,
     Web,
+    Irc,
 }
 
 impl fmt::Display for Section {
@@ -265,6 +296,7 @@ impl fmt::Display for Section {
             Section::Server => f.write_str("server"),
             Section::Client => f.write_str("client"),
             Section::Web => f.write_str("web"),
+            Section::Irc => f.write_str("irc"),
         }
     }
 }
@@ -302,6 +334,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 "server" => Section::Server,
                 "client" => Section::Client,
                 "web" => Section::Web,
+                "irc" => Section::Irc,
                 _ => return Err(at_line(format!("unknown section [{name}]"))),
             };
             if !seen_sections.insert(next) {
@@ -314,7 +347,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let (key, value) = parse_key_value(line).map_err(at_line)?;
         let Some(current) = section else {
             return Err(at_line(format!(
-                "key \"{key}\" comes before any section; put it under [server], [web] or [client]"
+                "key \"{key}\" comes before any section; put it under [server], [web], [irc] or [client]"
             )));
         };
         if !seen_keys.insert((current, key)) {
@@ -429,6 +462,11 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
         (Section::Web, "enabled") => server.web.enabled = boolean(key, value)?,
         (Section::Web, "host") => server.web.host = non_empty(key, value)?,
         (Section::Web, "port") => server.web.port = integer(key, value, 0, Some(65535))?,
+        (Section::Irc, "enabled") => server.irc.enabled = boolean(key, value)?,
+        (Section::Irc, "host") => server.irc.host = non_empty(key, value)?,
+        (Section::Irc, "port") => server.irc.port = integer(key, value, 0, Some(65535))?,
+        (Section::Irc, "name") => server.irc.name = irc_server_name(key, value)?,
+        (Section::Irc, "ping_secs") => server.irc.ping_secs = integer(key, value, 1, Some(3600))?,
         (Section::Server, "host") => server.host = non_empty(key, value)?,
         (Section::Server, "port") => server.port = integer(key, value, 0, Some(65535))?,
         (Section::Server, "server_name") => server.server_name = non_empty(key, value)?,
@@ -493,6 +531,19 @@ fn non_empty(key: &str, value: Value) -> Result<String, String> {
     let text = string(key, value)?;
     if text.trim().is_empty() {
         return Err(format!("{key} must not be empty"));
+    }
+    Ok(text)
+}
+
+/// An IRC server name: letters, digits, `-` and `.`, with at least one
+/// dot, so that clients can tell it from a nick (`lanchat.local`).
+fn irc_server_name(key: &str, value: Value) -> Result<String, String> {
+    let text = string(key, value)?;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    if !text.contains('.') || text.len() > 63 || !text.chars().all(allowed) {
+        return Err(format!(
+            "{key}: an IRC server name is letters, digits, - and ., with a dot (like lanchat.local)"
+        ));
     }
     Ok(text)
 }
@@ -574,8 +625,32 @@ mod tests {
                 port: 8080
             }
         );
+        assert_eq!(
+            s.irc,
+            IrcConfig {
+                enabled: true,
+                host: "127.0.0.1".to_string(),
+                port: 6667,
+                name: "lanchat.local".to_string(),
+                ping_secs: 120,
+            }
+        );
         assert_eq!(config.client.host, "127.0.0.1");
         assert_eq!(config.client.port, 7878);
+    }
+
+    #[test]
+    fn the_irc_section() {
+        let config =
+            parse("[irc]\nenabled = false\nport = 0\nname = \"My.Little.Server\"\nping_secs = 5\n")
+                .unwrap();
+        assert!(!config.server.irc.enabled);
+        assert_eq!(config.server.irc.port, 0);
+        assert_eq!(config.server.irc.name, "My.Little.Server");
+        assert_eq!(config.server.irc.ping_secs, 5);
+        let err = parse("[irc]\nname = \"no dot\"\n").unwrap_err().to_string();
+        assert!(err.contains("line 2: name:"), "{err}");
+        assert!(parse("[irc]\nname = \"nodot\"\n").is_err());
     }
 
     #[test]
@@ -628,6 +703,13 @@ enabled = false
 host = "0.0.0.0"
 port = 8000
 
+[irc]
+enabled = false
+host = "0.0.0.0"
+port = 6697
+name = "chat.example.lan"
+ping_secs = 60
+
 [client]
 host = "192.168.1.20"
 port = 7000
@@ -657,6 +739,13 @@ port = 7000
                     enabled: false,
                     host: "0.0.0.0".to_string(),
                     port: 8000,
+                },
+                irc: IrcConfig {
+                    enabled: false,
+                    host: "0.0.0.0".to_string(),
+                    port: 6697,
+                    name: "chat.example.lan".to_string(),
+                    ping_secs: 60,
                 },
             },
             client: ClientConfig {
@@ -966,7 +1055,7 @@ port = 7000
     fn key_before_any_section_is_an_error() {
         assert_eq!(
             error("\nport = 1\n[server]"),
-            "line 2: key \"port\" comes before any section; put it under [server], [web] or [client]"
+            "line 2: key \"port\" comes before any section; put it under [server], [web], [irc] or [client]"
         );
     }
 

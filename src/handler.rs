@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::commands::{self, Outcome, Refusal};
 use crate::context::Context;
-use crate::event::Event;
-use crate::frontend::Frontend;
+use crate::event::{Event, Frontend};
 use crate::log;
 use crate::login::{self, Name, MAX_STRIKES};
 use crate::net::deadline::DeadlineReader;
@@ -31,19 +30,7 @@ use crate::net::{read_line_capped, LineRead};
 use crate::outbox::{Closed, Outbox};
 use crate::protocol;
 use crate::rate::RateLimiter;
-use crate::registry::{ChatError, ConnId, Registry, Session};
-
-/// Takes a client offline when dropped.
-struct Presence<'a> {
-    registry: &'a Registry,
-    session: Session,
-}
-
-impl Drop for Presence<'_> {
-    fn drop(&mut self) {
-        self.registry.depart(&self.session);
-    }
-}
+use crate::registry::{ChatError, ConnId, Presence, Session};
 
 /// The read buffer of a connection. Small, because most clients are idle
 /// most of the time and each costs this much memory for as long as it is
@@ -85,10 +72,7 @@ pub(crate) fn run(
         return Ok(());
     };
     // The guard first: from here on, every way out takes the client offline.
-    let presence = Presence {
-        registry: ctx.registry,
-        session,
-    };
+    let presence = Presence::new(ctx.registry, session);
     conn.reader.get_mut().clear_deadline()?;
     log!("client {addr} is {}", presence.session.name());
     conn.chat(presence)
@@ -98,7 +82,7 @@ impl Connection<'_> {
     /// Tells a client that is not online yet (the registry sends
     /// everything after that).
     fn send(&self, event: &Event) -> io::Result<()> {
-        let bytes = Frontend::Terminal.render(event);
+        let bytes = protocol::render(event).into_bytes();
         self.outbox
             .send(self.ctx.registry.writers(), &bytes)
             .map_err(|Closed| io::Error::new(ErrorKind::BrokenPipe, "the connection is closing"))
@@ -226,6 +210,7 @@ impl Connection<'_> {
                 Outcome::Quit => {
                     let name = presence.session.name();
                     log!("client {} ({name}) quit", self.addr);
+                    presence.reason = "Quit".to_string();
                     drop(presence); // tell the rooms before we close
                     self.close_gracefully();
                     return Ok(());

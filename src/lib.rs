@@ -123,6 +123,8 @@ pub(crate) mod event;
 pub(crate) mod frontend;
 pub(crate) mod handler;
 pub(crate) mod history;
+pub(crate) mod irc;
+pub(crate) mod irc_handler;
 pub(crate) mod lock;
 pub(crate) mod log;
 pub(crate) mod login;

@@ -32,14 +32,14 @@ use std::mem;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use crate::event::{Event, Message};
-use crate::frontend::{Frontend, Renderings};
+use crate::event::{Event, Leaving, Message, Topic};
+use crate::frontend::{Frontend, Recipient, Renderings};
 use crate::history::History;
 use crate::lock::lock;
-use crate::log;
 use crate::outbox::{Closed, Outbox, Writers};
 use crate::protocol::{self, name_key, BadName};
 use crate::rooms::Rooms;
+use crate::{clock, log};
 
 /// Connection ids are never reused while the server runs.
 pub(crate) type ConnId = u64;
@@ -57,11 +57,80 @@ struct Client {
     /// The rooms this client is in, in the order joined: the last one is the
     /// current room, where plain text goes.
     rooms: Vec<String>,
+    /// Why the client is away (IRC's `AWAY`), if it is.
+    away: Option<String>,
+    /// The "real name" an IRC client gave (`USER`), if any.
+    realname: Option<String>,
 }
 
 impl Client {
-    fn current_room(&self) -> Option<&String> {
-        self.rooms.last()
+    /// `room` if this client is in it, or else the current room when
+    /// `room` is None.
+    fn pick_room(&self, room: Option<&str>) -> Result<String, ChatError> {
+        match room {
+            Some(room) if self.rooms.iter().any(|r| r == room) => Ok(room.to_string()),
+            Some(room) => Err(ChatError::NotInRoom(room.to_string())),
+            None => self.rooms.last().cloned().ok_or(ChatError::NoRoom),
+        }
+    }
+}
+
+/// Someone online, as others may see them (IRC's `WHO` and `WHOIS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Person {
+    pub(crate) name: String,
+    pub(crate) via: Frontend,
+    /// Their rooms, in the order joined.
+    pub(crate) rooms: Vec<String>,
+    pub(crate) away: Option<String>,
+    /// What IRC's `WHOIS` shows as the real name: the name, unless an IRC
+    /// client gave one.
+    pub(crate) realname: String,
+}
+
+impl Person {
+    fn of(client: &Client) -> Person {
+        Person {
+            name: client.name.clone(),
+            via: client.frontend,
+            rooms: client.rooms.clone(),
+            away: client.away.clone(),
+            realname: client.realname.clone().unwrap_or(client.name.clone()),
+        }
+    }
+}
+
+/// A room as listed: its name, how many are in it, its topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Listing {
+    pub(crate) room: String,
+    pub(crate) members: usize,
+    pub(crate) topic: Option<Topic>,
+}
+
+/// Takes a client offline when dropped: a connection's thread holds one
+/// from the moment its client is online, so every way out (a quit, a read
+/// error, an early return, a panic) cleans up.
+pub(crate) struct Presence<'a> {
+    pub(crate) registry: &'a Registry,
+    pub(crate) session: Session,
+    /// Why the client leaves, for those who are told one (an IRC `QUIT`).
+    pub(crate) reason: String,
+}
+
+impl<'a> Presence<'a> {
+    pub(crate) fn new(registry: &'a Registry, session: Session) -> Presence<'a> {
+        Presence {
+            registry,
+            session,
+            reason: "Connection closed".to_string(),
+        }
+    }
+}
+
+impl Drop for Presence<'_> {
+    fn drop(&mut self) {
+        self.registry.depart(&self.session, &self.reason);
     }
 }
 
@@ -130,6 +199,8 @@ struct State {
     to_schedule: Vec<Arc<Outbox>>,
     /// Rooms bigger than this get no join and leave notices (0: no limit).
     announce_max_members: usize,
+    /// The server's name in IRC prefixes (see [`Recipient`]).
+    server_name: String,
 }
 
 /// The shared registry of online clients and rooms.
@@ -145,10 +216,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// `server_name` is the server's name in IRC prefixes and numerics.
     pub(crate) fn new(
         history: History,
         writers: Arc<Writers>,
-        default_room: &str,
+        (default_room, server_name): (&str, &str),
         announce_max_members: usize,
     ) -> Registry {
         Registry {
@@ -158,6 +230,7 @@ impl Registry {
                 dead: Vec::new(),
                 to_schedule: Vec::new(),
                 announce_max_members,
+                server_name: server_name.to_string(),
             }),
             history,
             writers,
@@ -192,7 +265,8 @@ impl Registry {
     /// The hello and the replay of the default room are queued before the
     /// client joins the room, under the same lock, so they are the first
     /// lines it gets after its name: no one else's message can come between.
-    /// Then the room's members are told it joined.
+    /// Then the room's members are told it joined. (An IRC client joins no
+    /// room here: see [`Frontend::joins_default_room`].)
     pub(crate) fn enter(
         &self,
         name: &str,
@@ -202,7 +276,7 @@ impl Registry {
         allowed: impl FnOnce(&str) -> bool,
     ) -> Result<Session, ChatError> {
         let key = name_key(name);
-        let room = self.default_room.clone();
+        let room = Some(self.default_room.clone()).filter(|_| frontend.joins_default_room());
         self.with_state(|state| {
             if state.clients.contains_key(&key) {
                 return Err(ChatError::Taken(name.to_string()));
@@ -213,27 +287,40 @@ impl Registry {
             let hello = Event::Hello {
                 name: name.to_string(),
                 room: room.clone(),
+                online: state.clients.len() + 1,
+                rooms: state.rooms.count(),
             };
-            let mut greeting = frontend.render(&hello);
-            greeting.extend(frontend.render(&self.replay(&room)));
+            let to = Recipient {
+                server: &state.server_name,
+                name,
+            };
+            let mut greeting = frontend.render(&hello, to);
+            if let Some(room) = &room {
+                greeting.extend(frontend.render(&self.replay(room), to));
+            }
             match outbox.push(&greeting) {
                 Ok(true) => state.to_schedule.push(Arc::clone(&outbox)),
                 Ok(false) => {}
                 Err(Closed) => return Err(ChatError::Gone),
             }
-            let joined = Event::Joined {
-                room: room.clone(),
-                name: name.to_string(),
-            };
-            state.announce(&room, &joined);
-            state.rooms.join(&room, &key);
+            if let Some(room) = &room {
+                let joined = Event::Joined {
+                    room: room.clone(),
+                    name: name.to_string(),
+                    via: frontend,
+                };
+                state.announce(room, &joined);
+                state.rooms.join(room, &key);
+            }
             let client = Client {
                 id,
                 name: name.to_string(),
                 addr,
                 frontend,
                 outbox,
-                rooms: vec![room],
+                rooms: room.into_iter().collect(),
+                away: None,
+                realname: None,
             };
             state.clients.insert(key, client);
             Ok(Session {
@@ -251,13 +338,14 @@ impl Registry {
         }
     }
 
-    /// Takes a session offline and tells its rooms it left. Does nothing if
-    /// the session is already gone (kicked, dropped, or its name now belongs
-    /// to a newer connection).
-    pub(crate) fn depart(&self, session: &Session) {
+    /// Takes a session offline and tells its rooms it left (`reason` is
+    /// what IRC users see in its `QUIT`). Does nothing if the session is
+    /// already gone (kicked, dropped, or its name now belongs to a newer
+    /// connection).
+    pub(crate) fn depart(&self, session: &Session, reason: &str) {
         self.with_state(|state| {
             if state.client(session).is_ok() {
-                state.remove(&name_key(&session.name), false);
+                state.remove(&name_key(&session.name), Leaving::Quit, reason);
             }
         });
     }
@@ -283,16 +371,14 @@ impl Registry {
         let key = name_key(&session.name);
         self.with_state(|state| {
             let client = state.client(session)?;
-            let room = match room {
-                Some(room) if client.rooms.iter().any(|r| r == room) => room.to_string(),
-                Some(room) => return Err(ChatError::NotInRoom(room.to_string())),
-                None => client.current_room().ok_or(ChatError::NoRoom)?.clone(),
-            };
+            let via = client.frontend;
+            let room = client.pick_room(room)?;
             let message = Message {
                 room,
                 from: session.name.clone(),
                 text: text.to_string(),
                 action,
+                time: clock::now_rfc3339(),
             };
             // Log before delivery, under the registry lock so the log's order
             // is the order everyone sees. The price: this one file write is
@@ -301,32 +387,44 @@ impl Registry {
             // would hand log lines, in this order, to a writer thread.
             self.history.append(&message);
             let room = message.room.clone();
-            state.write_room(&room, Some(&key), &Event::Said(message));
+            state.write_room(&room, Some(&key), &Event::Said { message, via });
             Ok(())
         })
     }
 
-    /// Sends a direct message to `to`. Not logged.
-    pub(crate) fn direct(&self, session: &Session, to: &str, text: &str) -> Result<(), ChatError> {
-        let event = Event::Direct {
-            from: session.name.clone(),
-            text: text.to_string(),
-        };
+    /// Sends a direct message (or action) to `to`. Not logged. Returns the
+    /// recipient's away message, if they are away.
+    pub(crate) fn direct(
+        &self,
+        session: &Session,
+        to: &str,
+        text: &str,
+        action: bool,
+    ) -> Result<Option<String>, ChatError> {
         self.with_state(|state| {
-            state.client(session)?;
+            let via = state.client(session)?.frontend;
             let to_key = name_key(to);
-            if !state.clients.contains_key(&to_key) {
+            let Some(recipient) = state.clients.get(&to_key) else {
                 return Err(ChatError::NotOnline(to.to_string()));
-            }
+            };
+            let away = recipient.away.clone();
+            let event = Event::Direct {
+                from: session.name.clone(),
+                via,
+                to: recipient.name.clone(),
+                text: text.to_string(),
+                action,
+            };
             state.write(&to_key, &event);
-            Ok(())
+            Ok(away)
         })
     }
 
     /// Joins `room` (or, if already in it, makes it the current room).
     ///
-    /// Like [`enter`](Self::enter), the reply and replay are queued before
-    /// the client becomes a member, so live messages follow the replay.
+    /// Like [`enter`](Self::enter), the reply (with the room's topic and
+    /// members) and the replay are queued under the same lock that makes the
+    /// client a member, so live messages follow the replay.
     pub(crate) fn join(&self, session: &Session, room: &str) -> Result<(), ChatError> {
         let key = name_key(&session.name);
         self.with_state(|state| {
@@ -338,14 +436,20 @@ impl Registry {
                 return Ok(());
             }
             client.rooms.push(room.to_string());
-            let reply = [Event::YouJoined(room.to_string()), self.replay(room)];
-            state.write_all(&key, &reply);
+            let via = client.frontend;
             let joined = Event::Joined {
                 room: room.to_string(),
                 name: session.name.clone(),
+                via,
             };
             state.announce(room, &joined);
             state.rooms.join(room, &key);
+            let you_joined = Event::YouJoined {
+                room: room.to_string(),
+                topic: state.rooms.topic(room).cloned(),
+                names: state.names(room),
+            };
+            state.write_all(&key, &[you_joined, self.replay(room)]);
             Ok(())
         })
     }
@@ -355,20 +459,18 @@ impl Registry {
         let key = name_key(&session.name);
         self.with_state(|state| {
             let client = state.client(session)?;
-            let room = match room {
-                Some(room) => room.to_string(),
-                None => client.current_room().ok_or(ChatError::NoRoom)?.clone(),
-            };
-            let Some(i) = client.rooms.iter().position(|r| *r == room) else {
-                return Err(ChatError::NotInRoom(room));
-            };
-            client.rooms.remove(i);
+            let room = client.pick_room(room)?;
+            let via = client.frontend;
+            if let Some(i) = client.rooms.iter().position(|r| *r == room) {
+                client.rooms.remove(i);
+            }
             state.rooms.leave(&room, &key);
             state.write(&key, &Event::YouLeft(room.clone()));
             let left = Event::Left {
                 room: room.clone(),
                 name: session.name.clone(),
-                kicked: false,
+                via,
+                how: Leaving::Parted,
             };
             state.announce(&room, &left);
             Ok(room)
@@ -387,12 +489,12 @@ impl Registry {
         protocol::validate_name(new)?;
         let old_key = name_key(&session.name);
         let new_key = name_key(new);
-        let renamed = Event::Renamed {
-            old: session.name.clone(),
-            new: new.to_string(),
-        };
         self.with_state(|state| {
-            state.client(session)?;
+            let renamed = Event::Renamed {
+                old: session.name.clone(),
+                new: new.to_string(),
+                via: state.client(session)?.frontend,
+            };
             if new_key != old_key && state.clients.contains_key(&new_key) {
                 return Err(ChatError::Taken(new.to_string()));
             }
@@ -404,23 +506,116 @@ impl Registry {
             };
             client.name = new.to_string();
             state.rooms.rename(&client.rooms, &old_key, &new_key);
-            let neighbours: BTreeSet<String> = client
-                .rooms
-                .iter()
-                .filter_map(|room| state.rooms.members(room))
-                .flatten()
-                .filter(|member| **member != new_key)
-                .cloned()
-                .collect();
+            let neighbours = state.neighbours(&client.rooms, &new_key, false);
             state.clients.insert(new_key.clone(), client);
-            state.write(&new_key, &Event::NowKnownAs(new.to_string()));
-            let mut renderings = Renderings::new(&renamed);
-            for member in &neighbours {
-                state.write_rendered(member, &mut renderings);
-            }
+            let now_known_as = Event::NowKnownAs {
+                old: session.name.clone(),
+                new: new.to_string(),
+            };
+            state.write(&new_key, &now_known_as);
+            state.write_each(&neighbours, &renamed);
             session.name = new.to_string();
             Ok(())
         })
+    }
+
+    /// Shows (`text: None`) or sets the topic of `room` (default: the
+    /// current room). Setting needs membership; everyone in the room, the
+    /// setter too, is told. An empty text clears the topic.
+    pub(crate) fn topic(
+        &self,
+        session: &Session,
+        room: Option<&str>,
+        text: Option<&str>,
+    ) -> Result<(), ChatError> {
+        let key = name_key(&session.name);
+        self.with_state(|state| {
+            let client = state.client(session)?;
+            let via = client.frontend;
+            let picked = client.pick_room(room);
+            let room = match (room, text) {
+                (Some(room), None) if state.rooms.members(room).is_some() => room.to_string(),
+                (Some(room), None) => return Err(ChatError::NoSuchRoom(room.to_string())),
+                _ => picked?,
+            };
+            let Some(text) = text else {
+                let topic = state.rooms.topic(&room).cloned();
+                state.write(&key, &Event::Topic { room, topic });
+                return Ok(());
+            };
+            let topic = Some(Topic {
+                text: text.to_string(),
+                by: session.name.clone(),
+                at: clock::unix_secs(),
+            });
+            state
+                .rooms
+                .set_topic(&room, topic.filter(|t| !t.text.is_empty()));
+            let set = Event::TopicSet {
+                room: room.clone(),
+                name: session.name.clone(),
+                via,
+                text: text.to_string(),
+            };
+            state.write_room(&room, None, &set);
+            Ok(())
+        })
+    }
+
+    /// Marks a session away with a reason, or back (`None`).
+    pub(crate) fn set_away(&self, session: &Session, away: Option<&str>) -> Result<(), ChatError> {
+        self.with_state(|state| {
+            state.client(session)?.away = away.map(str::to_string);
+            Ok(())
+        })
+    }
+
+    /// Records the real name an IRC client gave.
+    pub(crate) fn set_realname(&self, session: &Session, realname: &str) -> Result<(), ChatError> {
+        self.with_state(|state| {
+            state.client(session)?.realname = Some(realname.to_string());
+            Ok(())
+        })
+    }
+
+    /// Someone online, by name (ignoring case).
+    pub(crate) fn person(&self, name: &str) -> Option<Person> {
+        self.with_state(|state| state.clients.get(&name_key(name)).map(Person::of))
+    }
+
+    /// The members of `room`, sorted ignoring case.
+    pub(crate) fn people_in(&self, room: &str) -> Result<Vec<Person>, ChatError> {
+        self.with_state(|state| {
+            let members = state
+                .rooms
+                .members(room)
+                .ok_or_else(|| ChatError::NoSuchRoom(room.to_string()))?;
+            Ok(members
+                .iter()
+                .filter_map(|key| state.clients.get(key))
+                .map(Person::of)
+                .collect())
+        })
+    }
+
+    /// Every room with its member count and topic, sorted by name.
+    pub(crate) fn listing(&self) -> Vec<Listing> {
+        self.with_state(|state| {
+            state
+                .rooms
+                .list()
+                .map(|(room, members)| Listing {
+                    room: room.to_string(),
+                    members,
+                    topic: state.rooms.topic(room).cloned(),
+                })
+                .collect()
+        })
+    }
+
+    /// How many clients are online, and how many rooms exist.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        self.with_state(|state| (state.clients.len(), state.rooms.count()))
     }
 
     /// Whether someone is online under `name` (ignoring case).
@@ -471,11 +666,8 @@ impl Registry {
     /// notice).
     pub(crate) fn broadcast(&self, event: &Event) {
         self.with_state(|state| {
-            let keys: Vec<String> = state.clients.keys().cloned().collect();
-            let mut renderings = Renderings::new(event);
-            for key in keys {
-                state.write_rendered(&key, &mut renderings);
-            }
+            let keys: BTreeSet<String> = state.clients.keys().cloned().collect();
+            state.write_each(&keys, event);
         });
     }
 
@@ -486,12 +678,16 @@ impl Registry {
         let kicked = Event::Kicked {
             reason: reason.map(str::to_string),
         };
+        let why = match reason {
+            Some(reason) => format!("Kicked by the operator: {reason}"),
+            None => "Kicked by the operator".to_string(),
+        };
         self.with_state(|state| {
             if !state.clients.contains_key(&key) {
                 return Err(ChatError::NotOnline(name.to_string()));
             }
             state.write(&key, &kicked);
-            state.evict(&key, true);
+            state.evict(&key, Leaving::Kicked, &why);
             Ok(())
         })
     }
@@ -513,31 +709,69 @@ impl State {
         }
     }
 
-    /// Queues an event to one client. If its outbox refuses it (the client
-    /// is too far behind), it is removed before the lock is released.
+    /// Queues an event to one client, rendered for it alone (a reply may
+    /// name its recipient). If its outbox refuses it (the client is too far
+    /// behind), it is removed before the lock is released.
     fn write(&mut self, key: &str, event: &Event) {
-        self.write_rendered(key, &mut Renderings::new(event));
+        self.write_all(key, std::slice::from_ref(event));
     }
 
     /// Queues several events to one client in one push, so they stay
     /// together (a reply and its replay).
     fn write_all(&mut self, key: &str, events: &[Event]) {
         if let Some(client) = self.clients.get(key) {
+            let to = Recipient {
+                server: &self.server_name,
+                name: &client.name,
+            };
             let bytes: Vec<u8> = events
                 .iter()
-                .flat_map(|event| client.frontend.render(event))
+                .flat_map(|event| client.frontend.render(event, to))
                 .collect();
             queue(client, key, &bytes, &mut self.dead, &mut self.to_schedule);
         }
     }
 
-    /// Queues an event, rendered for this client's frontend (or reused if
-    /// already rendered for that kind).
-    fn write_rendered(&mut self, key: &str, renderings: &mut Renderings) {
-        if let Some(client) = self.clients.get(key) {
-            let bytes = renderings.bytes(client.frontend);
-            queue(client, key, bytes, &mut self.dead, &mut self.to_schedule);
+    /// Queues one event to each of `keys`: rendered once per frontend kind,
+    /// then copied into each outbox.
+    fn write_each(&mut self, keys: &BTreeSet<String>, event: &Event) {
+        let mut renderings = Renderings::new(event, &self.server_name);
+        for key in keys {
+            if let Some(client) = self.clients.get(key) {
+                let bytes = renderings.bytes(client.frontend);
+                queue(client, key, bytes, &mut self.dead, &mut self.to_schedule);
+            }
         }
+    }
+
+    /// Everyone who shares one of `rooms` with `key` (not `key` itself),
+    /// each once; with `announced_only`, only in rooms small enough to be
+    /// told of comings and goings (see [`announce`](Self::announce)).
+    fn neighbours(&self, rooms: &[String], key: &str, announced_only: bool) -> BTreeSet<String> {
+        rooms
+            .iter()
+            .filter_map(|room| self.rooms.members(room))
+            .filter(|members| !announced_only || self.announced(members.len()))
+            .flatten()
+            .filter(|member| *member != key)
+            .cloned()
+            .collect()
+    }
+
+    /// The names of the members of `room`, as spelled, sorted by key.
+    fn names(&self, room: &str) -> Vec<String> {
+        self.rooms.members(room).map_or_else(Vec::new, |members| {
+            members
+                .iter()
+                .filter_map(|key| self.clients.get(key))
+                .map(|c| c.name.clone())
+                .collect()
+        })
+    }
+
+    /// Whether a room of `members` is told of joins and leaves.
+    fn announced(&self, members: usize) -> bool {
+        self.announce_max_members == 0 || members <= self.announce_max_members
     }
 
     /// Sends a join or leave notice to `room`, unless the room is bigger
@@ -548,7 +782,7 @@ impl State {
     /// room` still tells who is there.
     fn announce(&mut self, room: &str, event: &Event) {
         let members = self.rooms.members(room).map_or(0, |m| m.len());
-        if self.announce_max_members == 0 || members <= self.announce_max_members {
+        if self.announced(members) {
             self.write_room(room, None, event);
         }
     }
@@ -559,7 +793,7 @@ impl State {
         let Some(members) = self.rooms.members(room) else {
             return;
         };
-        let mut renderings = Renderings::new(event);
+        let mut renderings = Renderings::new(event, &self.server_name);
         for key in members {
             if Some(key.as_str()) == except {
                 continue;
@@ -571,18 +805,32 @@ impl State {
         }
     }
 
-    /// Removes a client and tells its rooms it left.
-    fn remove(&mut self, key: &str, kicked: bool) -> Option<Client> {
+    /// Removes a client and tells its rooms it left: a `Left` per room
+    /// (what a terminal shows), then one `Quit` to each neighbour (what an
+    /// IRC client shows).
+    fn remove(&mut self, key: &str, how: Leaving, reason: &str) -> Option<Client> {
+        let neighbours = match self.clients.get(key) {
+            Some(client) => self.neighbours(&client.rooms, key, true),
+            None => return None,
+        };
         let client = self.clients.remove(key)?;
+        let via = client.frontend;
         for room in &client.rooms {
             self.rooms.leave(room, key);
             let left = Event::Left {
                 room: room.clone(),
                 name: client.name.clone(),
-                kicked,
+                via,
+                how,
             };
             self.announce(room, &left);
         }
+        let quit = Event::Quit {
+            name: client.name.clone(),
+            via,
+            reason: reason.to_string(),
+        };
+        self.write_each(&neighbours, &quit);
         Some(client)
     }
 
@@ -590,8 +838,8 @@ impl State {
     /// closes its connection once what is queued for it has been sent: the
     /// handler's blocked read then returns, and the handler ends (its later
     /// calls here get `Gone`).
-    fn evict(&mut self, key: &str, kicked: bool) {
-        if let Some(client) = self.remove(key, kicked) {
+    fn evict(&mut self, key: &str, how: Leaving, reason: &str) {
+        if let Some(client) = self.remove(key, how, reason) {
             client.outbox.close_after_flush(Shutdown::Both);
         }
     }
@@ -608,7 +856,7 @@ impl State {
                     client.name
                 );
             }
-            self.evict(&key, false);
+            self.evict(&key, Leaving::Quit, "Connection closed: not reading");
         }
     }
 }
@@ -622,6 +870,9 @@ fn queue(
     dead: &mut Vec<String>,
     to_schedule: &mut Vec<Arc<Outbox>>,
 ) {
+    if bytes.is_empty() {
+        return; // an event this client's frontend does not show
+    }
     match client.outbox.push(bytes) {
         Ok(true) => to_schedule.push(Arc::clone(&client.outbox)),
         Ok(false) => {}
@@ -653,7 +904,7 @@ mod tests {
             let (history, _) = History::open(&dir.join("history.log"), 5).expect("history");
             let (writers, _threads) = Writers::start(1).expect("writers");
             Fixture {
-                registry: Registry::new(history, writers, "general", 100),
+                registry: Registry::new(history, writers, ("general", "lanchat.local"), 100),
                 dir,
                 listener: TcpListener::bind("127.0.0.1:0").expect("bind"),
                 next_id: 1,
@@ -717,7 +968,7 @@ mod tests {
             .say(&alice, None, "still here", false)
             .expect("say");
         assert_eq!(next_line(&mut bob_reader), "[#general] alice: still here\n");
-        registry.depart(&alice);
+        registry.depart(&alice, "Quit");
         assert_eq!(next_line(&mut bob_reader), "* alice left #general\n");
         assert!(!registry.is_online("alice"));
         let (_alice_again, _reader) = fixture.join("alice");
@@ -728,11 +979,11 @@ mod tests {
         let mut fixture = Fixture::new("reuse");
         let (old, _old_reader) = fixture.join("alice");
         let registry = &fixture.registry;
-        registry.depart(&old);
+        registry.depart(&old, "Quit");
         let (_new, _new_reader) = fixture.join("alice");
         // The old connection's guard runs late (say, after a panic) with
         // the same name but its own id: the new alice stays.
-        fixture.registry.depart(&old);
+        fixture.registry.depart(&old, "Quit");
         assert!(fixture.registry.is_online("alice"));
         assert_eq!(
             fixture.registry.say(&old, None, "ghost", false),

@@ -33,7 +33,7 @@ use crate::net::linger::linger;
 use crate::outbox::{Outbox, Writers};
 use crate::registry::{ChatError, ConnId, Registry};
 use crate::web::{self, WebContext};
-use crate::{handler, log, protocol};
+use crate::{handler, irc, irc_handler, log, protocol};
 
 /// Writer threads, which send what is queued in the clients' outboxes. A
 /// writer is busy only for the length of a `write` system call, unless a
@@ -111,12 +111,15 @@ enum Kind {
     Chat,
     /// HTTP, for the web page.
     Web,
+    /// IRC, for IRC clients.
+    Irc,
 }
 
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     listener: TcpListener,
     web_listener: Option<TcpListener>,
+    irc_listener: Option<TcpListener>,
     shared: Arc<Shared>,
     writers: Arc<Writers>,
     writer_threads: Vec<JoinHandle<()>>,
@@ -130,7 +133,8 @@ pub struct ServerHandle {
 
 impl Server {
     /// Opens the chat log and the accounts, and binds the listening sockets
-    /// (the chat's, and the web page's unless `[web]` is disabled).
+    /// (the chat's, the web page's unless `[web]` is disabled, and the IRC
+    /// one unless `[irc]` is).
     pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
         let (history, warnings) = History::open(&config.history_file, config.history_replay)
             .map_err(ServerError::History)?;
@@ -148,25 +152,28 @@ impl Server {
         }
         let (listener, wake_addr) = listen(&config.host, config.port)?;
         let mut wake_addrs = vec![wake_addr];
-        let web_listener = match config.web.enabled {
+        let mut optional = |enabled, host: &str, port| match enabled {
             true => {
-                let (listener, wake_addr) = listen(&config.web.host, config.web.port)?;
+                let (listener, wake_addr) = listen(host, port)?;
                 wake_addrs.push(wake_addr);
-                Some(listener)
+                Ok(Some(listener))
             }
-            false => None,
+            false => Ok::<_, ServerError>(None),
         };
+        let web_listener = optional(config.web.enabled, &config.web.host, config.web.port)?;
+        let irc_listener = optional(config.irc.enabled, &config.irc.host, config.irc.port)?;
         let (writers, writer_threads) =
             Writers::start(WRITER_THREADS).map_err(ServerError::Threads)?;
         let registry = Registry::new(
             history,
             Arc::clone(&writers),
-            &config.default_room,
+            (&config.default_room, &config.irc.name),
             config.announce_max_members,
         );
         Ok(Server {
             listener,
             web_listener,
+            irc_listener,
             writers,
             writer_threads,
             shared: Arc::new(Shared {
@@ -191,6 +198,11 @@ impl Server {
         self.web_listener.as_ref()?.local_addr().ok()
     }
 
+    /// The IRC listener's address, if it is enabled.
+    pub fn irc_addr(&self) -> Option<SocketAddr> {
+        self.irc_listener.as_ref()?.local_addr().ok()
+    }
+
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             shared: Arc::clone(&self.shared),
@@ -199,9 +211,19 @@ impl Server {
 
     /// Accepts clients until [`ServerHandle::shutdown`] is called, then shuts
     /// down: tells every client, closes every connection, waits (a bounded
-    /// time) for the client threads, and flushes the log. The web page, if
-    /// enabled, is served by a second accept loop on a thread of its own.
+    /// time) for the client threads, and flushes the log. The web page and
+    /// the IRC listener, if enabled, each have an accept loop on a thread
+    /// of its own.
     pub fn run(mut self) {
+        let irc = self.irc_listener.take().and_then(|listener| {
+            let shared = Arc::clone(&self.shared);
+            let spawned = thread::Builder::new()
+                .name("irc accept".into())
+                .spawn(move || accept_loop(&listener, &shared, Kind::Irc));
+            spawned
+                .map_err(|e| log!("cannot start the IRC accept thread: {e}"))
+                .ok()
+        });
         let mut web = None;
         let mut janitor = None;
         if let Some(listener) = self.web_listener.take() {
@@ -224,8 +246,10 @@ impl Server {
         let mut threads = accept_loop(&self.listener, &self.shared, Kind::Chat);
         // The web loop hands back its client threads, to be waited for with
         // ours; the janitor stops by itself within a second.
-        if let Some(Ok(web_threads)) = web.map(JoinHandle::join) {
-            threads.extend(web_threads);
+        for other in [web, irc].into_iter().flatten() {
+            if let Ok(their_threads) = other.join() {
+                threads.extend(their_threads);
+            }
         }
         if let Some(janitor) = janitor {
             let _ = janitor.join();
@@ -319,6 +343,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<
 fn refuse(stream: &TcpStream, kind: Kind, why: &str) {
     let refusal = match kind {
         Kind::Chat => protocol::error(why).into_bytes(),
+        Kind::Irc => irc::render::closing_link("*", why).into_bytes(),
         Kind::Web => web::http::text(web::http::Status::ServiceUnavailable, &protocol::error(why)),
     };
     let mut writer = stream;
@@ -342,7 +367,7 @@ fn admit(
     // enough; `try_clone` would cost a file descriptor per clone.
     let stream = Arc::new(stream);
     let outbox = match kind {
-        Kind::Chat => {
+        Kind::Chat | Kind::Irc => {
             let stall_limit = Duration::from_millis(config.write_timeout_ms);
             let limit = config.send_queue_bytes;
             Some(Outbox::new(Arc::clone(&stream), limit, stall_limit))
@@ -373,10 +398,14 @@ fn admit(
             format!("client {addr}")
         }
         Kind::Web => format!("web {addr}"),
+        Kind::Irc => {
+            log!("irc {addr} connected");
+            format!("irc {addr}")
+        }
     };
     let spawned = thread::Builder::new()
         .name(name)
-        .spawn(move || serve(place, stream, outbox, addr));
+        .spawn(move || serve(place, stream, (kind, outbox), addr));
     match spawned {
         Ok(thread) => Some(thread),
         Err(e) => {
@@ -398,17 +427,28 @@ fn set_up_socket(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
     stream.set_write_timeout(Some(Duration::from_millis(config.write_timeout_ms)))
 }
 
-/// One connection's thread: the terminal handler, or one HTTP request.
-fn serve(place: Place, stream: Arc<TcpStream>, outbox: Option<Arc<Outbox>>, addr: SocketAddr) {
+/// One connection's thread: the terminal handler, the IRC handler, or one
+/// HTTP request.
+fn serve(
+    place: Place,
+    stream: Arc<TcpStream>,
+    (kind, outbox): (Kind, Option<Arc<Outbox>>),
+    addr: SocketAddr,
+) {
     let shared = &place.shared;
     let ctx = shared.context();
-    match outbox {
-        Some(outbox) => {
+    match (kind, outbox) {
+        (Kind::Chat, Some(outbox)) => {
             if let Err(e) = handler::run(stream, outbox, place.id, addr, &ctx) {
                 log!("client {addr}: {e}");
             }
         }
-        None => {
+        (Kind::Irc, Some(outbox)) => {
+            if let Err(e) = irc_handler::run(stream, outbox, place.id, addr, &ctx) {
+                log!("irc {addr}: {e}");
+            }
+        }
+        _ => {
             let web = WebContext {
                 chat: ctx,
                 sessions: &shared.sessions,

@@ -61,6 +61,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The web page's address.
     pub web_addr: SocketAddr,
+    /// The IRC listener's address.
+    pub irc_addr: SocketAddr,
     /// Lines the server printed on stdout after `listening on ...`.
     stdout_lines: Receiver<String>,
     pub dir: TempDir,
@@ -82,10 +84,16 @@ impl TestServer {
     /// Starts a server in an existing directory: used to restart a server on
     /// the same history file.
     pub fn in_dir(dir: TempDir, extra: &str) -> TestServer {
+        TestServer::in_dir_with_irc(dir, extra, "")
+    }
+
+    /// Like [`TestServer::in_dir`], with `irc_extra` in the `[irc]` section.
+    pub fn in_dir_with_irc(dir: TempDir, extra: &str, irc_extra: &str) -> TestServer {
         let config = format!(
-            "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"{}\"\n{}\n\n[web]\nport = 0\n",
+            "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"{}\"\n{}\n\n[web]\nport = 0\n\n[irc]\nport = 0\n{}",
             dir.path().join("history.log").display(),
-            extra
+            extra,
+            irc_extra
         );
         let config_path = dir.path().join("config.toml");
         fs::write(&config_path, config).expect("write test config");
@@ -137,11 +145,21 @@ impl TestServer {
             .unwrap_or_else(|| panic!("unexpected second line: {second:?}"))
             .parse()
             .expect("address after `web on`");
+        // Then the IRC listener's.
+        let third = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the `irc on` line");
+        let irc_addr = third
+            .strip_prefix("irc on ")
+            .unwrap_or_else(|| panic!("unexpected third line: {third:?}"))
+            .parse()
+            .expect("address after `irc on`");
         TestServer {
             child,
             stdin,
             addr,
             web_addr,
+            irc_addr,
             stdout_lines: rx,
             dir,
         }
