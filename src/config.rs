@@ -459,14 +459,7 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
     let server = &mut config.server;
     let client = &mut config.client;
     match (section, key) {
-        (Section::Web, "enabled") => server.web.enabled = boolean(key, value)?,
-        (Section::Web, "host") => server.web.host = non_empty(key, value)?,
-        (Section::Web, "port") => server.web.port = integer(key, value, 0, Some(65535))?,
-        (Section::Irc, "enabled") => server.irc.enabled = boolean(key, value)?,
-        (Section::Irc, "host") => server.irc.host = non_empty(key, value)?,
-        (Section::Irc, "port") => server.irc.port = integer(key, value, 0, Some(65535))?,
-        (Section::Irc, "name") => server.irc.name = irc_server_name(key, value)?,
-        (Section::Irc, "ping_secs") => server.irc.ping_secs = integer(key, value, 1, Some(3600))?,
+        (Section::Web | Section::Irc, _) => assign_listener(server, section, key, value)?,
         (Section::Server, "host") => server.host = non_empty(key, value)?,
         (Section::Server, "port") => server.port = integer(key, value, 0, Some(65535))?,
         (Section::Server, "server_name") => server.server_name = non_empty(key, value)?,
@@ -533,6 +526,27 @@ fn non_empty(key: &str, value: Value) -> Result<String, String> {
         return Err(format!("{key} must not be empty"));
     }
     Ok(text)
+}
+
+/// Stores one key of the `[web]` or `[irc]` section.
+fn assign_listener(
+    server: &mut ServerConfig,
+    section: Section,
+    key: &str,
+    value: Value,
+) -> Result<(), String> {
+    match (section, key) {
+        (Section::Web, "enabled") => server.web.enabled = boolean(key, value)?,
+        (Section::Web, "host") => server.web.host = non_empty(key, value)?,
+        (Section::Web, "port") => server.web.port = integer(key, value, 0, Some(65535))?,
+        (Section::Irc, "enabled") => server.irc.enabled = boolean(key, value)?,
+        (Section::Irc, "host") => server.irc.host = non_empty(key, value)?,
+        (Section::Irc, "port") => server.irc.port = integer(key, value, 0, Some(65535))?,
+        (Section::Irc, "name") => server.irc.name = irc_server_name(key, value)?,
+        (Section::Irc, "ping_secs") => server.irc.ping_secs = integer(key, value, 1, Some(3600))?,
+        _ => return Err(format!("unknown key \"{key}\" in [{section}]")),
+    }
+    Ok(())
 }
 
 /// An IRC server name: letters, digits, `-` and `.`, with at least one

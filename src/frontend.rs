@@ -11,7 +11,7 @@
 //!   (rendered by [`protocol::render`]).
 //! - [`Frontend::Web`]: the same lines, each wrapped as a Server-Sent Event
 //!   (`data: line` and a blank line), for a browser's event stream.
-//! - [`Frontend::Irc`]: IRC messages (rendered by [`irc::render`]).
+//! - [`Frontend::Irc`]: IRC messages (rendered by [`irc::render()`]).
 //!
 //! A renderer sees only the event and a [`Recipient`]: the IRC server's
 //! name, and the recipient's own name for a reply to one client (IRC puts
@@ -30,6 +30,12 @@ pub(crate) struct Recipient<'a> {
     pub(crate) server: &'a str,
     /// The recipient's name, or `*` for a rendering shared by many.
     pub(crate) name: &'a str,
+}
+
+impl<'a> Recipient<'a> {
+    pub(crate) fn new(server: &'a str, name: &'a str) -> Recipient<'a> {
+        Recipient { server, name }
+    }
 }
 
 impl Frontend {

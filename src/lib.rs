@@ -13,15 +13,17 @@
 //! client's first line is its name. After that, a plain line is said in the
 //! current room, `#room text` in another room, `@name text` to one person,
 //! and `/join`, `/leave`, `/rooms`, `/users`, `/nick`, `/me`, `/help`,
-//! `/quit` do what they say. Every line the server sends starts with `* `
-//! (notice), `! ` (error), `[#room]`, `[DM]` or `[server]`. A browser speaks
-//! the same lines over HTTP ([`web`]).
+//! `/topic`, `/quit` do what they say. Every line the server sends starts
+//! with `* ` (notice), `! ` (error), `[#room]`, `[DM]` or `[server]`. A
+//! browser speaks the same lines over HTTP ([`web`]), and IRC clients join
+//! the same rooms on a listener of their own ([`irc`], `docs/IRC.md`).
 //!
 //! ## The picture
 //!
 //! ```text
 //!  terminal listener ─ accept loop ──spawns──▶ client thread (handler) ─┐
 //!  web listener ───── accept loop ──spawns──▶ HTTP thread (web)  ───────┤
+//!  IRC listener ───── accept loop ──spawns──▶ IRC thread (irc_handler) ──┤
 //!  console thread (server's stdin) ──────────────────────────────────────┤
 //!                                                                        ▼
 //!            login ─▶ commands ─▶ Registry (Mutex): who is online, rooms
@@ -45,7 +47,9 @@
 //! |---|---|---|---|
 //! | main: terminal accept loop ([`server`]) | 1 | the terminal listener | `accept` |
 //! | `web accept` ([`server`]) | 1 | the web listener | `accept` |
+//! | `irc accept` ([`server`]) | 1 | the IRC listener | `accept` |
 //! | `client ADDR` ([`handler`]) | one per terminal client | the read half of its socket | `read` |
+//! | `irc ADDR` ([`irc_handler`]) | one per IRC client | the read half of its socket | `read` (with a read timeout: the keep-alive `PING`), or a fakelag `sleep` |
 //! | `web ADDR` ([`web`]) | one per HTTP request | its socket: reads the request, writes the answer directly; an event stream's socket is read here and written by the writers | `read` |
 //! | `writer N` ([`outbox`]) | 4 | the write half of every terminal socket and event stream, one outbox at a time | `write` (bounded by `write_timeout_ms`), or waiting for work |
 //! | `console` ([`console`]) | 1 | the server's stdin and stdout | reading stdin |
@@ -84,10 +88,14 @@
 //!    (what happens, as values).
 //! 2. [`net`]: the socket techniques, each once (line framing, deadlines,
 //!    the lingering close, writes with a deadline, accepting).
-//! 3. [`rooms`] (room names, membership) and [`protocol`] (the terminal
-//!    protocol: parsing a line into a command, rendering events).
+//! 3. [`rooms`] (room names, membership, topics; uses `event`),
+//!    [`protocol`] (the terminal protocol: parsing a line into a command,
+//!    rendering events) and [`irc`] (the IRC protocol: parsing, the
+//!    registration state machine, rendering events; uses `event`,
+//!    `protocol`, `rooms`).
 //! 4. [`config`] (uses `rooms`), [`cli`] (uses `config`).
-//! 5. [`frontend`] (uses `event`, `protocol`): one event, many wire formats.
+//! 5. [`frontend`] (uses `event`, `protocol`, `irc`): one event, many wire
+//!    formats.
 //! 6. [`outbox`] (uses `net`): sending without waiting.
 //! 7. [`history`] (uses `event`, `net`, `protocol`): the chat log.
 //! 8. [`accounts`] (uses `crypto`, `protocol`): registered names.
@@ -98,8 +106,9 @@
 //! 11. [`context`] (uses `accounts`, `admission`, `config`, `registry`).
 //! 12. [`login`] and [`commands`] (use `context`): the rules, once for
 //!     every frontend.
-//! 13. [`handler`] (a terminal client's life) and [`web`] (the page, over
-//!     HTTP and Server-Sent Events).
+//! 13. [`handler`] (a terminal client's life), [`irc_handler`] (an IRC
+//!     client's life) and [`web`] (the page, over HTTP and Server-Sent
+//!     Events).
 //! 14. [`server`] (bind, accept, spawn, shut down), then [`console`].
 //!
 //! The binaries in `src/bin/` only parse arguments and wire these together.

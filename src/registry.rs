@@ -290,10 +290,7 @@ impl Registry {
                 online: state.clients.len() + 1,
                 rooms: state.rooms.count(),
             };
-            let to = Recipient {
-                server: &state.server_name,
-                name,
-            };
+            let to = Recipient::new(&state.server_name, name);
             let mut greeting = frontend.render(&hello, to);
             if let Some(room) = &room {
                 greeting.extend(frontend.render(&self.replay(room), to));
@@ -720,10 +717,7 @@ impl State {
     /// together (a reply and its replay).
     fn write_all(&mut self, key: &str, events: &[Event]) {
         if let Some(client) = self.clients.get(key) {
-            let to = Recipient {
-                server: &self.server_name,
-                name: &client.name,
-            };
+            let to = Recipient::new(&self.server_name, &client.name);
             let bytes: Vec<u8> = events
                 .iter()
                 .flat_map(|event| client.frontend.render(event, to))

@@ -393,16 +393,13 @@ fn admit(
         id,
     };
     let name = match kind {
-        Kind::Chat => {
-            log!("client {addr} connected");
-            format!("client {addr}")
-        }
+        Kind::Chat => format!("client {addr}"),
         Kind::Web => format!("web {addr}"),
-        Kind::Irc => {
-            log!("irc {addr} connected");
-            format!("irc {addr}")
-        }
+        Kind::Irc => format!("irc {addr}"),
     };
+    if !matches!(kind, Kind::Web) {
+        log!("{name} connected");
+    }
     let spawned = thread::Builder::new()
         .name(name)
         .spawn(move || serve(place, stream, (kind, outbox), addr));

@@ -82,7 +82,7 @@ pub(crate) fn line(prefix: &str, command: &str, params: &[&str]) -> String {
     build(prefix, command, params, false)
 }
 
-/// Like [`line`], with the last parameter always after `:`, as clients
+/// Like [`line()`], with the last parameter always after `:`, as clients
 /// expect the text of a `PRIVMSG` or `NOTICE` (`:a!a@irc PRIVMSG b :hi`).
 pub(crate) fn text_line(prefix: &str, command: &str, params: &[&str]) -> String {
     build(prefix, command, params, true)

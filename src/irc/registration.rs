@@ -13,7 +13,7 @@
 
 use crate::protocol::validate_name;
 
-use super::message::{line, Message};
+use super::message::{text_line, Message};
 use super::numeric;
 
 /// What to do after one message of an unregistered client.
@@ -132,7 +132,7 @@ impl Registration {
         let cap = |params: &[&str]| {
             let mut all = vec![target.as_str()];
             all.extend_from_slice(params);
-            Step::Reply(line(server, "CAP", &all))
+            Step::Reply(text_line(server, "CAP", &all))
         };
         match sub.as_deref() {
             Some("LS") => {
@@ -157,7 +157,7 @@ impl Registration {
 /// The answer to `PING token`: `PONG server :token` (461 without a token).
 pub(crate) fn pong(msg: &Message, server: &str, you: &str) -> String {
     match msg.params.first() {
-        Some(token) => line(server, "PONG", &[server, token]),
+        Some(token) => text_line(server, "PONG", &[server, token]),
         None => numeric(server, "461", you, &["PING", "Not enough parameters"]),
     }
 }

@@ -1,5 +1,5 @@
 //! Events as IRC lines: what an IRC client is sent for each
-//! [`Event`](crate::event::Event).
+//! [`Event`].
 //!
 //! Chat traffic is rendered once for every IRC recipient, so it never
 //! names one (the `you` argument is then `*`); replies to one client carry
@@ -18,13 +18,6 @@ use super::{numeric, prefix, welcome, Welcome};
 pub(crate) fn render(event: &Event, server: &str, you: &str) -> String {
     match event {
         Event::Said { message, via } => said(message, *via),
-        Event::Direct {
-            from,
-            via,
-            to,
-            text,
-            action,
-        } => privmsgs(&prefix(from, *via), to, text, *action),
         Event::Joined { room, name, via } => line(&prefix(name, *via), "JOIN", &[&hash(room)]),
         Event::Left {
             room,
@@ -33,20 +26,27 @@ pub(crate) fn render(event: &Event, server: &str, you: &str) -> String {
             how: Leaving::Parted,
         } => line(&prefix(name, *via), "PART", &[&hash(room)]),
         Event::Left { .. } => String::new(),
-        Event::Quit { name, via, reason } => line(&prefix(name, *via), "QUIT", &[reason]),
+        Event::Quit { name, via, reason } => text_line(&prefix(name, *via), "QUIT", &[reason]),
         Event::Renamed { old, new, via } => line(&prefix(old, *via), "NICK", &[new]),
         Event::TopicSet {
             room,
             name,
             via,
             text,
-        } => line(&prefix(name, *via), "TOPIC", &[&hash(room), text]),
+        } => text_line(&prefix(name, *via), "TOPIC", &[&hash(room), text]),
         Event::ServerSaid(text) => privmsgs_as(server, "NOTICE", "*", text, false),
         Event::ShuttingDown => {
             let mut out = line(server, "NOTICE", &["*", "server is shutting down"]);
             out.push_str(&closing_link(you, "Server shutting down"));
             out
         }
+        reply => render_reply(reply, server, you),
+    }
+}
+
+/// The replies to one client (`you`).
+fn render_reply(event: &Event, server: &str, you: &str) -> String {
+    match event {
         Event::Hello {
             name,
             online,
@@ -77,11 +77,15 @@ pub(crate) fn render(event: &Event, server: &str, you: &str) -> String {
             closing_link(you, &why)
         }
         Event::Bye(name) => closing_link(name, "Quit"),
-        Event::Rooms(_)
-        | Event::Users { .. }
-        | Event::Help
-        | Event::Notice(_)
-        | Event::Error(_) => notices(server, you, &protocol::render(event)),
+        Event::Direct {
+            from,
+            via,
+            to,
+            text,
+            action,
+        } => privmsgs(&prefix(from, *via), to, text, *action),
+        // The rest (lists, help, notices, errors) as the terminal says it.
+        other => notices(server, you, &protocol::render(other)),
     }
 }
 
@@ -210,7 +214,7 @@ pub(crate) fn names_reply(server: &str, you: &str, room: &str, names: &[String])
 /// server closes an IRC connection.
 pub(crate) fn closing_link(you: &str, why: &str) -> String {
     let text = format!("Closing link: {you}[{}] ({why})", Frontend::Irc.cloak());
-    line("", "ERROR", &[&text])
+    text_line("", "ERROR", &[&text])
 }
 
 /// A terminal reply as server `NOTICE`s, one per line, without the `* ` or

@@ -5,7 +5,7 @@
 //! `LIST`, ...), and numerics for the answers and the refusals.
 
 use crate::commands::{self, Outcome, Refusal};
-use crate::irc::message::{line, Message};
+use crate::irc::message::{line, text_line, Message};
 use crate::irc::registration::pong;
 use crate::irc::render::{hash, names_reply};
 use crate::irc::{lusers, numeric};
@@ -170,16 +170,23 @@ fn join(conn: &Connection, msg: &Message, session: &mut Session) -> Reply {
         let parts = rooms.into_iter().map(|r| Command::Leave(Some(r)));
         return run_each(conn, session, "JOIN", parts.collect());
     }
-    let mut out = String::new();
-    let mut joins = Vec::new();
     for channel in targets.split(',').filter(|c| !c.is_empty()) {
-        match room_of(conn, session.name(), channel) {
-            Ok(room) => joins.push(Command::Join(room)),
-            Err(numeric) => out.push_str(&numeric),
-        }
+        // One target at a time, each answered before the next, in order.
+        let answer = match room_of(conn, session.name(), channel) {
+            Ok(room) => run_each(conn, session, "JOIN", vec![Command::Join(room)])?,
+            Err(numeric) => numeric,
+        };
+        send_now(conn, &answer)?;
     }
-    out.push_str(&run_each(conn, session, "JOIN", joins)?);
-    Ok(out)
+    Ok(String::new())
+}
+
+/// Sends lines now, before the next target of a command is carried out.
+fn send_now(conn: &Connection, lines: &str) -> Result<(), Flow> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    conn.send(lines).map_err(|_| Flow::Gone)
 }
 
 /// Runs commands one after the other; the numerics of the refused ones.
@@ -198,21 +205,17 @@ fn part(conn: &Connection, msg: &Message, session: &mut Session) -> Reply {
     let Some(targets) = msg.param(0) else {
         return Ok(need_more_params(conn, session.name(), "PART"));
     };
-    let mut out = String::new();
-    let mut parts = Vec::new();
     for channel in targets.split(',').filter(|c| !c.is_empty()) {
-        match room_of(conn, session.name(), channel) {
-            Ok(room) => parts.push(Command::Leave(Some(room))),
-            Err(_) => out.push_str(&numeric(
-                conn.server(),
-                "403",
-                session.name(),
-                &[channel, "No such channel"],
-            )),
-        }
+        let answer = match room_of(conn, session.name(), channel) {
+            Ok(room) => run_each(conn, session, "PART", vec![Command::Leave(Some(room))])?,
+            Err(_) => {
+                let no_such = [channel, "No such channel"];
+                numeric(conn.server(), "403", session.name(), &no_such)
+            }
+        };
+        send_now(conn, &answer)?;
     }
-    out.push_str(&run_each(conn, session, "PART", parts)?);
-    Ok(out)
+    Ok(String::new())
 }
 
 /// `NICK new`: the shared `/nick`, with its account rules.
@@ -402,11 +405,11 @@ fn away(conn: &Connection, msg: &Message, session: &Session) -> Reply {
 fn cap(conn: &Connection, msg: &Message, you: &str) -> String {
     let server = conn.server();
     match msg.param(0).map(str::to_ascii_uppercase).as_deref() {
-        Some("LS") => line(server, "CAP", &[you, "LS", ""]),
-        Some("LIST") => line(server, "CAP", &[you, "LIST", ""]),
+        Some("LS") => text_line(server, "CAP", &[you, "LS", ""]),
+        Some("LIST") => text_line(server, "CAP", &[you, "LIST", ""]),
         Some("REQ") => {
             let asked = msg.params.get(1).map_or("", String::as_str);
-            line(server, "CAP", &[you, "NAK", asked])
+            text_line(server, "CAP", &[you, "NAK", asked])
         }
         Some("END") => String::new(),
         Some(other) => numeric(server, "410", you, &[other, "Invalid CAP command"]),

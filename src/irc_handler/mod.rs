@@ -9,7 +9,7 @@
 //! - **Registration** instead of a name prompt: the pure state machine of
 //!   [`irc::registration`](crate::irc::registration) decides when `NICK`,
 //!   `USER` (and `CAP END`) are in; then the shared login rules
-//!   ([`login`](crate::login)) decide whether the nick may be had.
+//!   ([`login`]) decide whether the nick may be had.
 //! - **Fakelag** instead of dropping: a line over the rate limit waits
 //!   ([`RateLimiter::delay`]) and is then carried out, so a client's
 //!   burst is answered in order. Meanwhile its further lines wait in the
@@ -62,6 +62,24 @@ struct Connection<'a> {
     reader: BufReader<DeadlineReader>,
     /// Scratch space for [`read_line_capped`], reused for every line.
     buf: Vec<u8>,
+}
+
+/// What became of one try to bring the registered nick online.
+enum LogIn {
+    Online(Session),
+    /// The client was told why not, and may send another `NICK`.
+    Retry,
+    /// The connection was closed.
+    Closed,
+}
+
+/// What the read loop got from an online client.
+enum Next {
+    Line(String),
+    /// Nothing to carry out (a `PING` was sent, a bad line answered).
+    Skip,
+    /// The connection ends.
+    End,
 }
 
 /// What became of one command of an online client.
@@ -152,11 +170,11 @@ impl Connection<'_> {
                     self.close_with(registration.target(), "Quit");
                     return Ok(None);
                 }
-                Step::Ready => {
-                    if let Some(online) = self.log_in(&mut registration, &mut strikes)? {
-                        return Ok(online);
-                    }
-                }
+                Step::Ready => match self.log_in(&mut registration, &mut strikes)? {
+                    LogIn::Online(session) => return Ok(Some(session)),
+                    LogIn::Closed => return Ok(None),
+                    LogIn::Retry => {}
+                },
             }
         }
     }
@@ -193,21 +211,17 @@ impl Connection<'_> {
         numeric(self.server(), "417", you, &["Input line was too long"])
     }
 
-    /// Tries to bring the registered nick online: Some(Some(session)) when
-    /// it is, Some(None) when the connection was closed, None when the
-    /// client was told why not and may try another nick.
-    fn log_in(
-        &mut self,
-        reg: &mut Registration,
-        strikes: &mut u32,
-    ) -> io::Result<Option<Option<Session>>> {
+    /// Tries to bring the registered nick online, by the shared login
+    /// rules: a name online anywhere is taken, a registered one needs its
+    /// password (sent with `PASS`).
+    fn log_in(&mut self, reg: &mut Registration, strikes: &mut u32) -> io::Result<LogIn> {
         let ctx = self.ctx;
         let nick = reg.nick().unwrap_or("*").to_string();
         let name = match login::check(ctx, &nick) {
             Ok(name) => name,
             Err(LoginError::AccountsOnly) => {
                 self.close_with(&nick, "this server requires an account; ask the operator");
-                return Ok(Some(None));
+                return Ok(LogIn::Closed);
             }
             Err(refused) => return self.refuse_nick(reg, &nick, &refused.to_string()),
         };
@@ -225,27 +239,22 @@ impl Connection<'_> {
         match login::enter(ctx, &name, self.id, self.addr, connection) {
             Ok(session) => {
                 let _ = ctx.registry.set_realname(&session, reg.realname());
-                Ok(Some(Some(session)))
+                Ok(LogIn::Online(session))
             }
-            Err(ChatError::Gone) => Ok(Some(None)),
+            Err(ChatError::Gone) => Ok(LogIn::Closed),
             Err(refused) => self.refuse_nick(reg, &nick, &refused.to_string()),
         }
     }
 
     /// 433: the nick cannot be had; the client may send another.
-    fn refuse_nick(
-        &mut self,
-        reg: &mut Registration,
-        nick: &str,
-        why: &str,
-    ) -> io::Result<Option<Option<Session>>> {
+    fn refuse_nick(&mut self, reg: &mut Registration, nick: &str, why: &str) -> io::Result<LogIn> {
         reg.refuse_nick();
         let why = match why.contains("taken") || why.contains("already online") {
             true => "Nickname is already in use".to_string(),
             false => why.to_string(),
         };
         self.send(&numeric(self.server(), "433", "*", &[nick, &why]))?;
-        Ok(None)
+        Ok(LogIn::Retry)
     }
 
     /// 464, and a strike; the last strike closes the connection.
@@ -254,7 +263,7 @@ impl Connection<'_> {
         reg: &mut Registration,
         account: &str,
         strikes: &mut u32,
-    ) -> io::Result<Option<Option<Session>>> {
+    ) -> io::Result<LogIn> {
         *strikes += 1;
         log!(
             "irc {}: wrong password for {account} ({strikes} of {MAX_STRIKES})",
@@ -266,9 +275,9 @@ impl Connection<'_> {
         if *strikes == MAX_STRIKES {
             log!("irc {}: too many wrong passwords; closing", self.addr);
             self.close_with(account, "Too many wrong passwords");
-            return Ok(Some(None));
+            return Ok(LogIn::Closed);
         }
-        Ok(None)
+        Ok(LogIn::Retry)
     }
 
     /// The read loop of an online client: one line, one command, until it
@@ -285,10 +294,10 @@ impl Connection<'_> {
         loop {
             let nick = presence.session.name().to_string();
             let line = match self.next_line(&nick, &mut pinged)? {
-                Some(line) => line,
-                None => return Ok(()),
+                Next::Line(line) => line,
+                Next::Skip => continue,
+                Next::End => return Ok(()),
             };
-            let Some(line) = line else { continue };
             let wait = limiter.delay(Instant::now());
             if !wait.is_zero() {
                 if self.lines_behind() > MAX_LINES_BEHIND {
@@ -318,10 +327,9 @@ impl Connection<'_> {
         }
     }
 
-    /// The next line of an online client: Some(Some(line)), Some(None) for
-    /// a line to skip (answered already), None when the connection ends.
-    /// Pings a client that has been silent, and closes one that stayed so.
-    fn next_line(&mut self, nick: &str, pinged: &mut bool) -> io::Result<Option<Option<String>>> {
+    /// The next line of an online client. Pings a client that has been
+    /// silent, and closes one that stayed so.
+    fn next_line(&mut self, nick: &str, pinged: &mut bool) -> io::Result<Next> {
         let read = match self.read_line() {
             Ok(read) => read,
             // Silent for `ping_secs`. A client silent in the middle of a
@@ -330,13 +338,13 @@ impl Connection<'_> {
             Err(e) if is_timeout(&e) && !*pinged && self.buf.is_empty() => {
                 *pinged = true;
                 self.send(&line("", "PING", &[self.server()]))?;
-                return Ok(Some(None));
+                return Ok(Next::Skip);
             }
             Err(e) if is_timeout(&e) => {
                 let secs = self.ctx.config.irc.ping_secs;
                 log!("irc {} ({nick}) closed: ping timeout", self.addr);
                 self.close_with(nick, &format!("Ping timeout: {secs} seconds"));
-                return Ok(None);
+                return Ok(Next::End);
             }
             Err(e) => return Err(e),
         };
@@ -344,18 +352,18 @@ impl Connection<'_> {
         match read {
             LineRead::Eof | LineRead::Torn => {
                 log!("irc {} ({nick}) disconnected", self.addr);
-                Ok(None)
+                Ok(Next::End)
             }
             LineRead::TooLong => {
                 self.send(&self.too_long(nick))?;
-                Ok(Some(None))
+                Ok(Next::Skip)
             }
             LineRead::NotUtf8 => {
                 let why = "Your message was not UTF-8 and was dropped";
                 self.send(&line(self.server(), "NOTICE", &[nick, why]))?;
-                Ok(Some(None))
+                Ok(Next::Skip)
             }
-            LineRead::Line(line) => Ok(Some(Some(line))),
+            LineRead::Line(line) => Ok(Next::Line(line)),
         }
     }
 
