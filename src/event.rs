@@ -53,6 +53,17 @@ pub(crate) struct Message {
     pub(crate) time: String,
 }
 
+/// How a message is said. A terminal shows a notice like a message; an
+/// IRC client gets a `NOTICE`, which no program answers automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Style {
+    Plain,
+    /// `/me waves` (IRC's CTCP ACTION).
+    Action,
+    /// IRC's `NOTICE`.
+    Notice,
+}
+
 /// A room's topic and who set it when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Topic {
@@ -81,19 +92,25 @@ pub(crate) enum Leaving {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Event {
     /// A message or action in a room, from a sender who came in `via`.
-    Said { message: Message, via: Frontend },
+    Said {
+        message: Message,
+        via: Frontend,
+        /// Sent as an IRC `NOTICE`.
+        notice: bool,
+    },
     /// `name` joined `room`.
     Joined {
         room: String,
         name: String,
         via: Frontend,
     },
-    /// `name` left `room`.
+    /// `name` left `room` (with a reason, if they gave one: IRC `PART`).
     Left {
         room: String,
         name: String,
         via: Frontend,
         how: Leaving,
+        reason: Option<String>,
     },
     /// Someone who shares a room with the recipient left the chat. Sent
     /// once per recipient, after the per-room [`Event::Left`]s: a terminal
@@ -122,12 +139,13 @@ pub(crate) enum Event {
     ShuttingDown,
 
     /// The first thing a client hears after logging in: in `room` unless
-    /// its frontend picks its rooms itself; `online` and `rooms` count
-    /// everyone (an IRC welcome tells them).
+    /// its frontend picks its rooms itself; the counts are for an IRC
+    /// welcome (`LUSERS`).
     Hello {
         name: String,
         room: Option<String>,
         online: usize,
+        max_online: usize,
         rooms: usize,
     },
     /// A direct message to the recipient `to`.
@@ -136,8 +154,7 @@ pub(crate) enum Event {
         via: Frontend,
         to: String,
         text: String,
-        /// An action (`/me` to one person, IRC's CTCP ACTION).
-        action: bool,
+        style: Style,
     },
     /// The last messages of a room, for someone who just joined it
     /// (nothing at all when there are none).
@@ -154,8 +171,11 @@ pub(crate) enum Event {
     },
     /// The recipient was already in `room`; it is now their current room.
     NowTalkingIn(String),
-    /// The recipient left `room`.
-    YouLeft(String),
+    /// The recipient left `room` (with the reason it gave, if any).
+    YouLeft {
+        room: String,
+        reason: Option<String>,
+    },
     /// The recipient's new name.
     NowKnownAs { old: String, new: String },
     /// The topic of `room`, asked for.

@@ -128,6 +128,7 @@ mod tests {
                 time: "2026-11-24T13:05:09Z".into(),
             },
             via: Frontend::Terminal,
+            notice: false,
         }
     }
 
@@ -153,6 +154,7 @@ mod tests {
             name: "alice".into(),
             room: Some("general".into()),
             online: 1,
+            max_online: 1,
             rooms: 1,
         };
         let replay = Event::Replay {

@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use crate::event::{Event, Leaving, Message, Topic};
+use crate::event::{Event, Leaving, Message, Style, Topic};
 use crate::rooms::{normalize_room_name, BadRoomName};
 
 /// The longest name, in bytes (all allowed characters are ASCII).
@@ -255,10 +255,10 @@ pub(crate) fn render(event: &Event) -> String {
     match event {
         Event::Said { message, .. } => said(message),
         Event::Direct {
-            from, text, action, ..
-        } => match action {
-            true => format!("[DM] * {from} {text}\n"),
-            false => format!("[DM] {from}: {text}\n"),
+            from, text, style, ..
+        } => match style {
+            Style::Action => format!("[DM] * {from} {text}\n"),
+            Style::Plain | Style::Notice => format!("[DM] {from}: {text}\n"),
         },
         Event::Joined { room, name, .. } => notice(&format!("{name} joined #{room}")),
         Event::Left {
@@ -286,7 +286,7 @@ pub(crate) fn render(event: &Event) -> String {
         Event::Replay { room, messages } => replay(room, messages),
         Event::YouJoined { room, .. } => notice(&format!("you joined #{room}")),
         Event::NowTalkingIn(room) => notice(&format!("you are now talking in #{room}")),
-        Event::YouLeft(room) => notice(&format!("you left #{room}")),
+        Event::YouLeft { room, .. } => notice(&format!("you left #{room}")),
         Event::NowKnownAs { new, .. } => notice(&format!("you are now known as {new}")),
         Event::Topic { room, topic } => topic_line(room, topic.as_ref()),
         Event::Rooms(rooms) => rooms_line(rooms),
@@ -606,6 +606,7 @@ mod tests {
         Event::Said {
             message: message(text, action),
             via: Frontend::Irc,
+            notice: false,
         }
     }
 
@@ -622,7 +623,7 @@ mod tests {
                     via,
                     to: s("bo"),
                     text: s("psst"),
-                    action: false,
+                    style: Style::Plain,
                 },
                 "[DM] al: psst\n",
             ),
@@ -632,7 +633,7 @@ mod tests {
                     via,
                     to: s("bo"),
                     text: s("waves"),
-                    action: true,
+                    style: Style::Action,
                 },
                 "[DM] * al waves\n",
             ),
@@ -650,6 +651,7 @@ mod tests {
                     name: s("al"),
                     via,
                     how: Leaving::Kicked,
+                    reason: None,
                 },
                 "* al left #dev (kicked)\n",
             ),
@@ -659,6 +661,7 @@ mod tests {
                     name: s("al"),
                     via,
                     how: Leaving::Quit,
+                    reason: None,
                 },
                 "* al left #dev\n",
             ),
@@ -719,6 +722,7 @@ mod tests {
                     name: s("al"),
                     room: None,
                     online: 1,
+                    max_online: 1,
                     rooms: 0,
                 },
                 "* Hello al! Type /help for commands.\n",
@@ -737,7 +741,13 @@ mod tests {
                 Event::NowTalkingIn(s("dev")),
                 "* you are now talking in #dev\n",
             ),
-            (Event::YouLeft(s("dev")), "* you left #dev\n"),
+            (
+                Event::YouLeft {
+                    room: s("dev"),
+                    reason: None,
+                },
+                "* you left #dev\n",
+            ),
             (
                 Event::NowKnownAs {
                     old: s("al"),

@@ -32,7 +32,7 @@ use std::mem;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use crate::event::{Event, Leaving, Message, Topic};
+use crate::event::{Event, Leaving, Message, Style, Topic};
 use crate::frontend::{Frontend, Recipient, Renderings};
 use crate::history::History;
 use crate::lock::lock;
@@ -201,6 +201,8 @@ struct State {
     announce_max_members: usize,
     /// The server's name in IRC prefixes (see [`Recipient`]).
     server_name: String,
+    /// The most clients ever online at once (IRC's `LUSERS` tells it).
+    max_online: usize,
 }
 
 /// The shared registry of online clients and rooms.
@@ -231,6 +233,7 @@ impl Registry {
                 to_schedule: Vec::new(),
                 announce_max_members,
                 server_name: server_name.to_string(),
+                max_online: 0,
             }),
             history,
             writers,
@@ -284,17 +287,7 @@ impl Registry {
             if !allowed(name) {
                 return Err(ChatError::Registered(name.to_string()));
             }
-            let hello = Event::Hello {
-                name: name.to_string(),
-                room: room.clone(),
-                online: state.clients.len() + 1,
-                rooms: state.rooms.count(),
-            };
-            let to = Recipient::new(&state.server_name, name);
-            let mut greeting = frontend.render(&hello, to);
-            if let Some(room) = &room {
-                greeting.extend(frontend.render(&self.replay(room), to));
-            }
+            let greeting = self.greeting(state, name, room.as_deref(), frontend);
             match outbox.push(&greeting) {
                 Ok(true) => state.to_schedule.push(Arc::clone(&outbox)),
                 Ok(false) => {}
@@ -320,11 +313,30 @@ impl Registry {
                 realname: None,
             };
             state.clients.insert(key, client);
+            state.max_online = state.max_online.max(state.clients.len());
             Ok(Session {
                 id,
                 name: name.to_string(),
             })
         })
+    }
+
+    /// The hello of a client coming online, and the replay of its room.
+    fn greeting(&self, state: &State, name: &str, room: Option<&str>, to: Frontend) -> Vec<u8> {
+        let online = state.clients.len() + 1;
+        let hello = Event::Hello {
+            name: name.to_string(),
+            room: room.map(str::to_string),
+            online,
+            max_online: state.max_online.max(online),
+            rooms: state.rooms.count(),
+        };
+        let recipient = Recipient::new(&state.server_name, name);
+        let mut greeting = to.render(&hello, recipient);
+        if let Some(room) = room {
+            greeting.extend(to.render(&self.replay(room), recipient));
+        }
+        greeting
     }
 
     /// The replay of `room` from the chat log's memory.
@@ -363,7 +375,7 @@ impl Registry {
         session: &Session,
         room: Option<&str>,
         text: &str,
-        action: bool,
+        style: Style,
     ) -> Result<(), ChatError> {
         let key = name_key(&session.name);
         self.with_state(|state| {
@@ -374,7 +386,7 @@ impl Registry {
                 room,
                 from: session.name.clone(),
                 text: text.to_string(),
-                action,
+                action: style == Style::Action,
                 time: clock::now_rfc3339(),
             };
             // Log before delivery, under the registry lock so the log's order
@@ -384,7 +396,13 @@ impl Registry {
             // would hand log lines, in this order, to a writer thread.
             self.history.append(&message);
             let room = message.room.clone();
-            state.write_room(&room, Some(&key), &Event::Said { message, via });
+            let notice = style == Style::Notice;
+            let said = Event::Said {
+                message,
+                via,
+                notice,
+            };
+            state.write_room(&room, Some(&key), &said);
             Ok(())
         })
     }
@@ -396,7 +414,7 @@ impl Registry {
         session: &Session,
         to: &str,
         text: &str,
-        action: bool,
+        style: Style,
     ) -> Result<Option<String>, ChatError> {
         self.with_state(|state| {
             let via = state.client(session)?.frontend;
@@ -410,7 +428,7 @@ impl Registry {
                 via,
                 to: recipient.name.clone(),
                 text: text.to_string(),
-                action,
+                style,
             };
             state.write(&to_key, &event);
             Ok(away)
@@ -451,8 +469,15 @@ impl Registry {
         })
     }
 
-    /// Leaves `room` (default: the current room). Returns the room left.
-    pub(crate) fn leave(&self, session: &Session, room: Option<&str>) -> Result<String, ChatError> {
+    /// Leaves `room` (default: the current room), giving `reason` if any.
+    /// Returns the room left.
+    pub(crate) fn leave(
+        &self,
+        session: &Session,
+        room: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<String, ChatError> {
+        let reason = reason.map(str::to_string);
         let key = name_key(&session.name);
         self.with_state(|state| {
             let client = state.client(session)?;
@@ -462,12 +487,17 @@ impl Registry {
                 client.rooms.remove(i);
             }
             state.rooms.leave(&room, &key);
-            state.write(&key, &Event::YouLeft(room.clone()));
+            let you_left = Event::YouLeft {
+                room: room.clone(),
+                reason: reason.clone(),
+            };
+            state.write(&key, &you_left);
             let left = Event::Left {
                 room: room.clone(),
                 name: session.name.clone(),
                 via,
                 how: Leaving::Parted,
+                reason,
             };
             state.announce(&room, &left);
             Ok(room)
@@ -610,9 +640,26 @@ impl Registry {
         })
     }
 
-    /// How many clients are online, and how many rooms exist.
-    pub(crate) fn counts(&self) -> (usize, usize) {
-        self.with_state(|state| (state.clients.len(), state.rooms.count()))
+    /// How many clients are online, the most there ever were at once, and
+    /// how many rooms exist.
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        self.with_state(|s| (s.clients.len(), s.max_online, s.rooms.count()))
+    }
+
+    /// Everyone online whose name matches an IRC mask (`*` and `?` as
+    /// wildcards, ignoring case).
+    pub(crate) fn people_matching(&self, mask: &str) -> Vec<Person> {
+        let mask = name_key(mask);
+        self.with_state(|state| {
+            let mut people: Vec<(&String, Person)> = state
+                .clients
+                .iter()
+                .filter(|(key, _)| wildcard(&mask, key))
+                .map(|(key, client)| (key, Person::of(client)))
+                .collect();
+            people.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            people.into_iter().map(|(_, person)| person).collect()
+        })
     }
 
     /// Whether someone is online under `name` (ignoring case).
@@ -816,6 +863,7 @@ impl State {
                 name: client.name.clone(),
                 via,
                 how,
+                reason: None,
             };
             self.announce(room, &left);
         }
@@ -853,6 +901,32 @@ impl State {
             self.evict(&key, Leaving::Quit, "Connection closed: not reading");
         }
     }
+}
+
+/// Whether `text` matches `mask`, where `*` is any run of characters and
+/// `?` any one.
+fn wildcard(mask: &str, text: &str) -> bool {
+    let (mask, text): (Vec<char>, Vec<char>) = (mask.chars().collect(), text.chars().collect());
+    // The classic backtracking matcher: remember the last `*` and retry
+    // from one character further when a later part fails.
+    let (mut m, mut t, mut star, mut mark) = (0, 0, None, 0);
+    while t < text.len() {
+        if m < mask.len() && (mask[m] == '?' || mask[m] == text[t]) {
+            m += 1;
+            t += 1;
+        } else if m < mask.len() && mask[m] == '*' {
+            star = Some(m);
+            mark = t;
+            m += 1;
+        } else if let Some(s) = star {
+            m = s + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    mask[m..].iter().all(|c| *c == '*')
 }
 
 /// Queues `bytes` in `client`'s outbox; notes the outbox for scheduling if
@@ -942,6 +1016,17 @@ mod tests {
     }
 
     #[test]
+    fn wildcards_match_as_irc_masks_do() {
+        assert!(wildcard("*", "alice"));
+        assert!(wildcard("al*", "alice"));
+        assert!(wildcard("a?ice", "alice"));
+        assert!(wildcard("*i*e", "alice"));
+        assert!(!wildcard("al", "alice"));
+        assert!(!wildcard("b*", "alice"));
+        assert!(wildcard("alice", "alice"));
+    }
+
+    #[test]
     fn a_panic_under_the_lock_does_not_stop_the_registry() {
         let mut fixture = Fixture::new("poison");
         let (alice, mut alice_reader) = fixture.join("alice");
@@ -959,7 +1044,7 @@ mod tests {
         // ...and the registry goes on: messages flow, and the panicking
         // client's clean-up (its guard takes it offline) frees its name.
         registry
-            .say(&alice, None, "still here", false)
+            .say(&alice, None, "still here", Style::Plain)
             .expect("say");
         assert_eq!(next_line(&mut bob_reader), "[#general] alice: still here\n");
         registry.depart(&alice, "Quit");
@@ -980,7 +1065,7 @@ mod tests {
         fixture.registry.depart(&old, "Quit");
         assert!(fixture.registry.is_online("alice"));
         assert_eq!(
-            fixture.registry.say(&old, None, "ghost", false),
+            fixture.registry.say(&old, None, "ghost", Style::Plain),
             Err(ChatError::Gone)
         );
     }

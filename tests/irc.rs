@@ -255,7 +255,7 @@ fn joins_parts_renames_and_quits_cross_both_ways() {
     carol.expect(":lanchat.local 366 carol #dev :End of /NAMES list");
     alice.expect("* carol joined #dev");
     carol.send("PART #dev :later");
-    carol.expect(":carol!carol@irc PART #dev");
+    carol.expect(":carol!carol@irc PART #dev :later");
     alice.expect("* carol left #dev");
     alice.send("/leave dev");
     alice.expect("* you left #dev");

@@ -55,6 +55,8 @@ pub(crate) struct Welcome<'a> {
     pub(crate) nick: &'a str,
     /// Everyone online, this client included.
     pub(crate) online: usize,
+    /// The most ever online at once.
+    pub(crate) max_online: usize,
     pub(crate) rooms: usize,
 }
 
@@ -80,6 +82,7 @@ pub(crate) fn welcome(w: &Welcome) -> String {
         server,
         nick,
         online,
+        max_online,
         rooms,
     } = *w;
     let you = prefix(nick, Frontend::Irc);
@@ -100,13 +103,15 @@ pub(crate) fn welcome(w: &Welcome) -> String {
     let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
     params.push("are supported by this server");
     out.push_str(&numeric(server, "005", nick, &params));
-    out.push_str(&lusers(server, nick, online, rooms));
+    out.push_str(&lusers(server, nick, (online, max_online), rooms));
     out.push_str(&numeric(server, "422", nick, &["MOTD File is missing"]));
     out
 }
 
-/// The LUSERS replies: 251, 254, 255, 265, 266.
-pub(crate) fn lusers(server: &str, nick: &str, online: usize, rooms: usize) -> String {
+/// The LUSERS replies: 251, 254, 255, 265, 266 (`users`: online now, and
+/// the most ever).
+pub(crate) fn lusers(server: &str, nick: &str, users: (usize, usize), rooms: usize) -> String {
+    let (online, max) = users;
     let users = format!("There are {online} users and 0 invisible on 1 servers");
     let mut out = numeric(server, "251", nick, &[&users]);
     out.push_str(&numeric(
@@ -117,11 +122,11 @@ pub(crate) fn lusers(server: &str, nick: &str, online: usize, rooms: usize) -> S
     ));
     let clients = format!("I have {online} clients and 0 servers");
     out.push_str(&numeric(server, "255", nick, &[&clients]));
-    let n = online.to_string();
-    let local = format!("Current local users {online}, max {online}");
-    out.push_str(&numeric(server, "265", nick, &[&n, &n, &local]));
-    let global = format!("Current global users {online}, max {online}");
-    out.push_str(&numeric(server, "266", nick, &[&n, &n, &global]));
+    let (n, m) = (online.to_string(), max.to_string());
+    let local = format!("Current local users {online}, max {max}");
+    out.push_str(&numeric(server, "265", nick, &[&n, &m, &local]));
+    let global = format!("Current global users {online}, max {max}");
+    out.push_str(&numeric(server, "266", nick, &[&n, &m, &global]));
     out
 }
 
@@ -135,6 +140,7 @@ mod tests {
             server: "lanchat.local",
             nick: "carol",
             online: 3,
+            max_online: 4,
             rooms: 2,
         });
         let codes: Vec<&str> = burst

@@ -6,7 +6,7 @@
 //! the recipient's nick, as every IRC numeric does. A long message becomes
 //! several `PRIVMSG`s, split at character boundaries.
 
-use crate::event::{Event, Frontend, Leaving, Message, Topic};
+use crate::event::{Event, Frontend, Leaving, Message, Style, Topic};
 use crate::protocol;
 
 use super::message::{line, split_text, text_line, MAX_LINE};
@@ -17,14 +17,19 @@ use super::{numeric, prefix, welcome, Welcome};
 /// notices become one `QUIT`).
 pub(crate) fn render(event: &Event, server: &str, you: &str) -> String {
     match event {
-        Event::Said { message, via } => said(message, *via),
+        Event::Said {
+            message,
+            via,
+            notice,
+        } => said(message, *via, *notice),
         Event::Joined { room, name, via } => line(&prefix(name, *via), "JOIN", &[&hash(room)]),
         Event::Left {
             room,
             name,
             via,
             how: Leaving::Parted,
-        } => line(&prefix(name, *via), "PART", &[&hash(room)]),
+            reason,
+        } => part(&prefix(name, *via), room, reason.as_deref()),
         Event::Left { .. } => String::new(),
         Event::Quit { name, via, reason } => text_line(&prefix(name, *via), "QUIT", &[reason]),
         Event::Renamed { old, new, via } => line(&prefix(old, *via), "NICK", &[new]),
@@ -50,12 +55,14 @@ fn render_reply(event: &Event, server: &str, you: &str) -> String {
         Event::Hello {
             name,
             online,
+            max_online,
             rooms,
             ..
         } => welcome(&Welcome {
             server,
             nick: name,
             online: *online,
+            max_online: *max_online,
             rooms: *rooms,
         }),
         Event::Replay { room, messages } => replay(server, room, messages),
@@ -66,7 +73,9 @@ fn render_reply(event: &Event, server: &str, you: &str) -> String {
             out
         }
         Event::NowTalkingIn(_) => String::new(),
-        Event::YouLeft(room) => line(&prefix(you, Frontend::Irc), "PART", &[&hash(room)]),
+        Event::YouLeft { room, reason } => {
+            part(&prefix(you, Frontend::Irc), room, reason.as_deref())
+        }
         Event::NowKnownAs { old, new } => line(&prefix(old, Frontend::Irc), "NICK", &[new]),
         Event::Topic { room, topic } => topic_reply(server, you, room, topic.as_ref(), true),
         Event::Kicked { reason } => {
@@ -82,8 +91,16 @@ fn render_reply(event: &Event, server: &str, you: &str) -> String {
             via,
             to,
             text,
-            action,
-        } => privmsgs(&prefix(from, *via), to, text, *action),
+            style,
+        } => {
+            let command = if *style == Style::Notice {
+                "NOTICE"
+            } else {
+                "PRIVMSG"
+            };
+            let action = *style == Style::Action;
+            privmsgs_as(&prefix(from, *via), command, to, text, action)
+        }
         // The rest (lists, help, notices, errors) as the terminal says it.
         other => notices(server, you, &protocol::render(other)),
     }
@@ -94,14 +111,28 @@ pub(crate) fn hash(room: &str) -> String {
     format!("#{room}")
 }
 
-/// A room message as one or more `PRIVMSG`s from its sender.
-fn said(message: &Message, via: Frontend) -> String {
+/// A room message as one or more `PRIVMSG`s (or `NOTICE`s) from its
+/// sender.
+fn said(message: &Message, via: Frontend, notice: bool) -> String {
     let from = prefix(&message.from, via);
-    privmsgs(&from, &hash(&message.room), &message.text, message.action)
+    let command = if notice { "NOTICE" } else { "PRIVMSG" };
+    let room = hash(&message.room);
+    privmsgs_as(&from, command, &room, &message.text, message.action)
 }
 
-fn privmsgs(from: &str, target: &str, text: &str, action: bool) -> String {
-    privmsgs_as(from, "PRIVMSG", target, text, action)
+/// `:from PART #room [:reason]`.
+fn part(from: &str, room: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => text_line(from, "PART", &[&hash(room), reason]),
+        None => line(from, "PART", &[&hash(room)]),
+    }
+}
+
+/// How long the line carrying `text` from `from` to `target` would be,
+/// CRLF included (see [`privmsgs_as`]).
+pub(crate) fn relayed_len(from: &str, target: &str, text: &str, action: bool) -> usize {
+    // `:from PRIVMSG target :` + `\x01ACTION ` + `\x01` + CRLF
+    from.len() + "PRIVMSG".len() + target.len() + 6 + text.len() + if action { 9 } else { 0 }
 }
 
 /// `text` from `from` to `target` as `command` lines, split so each fits
@@ -113,8 +144,7 @@ pub(crate) fn privmsgs_as(
     text: &str,
     action: bool,
 ) -> String {
-    // `:from COMMAND target :` + `\x01ACTION ` + `\x01` + CRLF
-    let overhead = from.len() + command.len() + target.len() + 6 + if action { 9 } else { 0 };
+    let overhead = relayed_len(from, target, "", action) - "PRIVMSG".len() + command.len();
     let mut out = String::new();
     for piece in split_text(text, MAX_LINE.saturating_sub(overhead)) {
         let piece = match action {
@@ -252,6 +282,7 @@ mod tests {
         let said = Event::Said {
             message: message("waves", true),
             via: Frontend::Web,
+            notice: false,
         };
         assert_eq!(
             shared(&said),
@@ -288,6 +319,7 @@ mod tests {
             name: "bob".into(),
             via: Frontend::Terminal,
             how,
+            reason: None,
         };
         assert_eq!(
             shared(&left(Leaving::Parted)),
@@ -312,6 +344,7 @@ mod tests {
         let said = Event::Said {
             message: message(&text, false),
             via: Frontend::Terminal,
+            notice: false,
         };
         let out = shared(&said);
         let mut joined = String::new();
@@ -348,7 +381,7 @@ mod tests {
             via: Frontend::Terminal,
             to: "al".into(),
             text: "psst".into(),
-            action: false,
+            style: Style::Plain,
         };
         assert_eq!(
             render(&direct, SERVER, "al"),

@@ -5,10 +5,12 @@
 //! `LIST`, ...), and numerics for the answers and the refusals.
 
 use crate::commands::{self, Outcome, Refusal};
+use crate::event::{Frontend, Style};
+use crate::irc::message::MAX_LINE;
 use crate::irc::message::{line, text_line, Message};
 use crate::irc::registration::pong;
-use crate::irc::render::{hash, names_reply};
-use crate::irc::{lusers, numeric};
+use crate::irc::render::{hash, names_reply, relayed_len};
+use crate::irc::{lusers, numeric, prefix};
 use crate::protocol::{self, Command};
 use crate::registry::{ChatError, Session};
 use crate::rooms::normalize_room_name;
@@ -58,8 +60,8 @@ fn query(conn: &Connection, command: &str, msg: &Message, session: &Session) -> 
         "MODE" => queries::mode(conn, msg, you),
         "AWAY" => away(conn, msg, session)?,
         "LUSERS" => {
-            let (online, rooms) = conn.ctx.registry.counts();
-            lusers(server, you, online, rooms)
+            let (online, max, rooms) = conn.ctx.registry.counts();
+            lusers(server, you, (online, max), rooms)
         }
         "MOTD" => numeric(server, "422", you, &["MOTD File is missing"]),
         "CAP" => cap(conn, msg, you),
@@ -200,18 +202,25 @@ fn run_each(conn: &Connection, session: &mut Session, name: &str, commands: Vec<
     Ok(out)
 }
 
-/// `PART #a,#b [reason]`.
+/// `PART #a,#b [reason]`: the registry's leave, which (unlike `/leave`)
+/// carries the reason to the others.
 fn part(conn: &Connection, msg: &Message, session: &mut Session) -> Reply {
     let Some(targets) = msg.param(0) else {
         return Ok(need_more_params(conn, session.name(), "PART"));
     };
+    let reason = msg.param(1).map(protocol::sanitize);
+    let you = session.name().to_string();
     for channel in targets.split(',').filter(|c| !c.is_empty()) {
-        let answer = match room_of(conn, session.name(), channel) {
-            Ok(room) => run_each(conn, session, "PART", vec![Command::Leave(Some(room))])?,
-            Err(_) => {
-                let no_such = [channel, "No such channel"];
-                numeric(conn.server(), "403", session.name(), &no_such)
-            }
+        let answer = match room_of(conn, &you, channel) {
+            Ok(room) => match conn
+                .ctx
+                .registry
+                .leave(session, Some(&room), reason.as_deref())
+            {
+                Ok(_) => String::new(),
+                Err(e) => Refused::Chat(e).numeric(conn, &you, "PART")?,
+            },
+            Err(_) => numeric(conn.server(), "403", &you, &[channel, "No such channel"]),
         };
         send_now(conn, &answer)?;
     }
@@ -281,14 +290,25 @@ fn message(conn: &Connection, msg: &Message, session: &mut Session) -> Reply {
         return Ok(String::new()); // a CTCP request we do not answer
     };
     if text.trim().is_empty() {
-        return Ok(quiet_if(
-            notice,
-            numeric(server, "412", &you, &["No text to send"]),
-        ));
+        let empty = numeric(server, "412", &you, &["No text to send"]);
+        return Ok(quiet_if(notice, empty));
     }
+    let style = match (notice, action) {
+        (_, true) => Style::Action,
+        (true, false) => Style::Notice,
+        (false, false) => Style::Plain,
+    };
     let mut out = String::new();
     for target in targets.split(',').filter(|t| !t.is_empty()).take(4) {
-        out.push_str(&deliver(conn, session, target, &text, action, notice)?);
+        // Relayed, the line gains our prefix: one that would no longer fit
+        // in 512 bytes is refused (417) rather than cut or split, so what
+        // an IRC user sends arrives as one line, whole.
+        let from = prefix(&you, Frontend::Irc);
+        if relayed_len(&from, target, &text, action) > MAX_LINE {
+            out.push_str(&conn.too_long(&you));
+            continue;
+        }
+        out.push_str(&deliver(conn, session, target, &text, style)?);
     }
     Ok(out)
 }
@@ -319,9 +339,9 @@ fn deliver(
     session: &mut Session,
     target: &str,
     text: &str,
-    action: bool,
-    notice: bool,
+    style: Style,
 ) -> Reply {
+    let notice = style == Style::Notice;
     let registry = conn.ctx.registry;
     let you = session.name().to_string();
     let server = conn.server();
@@ -330,7 +350,7 @@ fn deliver(
             Ok(room) => room,
             Err(numeric) => return Ok(quiet_if(notice, numeric)),
         };
-        return match registry.say(session, Some(&room), text, action) {
+        return match registry.say(session, Some(&room), text, style) {
             Ok(()) => Ok(String::new()),
             Err(ChatError::NotInRoom(room)) if exists(conn, &room) => Ok(quiet_if(
                 notice,
@@ -342,7 +362,7 @@ fn deliver(
             )),
         };
     }
-    match registry.direct(session, target, text, action) {
+    match registry.direct(session, target, text, style) {
         Ok(Some(away)) if !notice => Ok(numeric(server, "301", &you, &[target, &away])),
         Ok(_) => Ok(String::new()),
         Err(e) => Ok(quiet_if(

@@ -32,7 +32,8 @@ fn who_line(conn: &Connection, you: &str, channel: &str, person: &Person) -> Str
     )
 }
 
-/// `WHO #room` or `WHO nick`: 352s, then 315.
+/// `WHO #room`, or `WHO mask` (a nick, maybe with `*` and `?`; `0` is
+/// everyone): 352s, then 315.
 pub(super) fn who(conn: &Connection, msg: &Message, you: &str) -> String {
     let registry = conn.ctx.registry;
     let mask = msg.param(0).unwrap_or("*");
@@ -41,9 +42,12 @@ pub(super) fn who(conn: &Connection, msg: &Message, you: &str) -> String {
         for person in registry.people_in(&room).unwrap_or_default() {
             out.push_str(&who_line(conn, you, &hash(&room), &person));
         }
-    } else if let Some(person) = registry.person(mask) {
-        let channel = person.rooms.last().map_or("*".to_string(), |r| hash(r));
-        out.push_str(&who_line(conn, you, &channel, &person));
+    } else {
+        let everyone = if mask == "0" { "*" } else { mask };
+        for person in registry.people_matching(everyone) {
+            let channel = person.rooms.last().map_or("*".to_string(), |r| hash(r));
+            out.push_str(&who_line(conn, you, &channel, &person));
+        }
     }
     out.push_str(&numeric(
         conn.server(),
