@@ -156,8 +156,8 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-/// Applies `--host`, `--port`, `--web-port` and `--quiet` to the server's
-/// section of `config`.
+/// Applies `--host`, `--port`, `--web-port`, `--irc-port` and `--quiet` to
+/// the server's section of `config`.
 pub fn apply_server_overrides(config: &mut Config, args: &Args) -> Result<(), CliError> {
     if args.switch("quiet") {
         config.server.console_echo = false;
@@ -170,6 +170,9 @@ pub fn apply_server_overrides(config: &mut Config, args: &Args) -> Result<(), Cl
     }
     if let Some(port) = args.port("web-port")? {
         config.server.web.port = port;
+    }
+    if let Some(port) = args.port("irc-port")? {
+        config.server.irc.port = port;
     }
     Ok(())
 }

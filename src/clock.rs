@@ -10,13 +10,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current time in UTC, to the second.
 pub fn now_rfc3339() -> String {
+    rfc3339(unix_secs())
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_secs() -> u64 {
     // A clock set before 1970 is a broken clock; call it the epoch rather
     // than fail to log.
-    let secs = SystemTime::now()
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339(secs)
+        .unwrap_or(0)
 }
 
 /// A span of time for people: `3d 4h 05m 06s`, leading zero units left

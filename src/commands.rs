@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use crate::accounts::AccountError;
 use crate::context::Context;
-use crate::event::Event;
+use crate::event::{Event, Style};
 use crate::log;
 use crate::net::LineRead;
 use crate::protocol::{self, Command, ParseError};
@@ -156,16 +156,21 @@ pub(crate) fn execute(
     }
     match command {
         Command::Empty => {}
-        Command::Say(text) => registry.say(session, None, &text, false)?,
-        Command::SayIn { room, text } => registry.say(session, Some(&room), &text, false)?,
-        Command::Me(text) => registry.say(session, None, &text, true)?,
-        Command::Direct { to, text } => registry.direct(session, &to, &text)?,
+        Command::Say(text) => registry.say(session, None, &text, Style::Plain)?,
+        Command::SayIn { room, text } => registry.say(session, Some(&room), &text, Style::Plain)?,
+        Command::Me(text) => registry.say(session, None, &text, Style::Action)?,
+        Command::Direct { to, text } => {
+            registry.direct(session, &to, &text, Style::Plain)?;
+        }
+        Command::Topic { room, text } => {
+            registry.topic(session, room.as_deref(), text.as_deref())?;
+        }
         Command::Join(room) => {
             registry.join(session, &room)?;
             log!("{} joined #{room}", session.name());
         }
         Command::Leave(room) => {
-            let room = registry.leave(session, room.as_deref())?;
+            let room = registry.leave(session, room.as_deref(), None)?;
             log!("{} left #{room}", session.name());
         }
         Command::Nick(new) => rename(session, &new, ctx)?,

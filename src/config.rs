@@ -14,7 +14,7 @@
 //!
 //! ```toml
 //! # A comment on its own line.
-//! [server]                         # [server], [web] and [client] exist
+//! [server]                         # [server], [web], [irc], [client] exist
 //! host = "0.0.0.0"                 # strings: double quotes, escapes \" \\ \n \t
 //! port = 7_878                     # integers: optional -, digits, _ between digits
 //! default_room = "#General"        # stored as "general"
@@ -70,6 +70,33 @@ impl Default for WebConfig {
             host: DEFAULT_HOST.to_string(),
             port: 8080,
             hostnames: Vec::new(),
+        }
+    }
+}
+
+/// The `[irc]` section: the listener for IRC clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IrcConfig {
+    pub enabled: bool,
+    pub host: String,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// The server's name in IRC prefixes and numerics. It has a dot, so
+    /// clients can tell it from a nick.
+    pub name: String,
+    /// An IRC client silent this long is sent a `PING`; one that stays
+    /// silent as long again is closed.
+    pub ping_secs: u64,
+}
+
+impl Default for IrcConfig {
+    fn default() -> IrcConfig {
+        IrcConfig {
+            enabled: true,
+            host: DEFAULT_HOST.to_string(),
+            port: 6667,
+            name: "lanchat.local".to_string(),
+            ping_secs: 120,
         }
     }
 }
@@ -140,6 +167,8 @@ pub struct ServerConfig {
     pub motd_file: Option<PathBuf>,
     /// The web page's listener (its own `[web]` section in the file).
     pub web: WebConfig,
+    /// The IRC listener (its own `[irc]` section in the file).
+    pub irc: IrcConfig,
 }
 
 /// The `[client]` section: where the terminal client connects.
@@ -179,6 +208,7 @@ impl Default for ServerConfig {
             motd: String::new(),
             motd_file: None,
             web: WebConfig::default(),
+            irc: IrcConfig::default(),
         }
     }
 }
@@ -286,6 +316,7 @@ enum Section {
     Server,
     Client,
     Web,
+    Irc,
 }
 
 impl fmt::Display for Section {
@@ -294,6 +325,7 @@ impl fmt::Display for Section {
             Section::Server => f.write_str("server"),
             Section::Client => f.write_str("client"),
             Section::Web => f.write_str("web"),
+            Section::Irc => f.write_str("irc"),
         }
     }
 }
@@ -331,6 +363,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 "server" => Section::Server,
                 "client" => Section::Client,
                 "web" => Section::Web,
+                "irc" => Section::Irc,
                 _ => return Err(at_line(format!("unknown section [{name}]"))),
             };
             if !seen_sections.insert(next) {
@@ -343,7 +376,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let (key, value) = parse_key_value(line).map_err(at_line)?;
         let Some(current) = section else {
             return Err(at_line(format!(
-                "key \"{key}\" comes before any section; put it under [server], [web] or [client]"
+                "key \"{key}\" comes before any section; put it under [server], [web], [irc] or [client]"
             )));
         };
         if !seen_keys.insert((current, key)) {
@@ -456,6 +489,7 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
     let client = &mut config.client;
     match (section, key) {
         (Section::Web, _) => assign_web(&mut server.web, key, value)?,
+        (Section::Irc, _) => assign_irc(&mut server.irc, key, value)?,
         (Section::Server, "host") => server.host = non_empty(key, value)?,
         (Section::Server, "port") => server.port = integer(key, value, 0, Some(65535))?,
         (Section::Server, "server_name") => server.server_name = non_empty(key, value)?,
@@ -564,6 +598,32 @@ fn non_empty(key: &str, value: Value) -> Result<String, String> {
     let text = string(key, value)?;
     if text.trim().is_empty() {
         return Err(format!("{key} must not be empty"));
+    }
+    Ok(text)
+}
+
+/// The `[irc]` section: the IRC listener.
+fn assign_irc(irc: &mut IrcConfig, key: &str, value: Value) -> Result<(), String> {
+    match key {
+        "enabled" => irc.enabled = boolean(key, value)?,
+        "host" => irc.host = non_empty(key, value)?,
+        "port" => irc.port = integer(key, value, 0, Some(65535))?,
+        "name" => irc.name = irc_server_name(key, value)?,
+        "ping_secs" => irc.ping_secs = integer(key, value, 1, Some(3600))?,
+        _ => return Err(format!("unknown key \"{key}\" in [{}]", Section::Irc)),
+    }
+    Ok(())
+}
+
+/// An IRC server name: letters, digits, `-` and `.`, with at least one
+/// dot, so that clients can tell it from a nick (`lanchat.local`).
+fn irc_server_name(key: &str, value: Value) -> Result<String, String> {
+    let text = string(key, value)?;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    if !text.contains('.') || text.len() > 63 || !text.chars().all(allowed) {
+        return Err(format!(
+            "{key}: an IRC server name is letters, digits, - and ., with a dot (like lanchat.local)"
+        ));
     }
     Ok(text)
 }
@@ -679,6 +739,16 @@ mod tests {
                 hostnames: Vec::new(),
             }
         );
+        assert_eq!(
+            s.irc,
+            IrcConfig {
+                enabled: true,
+                host: "127.0.0.1".to_string(),
+                port: 6667,
+                name: "lanchat.local".to_string(),
+                ping_secs: 120,
+            }
+        );
         assert_eq!(config.client.host, "127.0.0.1");
         assert_eq!(config.client.port, 7878);
     }
@@ -694,6 +764,20 @@ mod tests {
             error("[server]\nmotd = \"hi\"\nmotd_file = \"motd.txt\"\n"),
             "line 3: motd and motd_file: set one or the other, not both"
         );
+    }
+
+    #[test]
+    fn the_irc_section() {
+        let config =
+            parse("[irc]\nenabled = false\nport = 0\nname = \"My.Little.Server\"\nping_secs = 5\n")
+                .unwrap();
+        assert!(!config.server.irc.enabled);
+        assert_eq!(config.server.irc.port, 0);
+        assert_eq!(config.server.irc.name, "My.Little.Server");
+        assert_eq!(config.server.irc.ping_secs, 5);
+        let err = parse("[irc]\nname = \"no dot\"\n").unwrap_err().to_string();
+        assert!(err.contains("line 2: name:"), "{err}");
+        assert!(parse("[irc]\nname = \"nodot\"\n").is_err());
     }
 
     #[test]
@@ -752,6 +836,13 @@ host = "0.0.0.0"
 port = 8000
 hostnames = "chat.lan, [fd00::5]"
 
+[irc]
+enabled = false
+host = "0.0.0.0"
+port = 6697
+name = "chat.example.lan"
+ping_secs = 60
+
 [client]
 host = "192.168.1.20"
 port = 7000
@@ -788,6 +879,13 @@ port = 7000
                     host: "0.0.0.0".to_string(),
                     port: 8000,
                     hostnames: vec!["chat.lan".to_string(), "[fd00::5]".to_string()],
+                },
+                irc: IrcConfig {
+                    enabled: false,
+                    host: "0.0.0.0".to_string(),
+                    port: 6697,
+                    name: "chat.example.lan".to_string(),
+                    ping_secs: 60,
                 },
             },
             client: ClientConfig {
@@ -1097,7 +1195,7 @@ port = 7000
     fn key_before_any_section_is_an_error() {
         assert_eq!(
             error("\nport = 1\n[server]"),
-            "line 2: key \"port\" comes before any section; put it under [server], [web] or [client]"
+            "line 2: key \"port\" comes before any section; put it under [server], [web], [irc] or [client]"
         );
     }
 

@@ -22,8 +22,7 @@ use std::time::{Duration, Instant};
 use crate::accounts::Accounts;
 use crate::commands::{self, Outcome, Refusal};
 use crate::context::Context;
-use crate::event::Event;
-use crate::frontend::Frontend;
+use crate::event::{Event, Frontend};
 use crate::log;
 use crate::login::{self, Name, MAX_STRIKES};
 use crate::net::deadline::DeadlineReader;
@@ -32,7 +31,7 @@ use crate::net::{read_line_capped, LineRead};
 use crate::outbox::{Closed, Outbox};
 use crate::protocol;
 use crate::rate::RateLimiter;
-use crate::registry::{ChatError, ConnId, Registry, Session};
+use crate::registry::{ChatError, ConnId, Presence, Session};
 
 /// The first line, and the name prompt again after a refusal.
 fn welcome(ctx: &Context) -> Event {
@@ -47,18 +46,6 @@ enum SignUp {
     Cancelled,
     /// The client left or ran out of time.
     Gone,
-}
-
-/// Takes a client offline when dropped.
-struct Presence<'a> {
-    registry: &'a Registry,
-    session: Session,
-}
-
-impl Drop for Presence<'_> {
-    fn drop(&mut self) {
-        self.registry.depart(&self.session);
-    }
 }
 
 /// The read buffer of a connection. Small, because most clients are idle
@@ -110,10 +97,7 @@ pub(crate) fn run(
         return Ok(());
     };
     // The guard first: from here on, every way out takes the client offline.
-    let presence = Presence {
-        registry: ctx.registry,
-        session,
-    };
+    let presence = Presence::new(ctx.registry, session);
     conn.reader.get_mut().clear_deadline()?;
     log!("client {addr} is {}", presence.session.name());
     conn.chat(presence)
@@ -123,7 +107,7 @@ impl Connection<'_> {
     /// Tells a client that is not online yet (the registry sends
     /// everything after that).
     fn send(&self, event: &Event) -> io::Result<()> {
-        let bytes = Frontend::Terminal.render(event);
+        let bytes = protocol::render(event).into_bytes();
         self.outbox
             .send(self.ctx.registry.writers(), &bytes)
             .map_err(|Closed| io::Error::new(ErrorKind::BrokenPipe, "the connection is closing"))
@@ -349,6 +333,7 @@ impl Connection<'_> {
                 Outcome::Quit => {
                     let name = presence.session.name();
                     log!("client {} ({name}) quit", self.addr);
+                    presence.reason = "Quit".to_string();
                     drop(presence); // tell the rooms before we close
                     self.close_gracefully();
                     return Ok(());

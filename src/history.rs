@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use crate::event::Message;
 use crate::lock::lock;
 use crate::net::{read_line_capped, LineRead};
-use crate::{clock, files, log, protocol};
+use crate::{files, log, protocol};
 
 /// Lines longer than this in the log file are skipped when loading. Entries
 /// we write are far shorter (a capped client line plus a few fields).
@@ -35,11 +35,11 @@ const MAX_LOG_LINE: usize = 64 * 1024;
 /// The line stored in the log: `time<TAB>#room<TAB>name<TAB>text`, with
 /// `*name` for an action. Text is sanitized, so it holds no tab or newline
 /// that could break the fields.
-fn to_log_line(message: &Message, time: &str) -> String {
+fn to_log_line(message: &Message) -> String {
     let star = if message.action { "*" } else { "" };
     format!(
-        "{time}\t#{}\t{star}{}\t{}\n",
-        message.room, message.from, message.text
+        "{}\t#{}\t{star}{}\t{}\n",
+        message.time, message.room, message.from, message.text
     )
 }
 
@@ -66,6 +66,7 @@ fn parse_log_line(line: &str) -> Option<Message> {
         from: name.to_string(),
         text: text.to_string(),
         action,
+        time: time.to_string(),
     })
 }
 
@@ -200,7 +201,7 @@ impl History {
     /// holds no lock, and the message is still kept for the replay (and
     /// delivered): losing a log line is better than losing the conversation.
     pub(crate) fn append(&self, message: &Message) -> io::Result<()> {
-        let line = to_log_line(message, &clock::now_rfc3339());
+        let line = to_log_line(message);
         let mut inner = lock(&self.inner, "history");
         let mut written = inner.file.write_all(line.as_bytes());
         inner.size += line.len() as u64;
@@ -410,17 +411,18 @@ mod tests {
             from: name.into(),
             text: text.into(),
             action,
+            time: "2026-11-24T13:05:09Z".into(),
         }
     }
 
     #[test]
     fn log_lines_round_trip() {
         let e = entry("dev", "alice", "hi all", false);
-        let line = to_log_line(&e, "2026-11-24T13:05:09Z");
+        let line = to_log_line(&e);
         assert_eq!(line, "2026-11-24T13:05:09Z\t#dev\talice\thi all\n");
         assert_eq!(parse_log_line(line.trim_end()), Some(e));
         let a = entry("dev", "alice", "waves", true);
-        let line = to_log_line(&a, "2026-11-24T13:05:09Z");
+        let line = to_log_line(&a);
         assert_eq!(line, "2026-11-24T13:05:09Z\t#dev\t*alice\twaves\n");
         assert_eq!(parse_log_line(line.trim_end()), Some(a));
     }

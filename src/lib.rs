@@ -13,16 +13,19 @@
 //! client's first line is its name. After that, a plain line is said in the
 //! current room, `#room text` in another room, `@name text` to one person,
 //! and `/join`, `/leave`, `/rooms`, `/users`, `/nick`, `/me`, `/history`,
-//! `/help`, `/quit` do what they say (`@server text` reaches the operator,
-//! who takes part from the server's console). Every line the server sends starts with `* `
-//! (notice), `! ` (error), `[#room]`, `[DM]` or `[server]`. A browser speaks
-//! the same lines over HTTP ([`web`]).
+//! `/topic`, `/help`, `/quit` do what they say (`@server text` reaches the
+//! operator, who takes part from the server's console). Every line the
+//! server sends starts with `* ` (notice), `! ` (error), `[#room]`, `[DM]` or
+//! `[server]`. A browser speaks the same lines over HTTP ([`web`]), and IRC
+//! clients join the same rooms on a listener of their own ([`irc`],
+//! `docs/IRC.md`).
 //!
 //! ## The picture
 //!
 //! ```text
 //!  terminal listener ─ accept loop ──spawns──▶ client thread (handler) ─┐
 //!  web listener ───── accept loop ──spawns──▶ HTTP thread (web)  ───────┤
+//!  IRC listener ───── accept loop ──spawns──▶ IRC thread (irc_handler) ──┤
 //!  console thread (server's stdin) ──────────────────────────────────────┤
 //!    (the registry shows the chat to the operator through the feed ─▶ console output thread ─▶ stdout)
 //!                                                                        ▼
@@ -47,7 +50,9 @@
 //! |---|---|---|---|
 //! | main: terminal accept loop ([`server`]) | 1 | the terminal listener | `accept` |
 //! | `web accept` ([`server`]) | 1 | the web listener | `accept` |
+//! | `irc accept` ([`server`]) | 1 | the IRC listener | `accept` |
 //! | `client ADDR` ([`handler`]) | one per terminal client | the read half of its socket | `read` |
+//! | `irc ADDR` ([`irc_handler`]) | one per IRC client | the read half of its socket | `read` (with a read timeout: the keep-alive `PING`), or a fakelag `sleep` |
 //! | `web ADDR` ([`web`]) | one per HTTP request | its socket: reads the request, writes the answer directly; an event stream's socket is read here and written by the writers | `read` |
 //! | `writer N` ([`outbox`]) | 4 | the write half of every terminal socket and event stream, one outbox at a time | `write` (bounded by `write_timeout_ms`), or waiting for work |
 //! | `console` ([`console`]) | 1 | the server's stdin | reading stdin |
@@ -89,10 +94,14 @@
 //!    (what happens, as values), [`files`] (owner-only files).
 //! 2. [`net`]: the socket techniques, each once (line framing, deadlines,
 //!    the lingering close, writes with a deadline, accepting).
-//! 3. [`rooms`] (room names, membership) and [`protocol`] (the terminal
-//!    protocol: parsing a line into a command, rendering events).
+//! 3. [`rooms`] (room names, membership, topics; uses `event`),
+//!    [`protocol`] (the terminal protocol: parsing a line into a command,
+//!    rendering events) and [`irc`] (the IRC protocol: parsing, the
+//!    registration state machine, rendering events; uses `event`,
+//!    `protocol`, `rooms`).
 //! 4. [`config`] (uses `rooms`), [`cli`] (uses `config`).
-//! 5. [`frontend`] (uses `event`, `protocol`): one event, many wire formats.
+//! 5. [`frontend`] (uses `event`, `protocol`, `irc`): one event, many wire
+//!    formats.
 //! 6. [`outbox`] (uses `net`): sending without waiting; [`feed`] (uses
 //!    `lock`): the console's stdout, never waited for.
 //! 7. [`history`] (uses `event`, `files`, `net`, `protocol`): the chat log.
@@ -104,8 +113,9 @@
 //! 11. [`context`] (uses `accounts`, `admission`, `config`, `registry`).
 //! 12. [`login`] and [`commands`] (use `context`): the rules, once for
 //!     every frontend.
-//! 13. [`handler`] (a terminal client's life) and [`web`] (the page, over
-//!     HTTP and Server-Sent Events).
+//! 13. [`handler`] (a terminal client's life), [`irc_handler`] (an IRC
+//!     client's life) and [`web`] (the page, over HTTP and Server-Sent
+//!     Events).
 //! 14. [`server`] (bind, accept, spawn, shut down), then [`console`].
 //!
 //! The binaries in `src/bin/` only parse arguments and wire these together.
@@ -131,6 +141,8 @@ pub(crate) mod files;
 pub(crate) mod frontend;
 pub(crate) mod handler;
 pub(crate) mod history;
+pub(crate) mod irc;
+pub(crate) mod irc_handler;
 pub(crate) mod lock;
 pub(crate) mod log;
 pub(crate) mod login;

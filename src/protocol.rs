@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use crate::event::{Event, Message};
+use crate::event::{Event, Leaving, Message, Style, Topic};
 use crate::rooms::{normalize_room_name, BadRoomName};
 
 /// The longest name, in bytes (all allowed characters are ASCII).
@@ -142,6 +142,13 @@ pub enum Command {
     Nick(String),
     /// `/me action`
     Me(String),
+    /// `/topic [text]`: show, or set, the topic of a room (the current
+    /// room when `room` is None; a terminal always means that one). An
+    /// empty text clears it (IRC `TOPIC #room :`).
+    Topic {
+        room: Option<String>,
+        text: Option<String>,
+    },
     /// `/help`
     Help,
     /// `/register password`: protect the current name with a password.
@@ -240,6 +247,10 @@ fn parse_slash(rest: &str) -> Result<Command, ParseError> {
         "nick" => Command::Nick(arg.ok_or(ParseError::Usage("/nick <name>"))?.to_string()),
         "me" => Command::Me(arg.ok_or(ParseError::Usage("/me <action>"))?.to_string()),
         "help" => Command::Help,
+        "topic" => Command::Topic {
+            room: None,
+            text: arg.map(str::to_string),
+        },
         "register" => Command::Register(
             arg.ok_or(ParseError::Usage("/register <password>"))?
                 .to_string(),
@@ -340,24 +351,42 @@ pub fn is_quit(line: &str) -> bool {
 /// The lines a terminal shows for `event`.
 pub(crate) fn render(event: &Event) -> String {
     match event {
-        Event::Said(message) => said(message),
-        Event::Direct { from, text } => format!("[DM] {from}: {text}\n"),
-        Event::Joined { room, name } => notice(&format!("{name} joined #{room}")),
-        Event::Left { room, name, kicked } => {
-            let why = if *kicked { " (kicked)" } else { "" };
+        Event::Said { message, .. } => said(message),
+        Event::Direct {
+            from, text, style, ..
+        } => match style {
+            Style::Action => format!("[DM] * {from} {text}\n"),
+            Style::Plain | Style::Notice => format!("[DM] {from}: {text}\n"),
+        },
+        Event::Joined { room, name, .. } => notice(&format!("{name} joined #{room}")),
+        Event::Left {
+            room, name, how, ..
+        } => {
+            let why = if *how == Leaving::Kicked {
+                " (kicked)"
+            } else {
+                ""
+            };
             notice(&format!("{name} left #{room}{why}"))
         }
-        Event::Renamed { old, new } => notice(&format!("{old} is now known as {new}")),
+        // A terminal has already been told per room (`Left`).
+        Event::Quit { .. } => String::new(),
+        Event::Renamed { old, new, .. } => notice(&format!("{old} is now known as {new}")),
+        Event::TopicSet {
+            room, name, text, ..
+        } if text.is_empty() => notice(&format!("{name} cleared the topic of #{room}")),
+        Event::TopicSet {
+            room, name, text, ..
+        } => notice(&format!("{name} set the topic of #{room}: {text}")),
         Event::ServerSaid(text) => format!("[server] {text}\n"),
         Event::ShuttingDown => notice("server is shutting down"),
-        Event::Hello { name, room } => notice(&format!(
-            "Hello {name}! You are in #{room}. Type /help for commands."
-        )),
+        Event::Hello { name, room, .. } => hello(name, room.as_deref()),
         Event::Replay { room, messages } => replay(room, messages),
-        Event::YouJoined(room) => notice(&format!("you joined #{room}")),
+        Event::YouJoined { room, .. } => notice(&format!("you joined #{room}")),
         Event::NowTalkingIn(room) => notice(&format!("you are now talking in #{room}")),
-        Event::YouLeft(room) => notice(&format!("you left #{room}")),
-        Event::NowKnownAs(name) => notice(&format!("you are now known as {name}")),
+        Event::YouLeft { room, .. } => notice(&format!("you left #{room}")),
+        Event::NowKnownAs { new, .. } => notice(&format!("you are now known as {new}")),
+        Event::Topic { room, topic } => topic_line(room, topic.as_ref()),
         Event::Rooms { rooms, more } => rooms_line(rooms, *more),
         Event::Users { room, names, more } => {
             let list = names.join(", ") + &and_more(*more);
@@ -377,6 +406,27 @@ pub(crate) fn render(event: &Event) -> String {
     }
 }
 
+/// `* Hello alice! You are in #general. ...`
+fn hello(name: &str, room: Option<&str>) -> String {
+    match room {
+        Some(room) => notice(&format!(
+            "Hello {name}! You are in #{room}. Type /help for commands."
+        )),
+        None => notice(&format!("Hello {name}! Type /help for commands.")),
+    }
+}
+
+/// `* topic of #room: text (set by alice)`, or `* #room has no topic`.
+fn topic_line(room: &str, topic: Option<&Topic>) -> String {
+    match topic {
+        Some(topic) => notice(&format!(
+            "topic of #{room}: {} (set by {})",
+            topic.text, topic.by
+        )),
+        None => notice(&format!("#{room} has no topic")),
+    }
+}
+
 /// `[#room] name: text`, or `[#room] * name text` for an action.
 fn said(message: &Message) -> String {
     let Message {
@@ -384,6 +434,7 @@ fn said(message: &Message) -> String {
         from,
         text,
         action,
+        ..
     } = message;
     if *action {
         format!("[#{room}] * {from} {text}\n")
@@ -467,6 +518,7 @@ fn help() -> String {
         "  /users [room]        list who is online, or who is in a room",
         "  /nick name           change your name",
         "  /me action           act in your current room: /me waves",
+        "  /topic [text]        show, or set, the topic of your current room",
         "  /register password   protect your name with a password",
         "  /password old new    change your password",
         "  /unregister password give up your registered name",
@@ -482,6 +534,7 @@ fn help() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Frontend;
 
     #[test]
     fn http_request_lines_are_recognized() {
@@ -691,6 +744,20 @@ mod tests {
         );
         assert_eq!(Command::parse("/help"), Ok(Command::Help));
         assert_eq!(
+            Command::parse("/topic"),
+            Ok(Command::Topic {
+                room: None,
+                text: None
+            })
+        );
+        assert_eq!(
+            Command::parse("/topic release day"),
+            Ok(Command::Topic {
+                room: None,
+                text: Some("release day".into())
+            })
+        );
+        assert_eq!(
             Command::parse("/register s3cret-pw"),
             Ok(Command::Register("s3cret-pw".into()))
         );
@@ -774,26 +841,50 @@ mod tests {
             from: "al".into(),
             text: text.into(),
             action,
+            time: "2026-11-24T13:05:09Z".into(),
+        }
+    }
+
+    fn said(text: &str, action: bool) -> Event {
+        Event::Said {
+            message: message(text, action),
+            via: Frontend::Irc,
+            notice: false,
         }
     }
 
     #[test]
     fn every_event_renders_as_the_documented_line() {
         let s = |s: &str| s.to_string();
+        let via = Frontend::Terminal;
         let cases = [
-            (Event::Said(message("yo", false)), "[#dev] al: yo\n"),
-            (Event::Said(message("waves", true)), "[#dev] * al waves\n"),
+            (said("yo", false), "[#dev] al: yo\n"),
+            (said("waves", true), "[#dev] * al waves\n"),
             (
                 Event::Direct {
                     from: s("al"),
+                    via,
+                    to: s("bo"),
                     text: s("psst"),
+                    style: Style::Plain,
                 },
                 "[DM] al: psst\n",
+            ),
+            (
+                Event::Direct {
+                    from: s("al"),
+                    via,
+                    to: s("bo"),
+                    text: s("waves"),
+                    style: Style::Action,
+                },
+                "[DM] * al waves\n",
             ),
             (
                 Event::Joined {
                     room: s("dev"),
                     name: s("al"),
+                    via,
                 },
                 "* al joined #dev\n",
             ),
@@ -801,26 +892,112 @@ mod tests {
                 Event::Left {
                     room: s("dev"),
                     name: s("al"),
-                    kicked: true,
+                    via,
+                    how: Leaving::Kicked,
+                    reason: None,
                 },
                 "* al left #dev (kicked)\n",
+            ),
+            (
+                Event::Left {
+                    room: s("dev"),
+                    name: s("al"),
+                    via,
+                    how: Leaving::Quit,
+                    reason: None,
+                },
+                "* al left #dev\n",
+            ),
+            (
+                Event::Quit {
+                    name: s("al"),
+                    via,
+                    reason: s("Quit"),
+                },
+                "",
             ),
             (
                 Event::Renamed {
                     old: s("al"),
                     new: s("bo"),
+                    via,
                 },
                 "* al is now known as bo\n",
             ),
+            (
+                Event::TopicSet {
+                    room: s("dev"),
+                    name: s("al"),
+                    via,
+                    text: s("release day"),
+                },
+                "* al set the topic of #dev: release day\n",
+            ),
+            (
+                Event::TopicSet {
+                    room: s("dev"),
+                    name: s("al"),
+                    via,
+                    text: s(""),
+                },
+                "* al cleared the topic of #dev\n",
+            ),
+            (
+                Event::Topic {
+                    room: s("dev"),
+                    topic: Some(Topic {
+                        text: s("release day"),
+                        by: s("al"),
+                        at: 0,
+                    }),
+                },
+                "* topic of #dev: release day (set by al)\n",
+            ),
+            (
+                Event::Topic {
+                    room: s("dev"),
+                    topic: None,
+                },
+                "* #dev has no topic\n",
+            ),
+            (
+                Event::Hello {
+                    name: s("al"),
+                    room: None,
+                    online: 1,
+                    max_online: 1,
+                    rooms: 0,
+                },
+                "* Hello al! Type /help for commands.\n",
+            ),
             (Event::ServerSaid(s("noon")), "[server] noon\n"),
             (Event::ShuttingDown, "* server is shutting down\n"),
-            (Event::YouJoined(s("dev")), "* you joined #dev\n"),
+            (
+                Event::YouJoined {
+                    room: s("dev"),
+                    topic: None,
+                    names: vec![],
+                },
+                "* you joined #dev\n",
+            ),
             (
                 Event::NowTalkingIn(s("dev")),
                 "* you are now talking in #dev\n",
             ),
-            (Event::YouLeft(s("dev")), "* you left #dev\n"),
-            (Event::NowKnownAs(s("bo")), "* you are now known as bo\n"),
+            (
+                Event::YouLeft {
+                    room: s("dev"),
+                    reason: None,
+                },
+                "* you left #dev\n",
+            ),
+            (
+                Event::NowKnownAs {
+                    old: s("al"),
+                    new: s("bo"),
+                },
+                "* you are now known as bo\n",
+            ),
             (
                 Event::Rooms {
                     rooms: vec![],

@@ -32,15 +32,15 @@ use std::mem;
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::event::{Event, Message};
+use crate::event::{Event, Leaving, Message, Style, Topic};
 use crate::feed::Feed;
-use crate::frontend::{Frontend, Renderings};
+use crate::frontend::{Frontend, Recipient, Renderings};
 use crate::history::History;
 use crate::lock::lock;
-use crate::log;
 use crate::outbox::{Closed, Outbox, Writers};
 use crate::protocol::{self, name_key, BadName};
 use crate::rooms::Rooms;
+use crate::{clock, log};
 
 /// Connection ids are never reused while the server runs.
 pub(crate) type ConnId = u64;
@@ -58,11 +58,80 @@ struct Client {
     /// The rooms this client is in, in the order joined: the last one is the
     /// current room, where plain text goes.
     rooms: Vec<String>,
+    /// Why the client is away (IRC's `AWAY`), if it is.
+    away: Option<String>,
+    /// The "real name" an IRC client gave (`USER`), if any.
+    realname: Option<String>,
 }
 
 impl Client {
-    fn current_room(&self) -> Option<&String> {
-        self.rooms.last()
+    /// `room` if this client is in it, or else the current room when
+    /// `room` is None.
+    fn pick_room(&self, room: Option<&str>) -> Result<String, ChatError> {
+        match room {
+            Some(room) if self.rooms.iter().any(|r| r == room) => Ok(room.to_string()),
+            Some(room) => Err(ChatError::NotInRoom(room.to_string())),
+            None => self.rooms.last().cloned().ok_or(ChatError::NoRoom),
+        }
+    }
+}
+
+/// Someone online, as others may see them (IRC's `WHO` and `WHOIS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Person {
+    pub(crate) name: String,
+    pub(crate) via: Frontend,
+    /// Their rooms, in the order joined.
+    pub(crate) rooms: Vec<String>,
+    pub(crate) away: Option<String>,
+    /// What IRC's `WHOIS` shows as the real name: the name, unless an IRC
+    /// client gave one.
+    pub(crate) realname: String,
+}
+
+impl Person {
+    fn of(client: &Client) -> Person {
+        Person {
+            name: client.name.clone(),
+            via: client.frontend,
+            rooms: client.rooms.clone(),
+            away: client.away.clone(),
+            realname: client.realname.clone().unwrap_or(client.name.clone()),
+        }
+    }
+}
+
+/// A room as listed: its name, how many are in it, its topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Listing {
+    pub(crate) room: String,
+    pub(crate) members: usize,
+    pub(crate) topic: Option<Topic>,
+}
+
+/// Takes a client offline when dropped: a connection's thread holds one
+/// from the moment its client is online, so every way out (a quit, a read
+/// error, an early return, a panic) cleans up.
+pub(crate) struct Presence<'a> {
+    pub(crate) registry: &'a Registry,
+    pub(crate) session: Session,
+    /// Why the client leaves, for those who are told one (an IRC `QUIT`).
+    pub(crate) reason: String,
+}
+
+impl<'a> Presence<'a> {
+    pub(crate) fn new(registry: &'a Registry, session: Session) -> Presence<'a> {
+        Presence {
+            registry,
+            session,
+            reason: "Connection closed".to_string(),
+        }
+    }
+}
+
+impl Drop for Presence<'_> {
+    fn drop(&mut self) {
+        self.registry.depart(&self.session, &self.reason);
     }
 }
 
@@ -74,6 +143,13 @@ pub(crate) enum Claim {
     /// Take it over: the old session is told `* logged in from elsewhere`
     /// and closed (an account's owner, who gave the password).
     TakeOver,
+}
+
+/// A change in whether a room is in use, for the chat log.
+#[derive(Debug, Clone, Copy)]
+enum RoomUse {
+    InUse,
+    Emptied,
 }
 
 /// A handler's proof of who it is: its name and its connection id.
@@ -178,6 +254,15 @@ struct State {
     console: Option<Arc<Feed>>,
     /// Room messages and actions said since the server started.
     messages: u64,
+    /// Rooms that came into use or emptied during the current operation,
+    /// in order: the chat log learns of them before the lock is released
+    /// (it keeps the replays of rooms in use, and of a bounded number of
+    /// empty ones).
+    room_changes: Vec<(String, RoomUse)>,
+    /// The server's name in IRC prefixes (see [`Recipient`]).
+    server_name: String,
+    /// The most clients ever online at once (IRC's `LUSERS` tells it).
+    max_online: usize,
 }
 
 /// How big the chat may grow (from the config).
@@ -219,15 +304,17 @@ pub(crate) struct Registry {
 pub(crate) struct Counts {
     pub(crate) terminals: usize,
     pub(crate) browsers: usize,
+    pub(crate) irc: usize,
     pub(crate) rooms: usize,
     pub(crate) messages: u64,
 }
 
 impl Registry {
+    /// `server_name` is the server's name in IRC prefixes and numerics.
     pub(crate) fn new(
         history: History,
         writers: Arc<Writers>,
-        default_room: &str,
+        (default_room, server_name): (&str, &str),
         limits: Limits,
     ) -> Registry {
         Registry {
@@ -241,6 +328,9 @@ impl Registry {
                 limits,
                 console: None,
                 messages: 0,
+                room_changes: Vec::new(),
+                server_name: server_name.to_string(),
+                max_online: 0,
             }),
             history,
             writers,
@@ -270,7 +360,15 @@ impl Registry {
     fn with_state<R>(&self, op: impl FnOnce(&mut State) -> R) -> R {
         let mut state = lock(&self.state, "registry");
         let result = op(&mut state);
-        state.reap(&self.history);
+        state.reap();
+        // Still under the lock, so the log's idea of which rooms are in use
+        // changes in the same order as the rooms do.
+        for (room, change) in mem::take(&mut state.room_changes) {
+            match change {
+                RoomUse::InUse => self.history.room_in_use(&room),
+                RoomUse::Emptied => self.history.room_emptied(&room),
+            }
+        }
         let to_schedule = mem::take(&mut state.to_schedule);
         let notes = mem::take(&mut state.notes);
         drop(state);
@@ -295,7 +393,8 @@ impl Registry {
     /// The hello and the replay of the default room are queued before the
     /// client joins the room, under the same lock, so they are the first
     /// lines it gets after its name: no one else's message can come between.
-    /// Then the room's members are told it joined.
+    /// Then the room's members are told it joined. (An IRC client joins no
+    /// room here: see [`Frontend::joins_default_room`].)
     pub(crate) fn enter(
         &self,
         name: &str,
@@ -306,7 +405,7 @@ impl Registry {
         allowed: impl FnOnce(&str) -> bool,
     ) -> Result<Session, ChatError> {
         let key = name_key(name);
-        let room = self.default_room.clone();
+        let room = Some(self.default_room.clone()).filter(|_| frontend.joins_default_room());
         self.with_state(|state| {
             if state.clients.contains_key(&key) {
                 if claim == Claim::IfFree {
@@ -314,32 +413,39 @@ impl Registry {
                 }
                 let elsewhere = Event::Notice("logged in from elsewhere".to_string());
                 state.write(&key, &elsewhere);
-                state.evict(&key, false, &self.history);
+                state.evict(&key, Leaving::Quit, "logged in from elsewhere");
             }
             if !allowed(name) {
                 return Err(ChatError::Registered(name.to_string()));
             }
-            match outbox.push(&self.greeting(frontend, name, &room)) {
+            let greeting = self.greeting(state, name, room.as_deref(), frontend);
+            match outbox.push(&greeting) {
                 Ok(true) => state.to_schedule.push(Arc::clone(&outbox)),
                 Ok(false) => {}
                 Err(Closed) => return Err(ChatError::Gone),
             }
-            let joined = Event::Joined {
-                room: room.clone(),
-                name: name.to_string(),
-            };
-            state.announce(&room, &joined);
-            state.join_room(&room, &key, &self.history);
+            if let Some(room) = &room {
+                let joined = Event::Joined {
+                    room: room.clone(),
+                    name: name.to_string(),
+                    via: frontend,
+                };
+                state.announce(room, &joined);
+                state.join_room(room, &key);
+            }
             let client = Client {
                 id,
                 name: name.to_string(),
                 addr,
                 frontend,
                 outbox,
-                rooms: vec![room],
+                rooms: room.into_iter().collect(),
+                away: None,
+                realname: None,
             };
             state.by_id.insert(id, key.clone());
             state.clients.insert(key, client);
+            state.max_online = state.max_online.max(state.clients.len());
             Ok(Session {
                 id,
                 name: name.to_string(),
@@ -349,18 +455,24 @@ impl Registry {
         })
     }
 
-    /// What a client hears first: the hello, the welcome message, and the
-    /// replay of its first room, in its frontend's format.
-    fn greeting(&self, frontend: Frontend, name: &str, room: &str) -> Vec<u8> {
+    /// The hello of a client coming online, and the replay of its room.
+    fn greeting(&self, state: &State, name: &str, room: Option<&str>, to: Frontend) -> Vec<u8> {
+        let online = state.clients.len() + 1;
         let hello = Event::Hello {
             name: name.to_string(),
-            room: room.to_string(),
+            room: room.map(str::to_string),
+            online,
+            max_online: state.max_online.max(online),
+            rooms: state.rooms.count(),
         };
-        let mut greeting = frontend.render(&hello);
+        let recipient = Recipient::new(&state.server_name, name);
+        let mut greeting = to.render(&hello, recipient);
         for line in &self.motd {
-            greeting.extend(frontend.render(&Event::Notice(line.clone())));
+            greeting.extend(to.render(&Event::Notice(line.clone()), recipient));
         }
-        greeting.extend(frontend.render(&self.replay(room)));
+        if let Some(room) = room {
+            greeting.extend(to.render(&self.replay(room), recipient));
+        }
         greeting
     }
 
@@ -372,14 +484,15 @@ impl Registry {
         }
     }
 
-    /// Takes a session offline and tells its rooms it left. Does nothing if
-    /// the session is already gone (kicked, dropped, or its name now belongs
-    /// to a newer connection).
-    pub(crate) fn depart(&self, session: &Session) {
+    /// Takes a session offline and tells its rooms it left (`reason` is
+    /// what IRC users see in its `QUIT`). Does nothing if the session is
+    /// already gone (kicked, dropped, or its name now belongs to a newer
+    /// connection).
+    pub(crate) fn depart(&self, session: &Session, reason: &str) {
         self.with_state(|state| {
             if let Ok(client) = state.client(session) {
                 let key = name_key(&client.name);
-                state.remove(&key, false, &self.history);
+                state.remove(&key, Leaving::Quit, reason);
             }
         });
     }
@@ -400,21 +513,19 @@ impl Registry {
         session: &Session,
         room: Option<&str>,
         text: &str,
-        action: bool,
+        style: Style,
     ) -> Result<(), ChatError> {
         self.with_state(|state| {
             let client = state.client(session)?;
             let key = name_key(&client.name);
-            let room = match room {
-                Some(room) if client.rooms.iter().any(|r| r == room) => room.to_string(),
-                Some(room) => return Err(ChatError::NotInRoom(room.to_string())),
-                None => client.current_room().ok_or(ChatError::NoRoom)?.clone(),
-            };
+            let via = client.frontend;
+            let room = client.pick_room(room)?;
             let message = Message {
                 room,
                 from: client.name.clone(),
                 text: text.to_string(),
-                action,
+                action: style == Style::Action,
+                time: clock::now_rfc3339(),
             };
             // Log before delivery, under the registry lock so the log's order
             // is the order everyone sees. The price: this one file write is
@@ -428,44 +539,73 @@ impl Registry {
             }
             state.messages += 1;
             let room = message.room.clone();
-            state.write_room(&room, Some(&key), &Event::Said(message));
+            let notice = style == Style::Notice;
+            let said = Event::Said {
+                message,
+                via,
+                notice,
+            };
+            state.write_room(&room, Some(&key), &said);
             Ok(())
         })
     }
 
-    /// Sends a direct message to `to`, or to the operator's console if
-    /// `to` is [`OPERATOR`] (with the console's echo off, it is lost
-    /// without a word, as on a pager nobody watches). Not logged.
-    pub(crate) fn direct(&self, session: &Session, to: &str, text: &str) -> Result<(), ChatError> {
+    /// Sends a direct message (or action) to `to`, or to the operator's
+    /// console if `to` is [`OPERATOR`] (with the console's echo off, it is
+    /// lost without a word, as on a pager nobody watches). Not logged.
+    /// Returns the recipient's away message, if they are away.
+    pub(crate) fn direct(
+        &self,
+        session: &Session,
+        to: &str,
+        text: &str,
+        style: Style,
+    ) -> Result<Option<String>, ChatError> {
         self.with_state(|state| {
-            let event = Event::Direct {
-                from: state.client(session)?.name.clone(),
-                text: text.to_string(),
-            };
+            let client = state.client(session)?;
+            let (from, via) = (client.name.clone(), client.frontend);
             let to_key = name_key(to);
             if to_key == OPERATOR {
-                state.echo(&mut Renderings::new(&event));
-                return Ok(());
+                let event = Event::Direct {
+                    from,
+                    via,
+                    to: OPERATOR.to_string(),
+                    text: text.to_string(),
+                    style,
+                };
+                state.echo(&event);
+                return Ok(None);
             }
-            if !state.clients.contains_key(&to_key) {
+            let Some(recipient) = state.clients.get(&to_key) else {
                 return Err(ChatError::NotOnline(to.to_string()));
-            }
+            };
+            let away = recipient.away.clone();
+            let event = Event::Direct {
+                from,
+                via,
+                to: recipient.name.clone(),
+                text: text.to_string(),
+                style,
+            };
             state.write(&to_key, &event);
-            Ok(())
+            Ok(away)
         })
     }
 
     /// Sends `[DM] server: text` to `to`, from the operator's console.
     pub(crate) fn direct_from_operator(&self, to: &str, text: &str) -> Result<(), ChatError> {
-        let event = Event::Direct {
-            from: OPERATOR.to_string(),
-            text: text.to_string(),
-        };
         self.with_state(|state| {
             let to_key = name_key(to);
-            if !state.clients.contains_key(&to_key) {
+            let Some(recipient) = state.clients.get(&to_key) else {
                 return Err(ChatError::NotOnline(to.to_string()));
-            }
+            };
+            let event = Event::Direct {
+                from: OPERATOR.to_string(),
+                via: Frontend::Terminal,
+                to: recipient.name.clone(),
+                text: text.to_string(),
+                style: Style::Plain,
+            };
             state.write(&to_key, &event);
             Ok(())
         })
@@ -473,8 +613,9 @@ impl Registry {
 
     /// Joins `room` (or, if already in it, makes it the current room).
     ///
-    /// Like [`enter`](Self::enter), the reply and replay are queued before
-    /// the client becomes a member, so live messages follow the replay.
+    /// Like [`enter`](Self::enter), the reply (with the room's topic and
+    /// members) and the replay are queued under the same lock that makes the
+    /// client a member, so live messages follow the replay.
     pub(crate) fn join(&self, session: &Session, room: &str) -> Result<(), ChatError> {
         self.with_state(|state| {
             let limits = state.limits;
@@ -495,37 +636,53 @@ impl Registry {
                 return Err(ChatError::TooManyRooms);
             }
             client.rooms.push(room.to_string());
-            let reply = [Event::YouJoined(room.to_string()), self.replay(room)];
-            state.write_all(&key, &reply);
+            let via = client.frontend;
             let joined = Event::Joined {
                 room: room.to_string(),
                 name,
+                via,
             };
             state.announce(room, &joined);
-            state.join_room(room, &key, &self.history);
+            state.join_room(room, &key);
+            let you_joined = Event::YouJoined {
+                room: room.to_string(),
+                topic: state.rooms.topic(room).cloned(),
+                names: state.names(room),
+            };
+            state.write_all(&key, &[you_joined, self.replay(room)]);
             Ok(())
         })
     }
 
-    /// Leaves `room` (default: the current room). Returns the room left.
-    pub(crate) fn leave(&self, session: &Session, room: Option<&str>) -> Result<String, ChatError> {
+    /// Leaves `room` (default: the current room), giving `reason` if any.
+    /// Returns the room left.
+    pub(crate) fn leave(
+        &self,
+        session: &Session,
+        room: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<String, ChatError> {
+        let reason = reason.map(str::to_string);
         self.with_state(|state| {
             let client = state.client(session)?;
             let (key, name) = (name_key(&client.name), client.name.clone());
-            let room = match room {
-                Some(room) => room.to_string(),
-                None => client.current_room().ok_or(ChatError::NoRoom)?.clone(),
+            let room = client.pick_room(room)?;
+            let via = client.frontend;
+            if let Some(i) = client.rooms.iter().position(|r| *r == room) {
+                client.rooms.remove(i);
+            }
+            state.leave_room(&room, &key);
+            let you_left = Event::YouLeft {
+                room: room.clone(),
+                reason: reason.clone(),
             };
-            let Some(i) = client.rooms.iter().position(|r| *r == room) else {
-                return Err(ChatError::NotInRoom(room));
-            };
-            client.rooms.remove(i);
-            state.leave_room(&room, &key, &self.history);
-            state.write(&key, &Event::YouLeft(room.clone()));
+            state.write(&key, &you_left);
             let left = Event::Left {
                 room: room.clone(),
                 name,
-                kicked: false,
+                via,
+                how: Leaving::Parted,
+                reason,
             };
             state.announce(&room, &left);
             Ok(room)
@@ -596,7 +753,7 @@ impl Registry {
             match room {
                 Some(room) if client.rooms.iter().any(|r| r == room) => Ok(room.to_string()),
                 Some(room) => Err(ChatError::NotInRoom(room.to_string())),
-                None => client.current_room().cloned().ok_or(ChatError::NoRoom),
+                None => client.pick_room(None),
             }
         })?;
         let messages = self.history.read_back(&room, count);
@@ -604,6 +761,122 @@ impl Registry {
             return Err(ChatError::NoHistory(room));
         }
         Ok(Event::Replay { room, messages })
+    }
+
+    /// Shows (`text: None`) or sets the topic of `room` (default: the
+    /// current room). Setting needs membership; everyone in the room, the
+    /// setter too, is told. An empty text clears the topic.
+    pub(crate) fn topic(
+        &self,
+        session: &Session,
+        room: Option<&str>,
+        text: Option<&str>,
+    ) -> Result<(), ChatError> {
+        let key = name_key(&session.name);
+        self.with_state(|state| {
+            let client = state.client(session)?;
+            let via = client.frontend;
+            let picked = client.pick_room(room);
+            let room = match (room, text) {
+                (Some(room), None) if state.rooms.members(room).is_some() => room.to_string(),
+                (Some(room), None) => return Err(ChatError::NoSuchRoom(room.to_string())),
+                _ => picked?,
+            };
+            let Some(text) = text else {
+                let topic = state.rooms.topic(&room).cloned();
+                state.write(&key, &Event::Topic { room, topic });
+                return Ok(());
+            };
+            let topic = Some(Topic {
+                text: text.to_string(),
+                by: session.name.clone(),
+                at: clock::unix_secs(),
+            });
+            state
+                .rooms
+                .set_topic(&room, topic.filter(|t| !t.text.is_empty()));
+            let set = Event::TopicSet {
+                room: room.clone(),
+                name: session.name.clone(),
+                via,
+                text: text.to_string(),
+            };
+            state.write_room(&room, None, &set);
+            Ok(())
+        })
+    }
+
+    /// Marks a session away with a reason, or back (`None`).
+    pub(crate) fn set_away(&self, session: &Session, away: Option<&str>) -> Result<(), ChatError> {
+        self.with_state(|state| {
+            state.client(session)?.away = away.map(str::to_string);
+            Ok(())
+        })
+    }
+
+    /// Records the real name an IRC client gave.
+    pub(crate) fn set_realname(&self, session: &Session, realname: &str) -> Result<(), ChatError> {
+        self.with_state(|state| {
+            state.client(session)?.realname = Some(realname.to_string());
+            Ok(())
+        })
+    }
+
+    /// Someone online, by name (ignoring case).
+    pub(crate) fn person(&self, name: &str) -> Option<Person> {
+        self.with_state(|state| state.clients.get(&name_key(name)).map(Person::of))
+    }
+
+    /// The members of `room`, sorted ignoring case.
+    pub(crate) fn people_in(&self, room: &str) -> Result<Vec<Person>, ChatError> {
+        self.with_state(|state| {
+            let members = state
+                .rooms
+                .members(room)
+                .ok_or_else(|| ChatError::NoSuchRoom(room.to_string()))?;
+            Ok(members
+                .iter()
+                .filter_map(|key| state.clients.get(key))
+                .map(Person::of)
+                .collect())
+        })
+    }
+
+    /// Every room with its member count and topic, sorted by name.
+    pub(crate) fn listing(&self) -> Vec<Listing> {
+        self.with_state(|state| {
+            state
+                .rooms
+                .list()
+                .map(|(room, members)| Listing {
+                    room: room.to_string(),
+                    members,
+                    topic: state.rooms.topic(room).cloned(),
+                })
+                .collect()
+        })
+    }
+
+    /// How many clients are online, the most there ever were at once, and
+    /// how many rooms exist (IRC's `LUSERS`).
+    pub(crate) fn population(&self) -> (usize, usize, usize) {
+        self.with_state(|s| (s.clients.len(), s.max_online, s.rooms.count()))
+    }
+
+    /// Everyone online whose name matches an IRC mask (`*` and `?` as
+    /// wildcards, ignoring case).
+    pub(crate) fn people_matching(&self, mask: &str) -> Vec<Person> {
+        let mask = name_key(mask);
+        self.with_state(|state| {
+            let mut people: Vec<(&String, Person)> = state
+                .clients
+                .iter()
+                .filter(|(key, _)| wildcard(&mask, key))
+                .map(|(key, client)| (key, Person::of(client)))
+                .collect();
+            people.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            people.into_iter().map(|(_, person)| person).collect()
+        })
     }
 
     /// Whether someone is online under `name` (ignoring case).
@@ -657,11 +930,8 @@ impl Registry {
     /// notice).
     pub(crate) fn broadcast(&self, event: &Event) {
         self.with_state(|state| {
-            let keys: Vec<String> = state.clients.keys().cloned().collect();
-            let mut renderings = Renderings::new(event);
-            for key in keys {
-                state.write_rendered(&key, &mut renderings);
-            }
+            let keys: BTreeSet<String> = state.clients.keys().cloned().collect();
+            state.write_each(&keys, event);
         });
     }
 
@@ -672,12 +942,16 @@ impl Registry {
         let kicked = Event::Kicked {
             reason: reason.map(str::to_string),
         };
+        let why = match reason {
+            Some(reason) => format!("Kicked by the operator: {reason}"),
+            None => "Kicked by the operator".to_string(),
+        };
         self.with_state(|state| {
             if !state.clients.contains_key(&key) {
                 return Err(ChatError::NotOnline(name.to_string()));
             }
             state.write(&key, &kicked);
-            state.evict(&key, true, &self.history);
+            state.evict(&key, Leaving::Kicked, &why);
             Ok(())
         })
     }
@@ -686,15 +960,15 @@ impl Registry {
     /// how many messages were said since the start.
     pub(crate) fn counts(&self) -> Counts {
         self.with_state(|state| {
-            let browsers = state
-                .clients
-                .values()
-                .filter(|c| c.frontend == Frontend::Web)
-                .count();
+            let on = |frontend| {
+                let clients = state.clients.values();
+                clients.filter(|c| c.frontend == frontend).count()
+            };
             Counts {
-                terminals: state.clients.len() - browsers,
-                browsers,
-                rooms: state.rooms.list().count(),
+                terminals: on(Frontend::Terminal),
+                browsers: on(Frontend::Web),
+                irc: on(Frontend::Irc),
+                rooms: state.rooms.count(),
                 messages: state.messages,
             }
         })
@@ -738,55 +1012,87 @@ impl State {
         let Some(mut client) = self.clients.remove(old_key) else {
             return Err(ChatError::Gone);
         };
+        let old = mem::replace(&mut client.name, new.to_string());
         let renamed = Event::Renamed {
-            old: mem::replace(&mut client.name, new.to_string()),
+            old: old.clone(),
             new: new.to_string(),
+            via: client.frontend,
         };
         self.rooms.rename(&client.rooms, old_key, &new_key);
-        let neighbours: BTreeSet<String> = client
-            .rooms
-            .iter()
-            .filter_map(|room| self.rooms.members(room))
-            .flatten()
-            .filter(|member| **member != new_key)
-            .cloned()
-            .collect();
+        let neighbours = self.neighbours(&client.rooms, &new_key, false);
         self.by_id.insert(client.id, new_key.clone());
         self.clients.insert(new_key.clone(), client);
-        self.write(&new_key, &Event::NowKnownAs(new.to_string()));
-        let mut renderings = Renderings::new(&renamed);
-        self.echo(&mut renderings);
-        for member in &neighbours {
-            self.write_rendered(member, &mut renderings);
-        }
+        let now_known_as = Event::NowKnownAs {
+            old,
+            new: new.to_string(),
+        };
+        self.write(&new_key, &now_known_as);
+        self.echo(&renamed);
+        self.write_each(&neighbours, &renamed);
         Ok(())
     }
 
-    /// Queues an event to one client. If its outbox refuses it (the client
-    /// is too far behind), it is removed before the lock is released.
+    /// Queues an event to one client, rendered for it alone (a reply may
+    /// name its recipient). If its outbox refuses it (the client is too far
+    /// behind), it is removed before the lock is released.
     fn write(&mut self, key: &str, event: &Event) {
-        self.write_rendered(key, &mut Renderings::new(event));
+        self.write_all(key, std::slice::from_ref(event));
     }
 
     /// Queues several events to one client in one push, so they stay
     /// together (a reply and its replay).
     fn write_all(&mut self, key: &str, events: &[Event]) {
         if let Some(client) = self.clients.get(key) {
+            let to = Recipient::new(&self.server_name, &client.name);
             let bytes: Vec<u8> = events
                 .iter()
-                .flat_map(|event| client.frontend.render(event))
+                .flat_map(|event| client.frontend.render(event, to))
                 .collect();
             queue(client, key, &bytes, &mut self.dead, &mut self.to_schedule);
         }
     }
 
-    /// Queues an event, rendered for this client's frontend (or reused if
-    /// already rendered for that kind).
-    fn write_rendered(&mut self, key: &str, renderings: &mut Renderings) {
-        if let Some(client) = self.clients.get(key) {
-            let bytes = renderings.bytes(client.frontend);
-            queue(client, key, bytes, &mut self.dead, &mut self.to_schedule);
+    /// Queues one event to each of `keys`: rendered once per frontend kind,
+    /// then copied into each outbox.
+    fn write_each(&mut self, keys: &BTreeSet<String>, event: &Event) {
+        let mut renderings = Renderings::new(event, &self.server_name);
+        for key in keys {
+            if let Some(client) = self.clients.get(key) {
+                let bytes = renderings.bytes(client.frontend);
+                queue(client, key, bytes, &mut self.dead, &mut self.to_schedule);
+            }
         }
+    }
+
+    /// Everyone who shares one of `rooms` with `key` (not `key` itself),
+    /// each once; with `announced_only`, only in rooms small enough to be
+    /// told of comings and goings (see [`announce`](Self::announce)).
+    fn neighbours(&self, rooms: &[String], key: &str, announced_only: bool) -> BTreeSet<String> {
+        rooms
+            .iter()
+            .filter_map(|room| self.rooms.members(room))
+            .filter(|members| !announced_only || self.announced(members.len()))
+            .flatten()
+            .filter(|member| *member != key)
+            .cloned()
+            .collect()
+    }
+
+    /// The names of the members of `room`, as spelled, sorted by key.
+    fn names(&self, room: &str) -> Vec<String> {
+        self.rooms.members(room).map_or_else(Vec::new, |members| {
+            members
+                .iter()
+                .filter_map(|key| self.clients.get(key))
+                .map(|c| c.name.clone())
+                .collect()
+        })
+    }
+
+    /// Whether a room of `members` is told of joins and leaves.
+    fn announced(&self, members: usize) -> bool {
+        let max = self.limits.announce_max_members;
+        max == 0 || members <= max
     }
 
     /// Sends a join or leave notice to `room`, unless the room is bigger
@@ -797,8 +1103,7 @@ impl State {
     /// room` still tells who is there.
     fn announce(&mut self, room: &str, event: &Event) {
         let members = self.rooms.members(room).map_or(0, |m| m.len());
-        let max = self.limits.announce_max_members;
-        if max == 0 || members <= max {
+        if self.announced(members) {
             self.write_room(room, None, event);
         }
     }
@@ -807,8 +1112,8 @@ impl State {
     /// once per frontend kind, then copied into each outbox. The operator
     /// sees it too, in every room, even one that has just emptied.
     fn write_room(&mut self, room: &str, except: Option<&str>, event: &Event) {
-        let mut renderings = Renderings::new(event);
-        self.echo(&mut renderings);
+        let mut renderings = Renderings::new(event, &self.server_name);
+        self.echo_rendered(&mut renderings);
         let Some(members) = self.rooms.members(room) else {
             return;
         };
@@ -823,46 +1128,67 @@ impl State {
         }
     }
 
-    /// Adds a member to a room; the chat log learns when a room comes into
-    /// use, so it keeps that room's replay.
-    fn join_room(&mut self, room: &str, key: &str, history: &History) {
+    /// Adds a member to a room, noting a room that comes into use (the
+    /// chat log keeps its replay).
+    fn join_room(&mut self, room: &str, key: &str) {
         if self.rooms.members(room).is_none() {
-            history.room_in_use(room);
+            self.room_changes.push((room.to_string(), RoomUse::InUse));
         }
         self.rooms.join(room, key);
     }
 
-    /// Removes a member from a room; the chat log learns when a room
-    /// empties, so it may forget that room's replay (see `History`).
-    fn leave_room(&mut self, room: &str, key: &str, history: &History) {
+    /// Removes a member from a room, noting a room that empties (the chat
+    /// log may forget its replay: see `History`).
+    fn leave_room(&mut self, room: &str, key: &str) {
         self.rooms.leave(room, key);
         if self.rooms.members(room).is_none() {
-            history.room_emptied(room);
+            self.room_changes.push((room.to_string(), RoomUse::Emptied));
         }
     }
 
     /// Shows an event on the operator's console, in the terminal's format
     /// (never waits: see [`Feed`]).
-    fn echo(&mut self, renderings: &mut Renderings) {
+    fn echo(&self, event: &Event) {
+        self.echo_rendered(&mut Renderings::new(event, &self.server_name));
+    }
+
+    /// [`echo`](Self::echo), with the terminal form made (or reused) by
+    /// `renderings`.
+    fn echo_rendered(&self, renderings: &mut Renderings) {
         if let Some(feed) = &self.console {
             let bytes = renderings.bytes(Frontend::Terminal);
             feed.chat(&String::from_utf8_lossy(bytes));
         }
     }
 
-    /// Removes a client and tells its rooms it left.
-    fn remove(&mut self, key: &str, kicked: bool, history: &History) -> Option<Client> {
+    /// Removes a client and tells its rooms it left: a `Left` per room
+    /// (what a terminal shows), then one `Quit` to each neighbour (what an
+    /// IRC client shows).
+    fn remove(&mut self, key: &str, how: Leaving, reason: &str) -> Option<Client> {
+        let neighbours = match self.clients.get(key) {
+            Some(client) => self.neighbours(&client.rooms, key, true),
+            None => return None,
+        };
         let client = self.clients.remove(key)?;
         self.by_id.remove(&client.id);
+        let via = client.frontend;
         for room in &client.rooms {
-            self.leave_room(room, key, history);
+            self.leave_room(room, key);
             let left = Event::Left {
                 room: room.clone(),
                 name: client.name.clone(),
-                kicked,
+                via,
+                how,
+                reason: None,
             };
             self.announce(room, &left);
         }
+        let quit = Event::Quit {
+            name: client.name.clone(),
+            via,
+            reason: reason.to_string(),
+        };
+        self.write_each(&neighbours, &quit);
         Some(client)
     }
 
@@ -870,8 +1196,8 @@ impl State {
     /// closes its connection once what is queued for it has been sent: the
     /// handler's blocked read then returns, and the handler ends (its later
     /// calls here get `Gone`).
-    fn evict(&mut self, key: &str, kicked: bool, history: &History) {
-        if let Some(client) = self.remove(key, kicked, history) {
+    fn evict(&mut self, key: &str, how: Leaving, reason: &str) {
+        if let Some(client) = self.remove(key, how, reason) {
             client.outbox.close_after_flush(Shutdown::Both);
         }
     }
@@ -879,7 +1205,7 @@ impl State {
     /// Removes the clients whose outbox refused a line. Telling their rooms
     /// may overflow more outboxes; the loop ends because each turn removes a
     /// client (or finds it already gone).
-    fn reap(&mut self, history: &History) {
+    fn reap(&mut self) {
         while let Some(key) = self.dead.pop() {
             if let Some(client) = self.clients.get(&key) {
                 self.notes.push(format!(
@@ -887,9 +1213,35 @@ impl State {
                     client.addr, client.name
                 ));
             }
-            self.evict(&key, false, history);
+            self.evict(&key, Leaving::Quit, "Connection closed: not reading");
         }
     }
+}
+
+/// Whether `text` matches `mask`, where `*` is any run of characters and
+/// `?` any one.
+fn wildcard(mask: &str, text: &str) -> bool {
+    let (mask, text): (Vec<char>, Vec<char>) = (mask.chars().collect(), text.chars().collect());
+    // The classic backtracking matcher: remember the last `*` and retry
+    // from one character further when a later part fails.
+    let (mut m, mut t, mut star, mut mark) = (0, 0, None, 0);
+    while t < text.len() {
+        if m < mask.len() && (mask[m] == '?' || mask[m] == text[t]) {
+            m += 1;
+            t += 1;
+        } else if m < mask.len() && mask[m] == '*' {
+            star = Some(m);
+            mark = t;
+            m += 1;
+        } else if let Some(s) = star {
+            m = s + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    mask[m..].iter().all(|c| *c == '*')
 }
 
 /// Queues `bytes` in `client`'s outbox; notes the outbox for scheduling if
@@ -901,6 +1253,9 @@ fn queue(
     dead: &mut Vec<String>,
     to_schedule: &mut Vec<Arc<Outbox>>,
 ) {
+    if bytes.is_empty() {
+        return; // an event this client's frontend does not show
+    }
     match client.outbox.push(bytes) {
         Ok(true) => to_schedule.push(Arc::clone(&client.outbox)),
         Ok(false) => {}
@@ -938,7 +1293,7 @@ mod tests {
             let (history, _) = History::open(&dir.join("history.log"), 5, 0).expect("history");
             let (writers, _threads) = Writers::start(1).expect("writers");
             Fixture {
-                registry: Registry::new(history, writers, "general", LIMITS),
+                registry: Registry::new(history, writers, ("general", "lanchat.local"), LIMITS),
                 dir,
                 listener: TcpListener::bind("127.0.0.1:0").expect("bind"),
                 next_id: 1,
@@ -989,6 +1344,17 @@ mod tests {
     }
 
     #[test]
+    fn wildcards_match_as_irc_masks_do() {
+        assert!(wildcard("*", "alice"));
+        assert!(wildcard("al*", "alice"));
+        assert!(wildcard("a?ice", "alice"));
+        assert!(wildcard("*i*e", "alice"));
+        assert!(!wildcard("al", "alice"));
+        assert!(!wildcard("b*", "alice"));
+        assert!(wildcard("alice", "alice"));
+    }
+
+    #[test]
     fn a_panic_under_the_lock_does_not_stop_the_registry() {
         let mut fixture = Fixture::new("poison");
         let (alice, mut alice_reader) = fixture.join("alice");
@@ -1006,10 +1372,10 @@ mod tests {
         // ...and the registry goes on: messages flow, and the panicking
         // client's clean-up (its guard takes it offline) frees its name.
         registry
-            .say(&alice, None, "still here", false)
+            .say(&alice, None, "still here", Style::Plain)
             .expect("say");
         assert_eq!(next_line(&mut bob_reader), "[#general] alice: still here\n");
-        registry.depart(&alice);
+        registry.depart(&alice, "Quit");
         assert_eq!(next_line(&mut bob_reader), "* alice left #general\n");
         assert!(!registry.is_online("alice"));
         let (_alice_again, _reader) = fixture.join("alice");
@@ -1020,14 +1386,14 @@ mod tests {
         let mut fixture = Fixture::new("reuse");
         let (old, _old_reader) = fixture.join("alice");
         let registry = &fixture.registry;
-        registry.depart(&old);
+        registry.depart(&old, "Quit");
         let (_new, _new_reader) = fixture.join("alice");
         // The old connection's guard runs late (say, after a panic) with
         // the same name but its own id: the new alice stays.
-        fixture.registry.depart(&old);
+        fixture.registry.depart(&old, "Quit");
         assert!(fixture.registry.is_online("alice"));
         assert_eq!(
-            fixture.registry.say(&old, None, "ghost", false),
+            fixture.registry.say(&old, None, "ghost", Style::Plain),
             Err(ChatError::Gone)
         );
     }

@@ -37,7 +37,7 @@ use crate::outbox::{Outbox, Writers};
 use crate::registry::{ConnId, Limits, Registry};
 use crate::throttle::Throttle;
 use crate::web::{self, WebContext};
-use crate::{clock, handler, log, protocol};
+use crate::{clock, handler, irc, irc_handler, log, protocol};
 
 /// Writer threads, which send what is queued in the clients' outboxes. A
 /// writer is busy only for the length of a `write` system call, unless a
@@ -129,6 +129,8 @@ enum Kind {
     Chat,
     /// HTTP, for the web page.
     Web,
+    /// IRC, for IRC clients.
+    Irc,
 }
 
 /// The web page's accept loop (which hands back its connections' threads
@@ -139,6 +141,7 @@ type WebThreads = (JoinHandle<Vec<JoinHandle<()>>>, JoinHandle<()>);
 pub struct Server {
     listener: TcpListener,
     web_listener: Option<TcpListener>,
+    irc_listener: Option<TcpListener>,
     shared: Arc<Shared>,
     writers: Arc<Writers>,
     writer_threads: Vec<JoinHandle<()>>,
@@ -152,26 +155,29 @@ pub struct ServerHandle {
 
 impl Server {
     /// Opens the chat log and the accounts, and binds the listening sockets
-    /// (the chat's, and the web page's unless `[web]` is disabled).
+    /// (the chat's, the web page's unless `[web]` is disabled, and the IRC
+    /// one unless `[irc]` is).
     pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
         let (history, accounts) = open_files(&config)?;
         let (listener, wake_addr) = listen(&config.host, config.port)?;
         let mut wake_addrs = vec![wake_addr];
-        let web_listener = match config.web.enabled {
+        let mut optional = |enabled, host: &str, port| match enabled {
             true => {
-                let (listener, wake_addr) = listen(&config.web.host, config.web.port)?;
+                let (listener, wake_addr) = listen(host, port)?;
                 wake_addrs.push(wake_addr);
-                Some(listener)
+                Ok(Some(listener))
             }
-            false => None,
+            false => Ok::<_, ServerError>(None),
         };
+        let web_listener = optional(config.web.enabled, &config.web.host, config.web.port)?;
+        let irc_listener = optional(config.irc.enabled, &config.irc.host, config.irc.port)?;
         let (writers, writer_threads) =
             Writers::start(WRITER_THREADS).map_err(ServerError::Threads)?;
         let feed = Arc::new(Feed::new(FEED_LINES));
         let mut registry = Registry::new(
             history,
             Arc::clone(&writers),
-            &config.default_room,
+            (&config.default_room, &config.irc.name),
             Limits {
                 announce_max_members: config.announce_max_members,
                 max_rooms_per_client: config.max_rooms_per_client,
@@ -185,6 +191,7 @@ impl Server {
         Ok(Server {
             listener,
             web_listener,
+            irc_listener,
             writers,
             writer_threads,
             shared: Arc::new(Shared {
@@ -213,6 +220,11 @@ impl Server {
         self.web_listener.as_ref()?.local_addr().ok()
     }
 
+    /// The IRC listener's address, if it is enabled.
+    pub fn irc_addr(&self) -> Option<SocketAddr> {
+        self.irc_listener.as_ref()?.local_addr().ok()
+    }
+
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             shared: Arc::clone(&self.shared),
@@ -227,10 +239,21 @@ impl Server {
     /// If the web page's threads cannot be started, nothing is served: the
     /// server shuts down again and says why.
     pub fn run(mut self) -> Result<(), ServerError> {
+        let irc = match self.start_irc() {
+            Ok(irc) => irc,
+            Err(e) => {
+                self.shut_down(Vec::new());
+                return Err(ServerError::Threads(e));
+            }
+        };
         let (web, janitor) = match self.start_web() {
             Ok(Some((web, janitor))) => (Some(web), Some(janitor)),
             Ok(None) => (None, None),
             Err(e) => {
+                self.handle().shutdown(); // wakes the IRC accept loop, which ends
+                if let Some(irc) = irc {
+                    let _ = irc.join();
+                }
                 self.shut_down(Vec::new());
                 return Err(ServerError::Threads(e));
             }
@@ -238,14 +261,28 @@ impl Server {
         let mut threads = accept_loop(&self.listener, &self.shared, Kind::Chat);
         // The web loop hands back its client threads, to be waited for with
         // ours; the janitor stops by itself within a second.
-        if let Some(Ok(web_threads)) = web.map(JoinHandle::join) {
-            threads.extend(web_threads);
+        for other in [web, irc].into_iter().flatten() {
+            if let Ok(their_threads) = other.join() {
+                threads.extend(their_threads);
+            }
         }
         if let Some(janitor) = janitor {
             let _ = janitor.join();
         }
         self.shut_down(threads);
         Ok(())
+    }
+
+    /// Starts the IRC listener's accept loop, if it is enabled.
+    fn start_irc(&mut self) -> io::Result<Option<JoinHandle<Vec<JoinHandle<()>>>>> {
+        let Some(listener) = self.irc_listener.take() else {
+            return Ok(None);
+        };
+        let shared = Arc::clone(&self.shared);
+        let accepting = thread::Builder::new()
+            .name("irc accept".into())
+            .spawn(move || accept_loop(&listener, &shared, Kind::Irc))?;
+        Ok(Some(accepting))
     }
 
     /// Starts the web page's accept loop and janitor, if it is enabled. If
@@ -390,6 +427,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<
 fn refuse(stream: &TcpStream, kind: Kind, why: &str) {
     let refusal = match kind {
         Kind::Chat => protocol::error(why).into_bytes(),
+        Kind::Irc => irc::render::closing_link("*", why).into_bytes(),
         Kind::Web => web::http::text(web::http::Status::ServiceUnavailable, &protocol::error(why)),
     };
     let mut writer = stream;
@@ -424,7 +462,7 @@ fn admit(
     // enough; `try_clone` would cost a file descriptor per clone.
     let stream = Arc::new(stream);
     let outbox = match kind {
-        Kind::Chat => {
+        Kind::Chat | Kind::Irc => {
             let stall_limit = Duration::from_millis(config.write_timeout_ms);
             let limit = config.send_queue_bytes;
             Some(Outbox::new(Arc::clone(&stream), limit, stall_limit))
@@ -450,15 +488,16 @@ fn admit(
         id,
     };
     let name = match kind {
-        Kind::Chat => {
-            log!("client {addr} connected");
-            format!("client {addr}")
-        }
+        Kind::Chat => format!("client {addr}"),
         Kind::Web => format!("web {addr}"),
+        Kind::Irc => format!("irc {addr}"),
     };
+    if !matches!(kind, Kind::Web) {
+        log!("{name} connected");
+    }
     let spawned = thread::Builder::new()
         .name(name)
-        .spawn(move || serve(place, stream, outbox, addr));
+        .spawn(move || serve(place, stream, (kind, outbox), addr));
     match spawned {
         Ok(thread) => Some(thread),
         Err(e) => {
@@ -497,17 +536,28 @@ fn set_up_socket(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
     stream.set_write_timeout(Some(Duration::from_millis(config.write_timeout_ms)))
 }
 
-/// One connection's thread: the terminal handler, or one HTTP request.
-fn serve(place: Place, stream: Arc<TcpStream>, outbox: Option<Arc<Outbox>>, addr: SocketAddr) {
+/// One connection's thread: the terminal handler, the IRC handler, or one
+/// HTTP request.
+fn serve(
+    place: Place,
+    stream: Arc<TcpStream>,
+    (kind, outbox): (Kind, Option<Arc<Outbox>>),
+    addr: SocketAddr,
+) {
     let shared = &place.shared;
     let ctx = shared.context();
-    match outbox {
-        Some(outbox) => {
+    match (kind, outbox) {
+        (Kind::Chat, Some(outbox)) => {
             if let Err(e) = handler::run(stream, outbox, place.id, addr, &ctx) {
                 log!("client {addr}: {e}");
             }
         }
-        None => {
+        (Kind::Irc, Some(outbox)) => {
+            if let Err(e) = irc_handler::run(stream, outbox, place.id, addr, &ctx) {
+                log!("irc {addr}: {e}");
+            }
+        }
+        _ => {
             let web = WebContext {
                 chat: ctx,
                 sessions: &shared.sessions,
@@ -686,11 +736,12 @@ impl ServerHandle {
             Err(_) => "closed",
         };
         format!(
-            "status: {open}; up {}; online: {} terminal, {} web; connections: {}; \
+            "status: {open}; up {}; online: {} terminal, {} web, {} irc; connections: {}; \
              accounts: {}; rooms: {}; messages since start: {}",
             clock::span(shared.started.elapsed().as_secs()),
             counts.terminals,
             counts.browsers,
+            counts.irc,
             shared.admission.open_count(),
             shared.accounts.names().len(),
             counts.rooms,

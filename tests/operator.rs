@@ -374,7 +374,7 @@ fn status_tells_uptime_connections_accounts_rooms_messages_and_state() {
     let line = server.console_reply();
     assert!(line.starts_with("* status: open; up "), "{line}");
     for part in [
-        "online: 2 terminal, 0 web",
+        "online: 2 terminal, 0 web, 0 irc",
         "connections: 2",
         "accounts: 1",
         "rooms: 1",

@@ -117,7 +117,7 @@ impl Sessions {
         };
         let name = {
             let (session, _) = &*web.chat();
-            ctx.registry.depart(session);
+            ctx.registry.depart(session, why);
             session.name().to_string()
         };
         web.outbox.close_after_flush(Shutdown::Both);

@@ -61,6 +61,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The web page's address.
     pub web_addr: SocketAddr,
+    /// The IRC listener's address.
+    pub irc_addr: SocketAddr,
     /// Lines the server printed on stdout after `listening on ...`.
     stdout_lines: Receiver<String>,
     pub dir: TempDir,
@@ -82,21 +84,27 @@ impl TestServer {
     /// Starts a server in an existing directory: used to restart a server on
     /// the same history file.
     pub fn in_dir(dir: TempDir, extra: &str) -> TestServer {
-        TestServer::in_dir_with_web(dir, extra, "")
+        TestServer::in_dir_with(dir, extra, "", "")
     }
 
     /// Starts a server whose `[server]` section also holds `extra` and
     /// whose `[web]` section also holds `web_extra` (not `port`).
     pub fn with_web_config(extra: &str, web_extra: &str) -> TestServer {
-        TestServer::in_dir_with_web(TempDir::new(), extra, web_extra)
+        TestServer::in_dir_with(TempDir::new(), extra, web_extra, "")
     }
 
-    fn in_dir_with_web(dir: TempDir, extra: &str, web_extra: &str) -> TestServer {
+    /// Like [`TestServer::in_dir`], with `irc_extra` in the `[irc]` section.
+    pub fn in_dir_with_irc(dir: TempDir, extra: &str, irc_extra: &str) -> TestServer {
+        TestServer::in_dir_with(dir, extra, "", irc_extra)
+    }
+
+    fn in_dir_with(dir: TempDir, extra: &str, web_extra: &str, irc_extra: &str) -> TestServer {
         let config = format!(
-            "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"{}\"\n{}\n\n[web]\nport = 0\n{}\n",
+            "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"{}\"\n{}\n\n[web]\nport = 0\n{}\n\n[irc]\nport = 0\n{}",
             dir.path().join("history.log").display(),
             extra,
-            web_extra
+            web_extra,
+            irc_extra
         );
         let config_path = dir.path().join("config.toml");
         fs::write(&config_path, config).expect("write test config");
@@ -148,11 +156,21 @@ impl TestServer {
             .unwrap_or_else(|| panic!("unexpected second line: {second:?}"))
             .parse()
             .expect("address after `web on`");
+        // Then the IRC listener's.
+        let third = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the `irc on` line");
+        let irc_addr = third
+            .strip_prefix("irc on ")
+            .unwrap_or_else(|| panic!("unexpected third line: {third:?}"))
+            .parse()
+            .expect("address after `irc on`");
         TestServer {
             child,
             stdin,
             addr,
             web_addr,
+            irc_addr,
             stdout_lines: rx,
             dir,
         }
