@@ -104,6 +104,7 @@ mod crowd;
 mod handshake;
 mod histogram;
 mod inbox;
+mod irc;
 mod message;
 mod net;
 mod notes;
@@ -113,6 +114,7 @@ mod report;
 mod resources;
 mod schedule;
 mod shared;
+mod sse;
 mod stalled;
 mod tally;
 
@@ -124,7 +126,7 @@ use std::time::Duration;
 use churn::Churn;
 use crowd::Crowd;
 pub use options::Options;
-use options::{Mode, ReaderKind, USAGE};
+use options::{Mode, ReaderKind, WayIn, USAGE};
 pub use report::Report;
 use report::{ChurnResult, StepResult};
 use resources::{server_memory, CpuClock};
@@ -221,8 +223,14 @@ pub fn run_with(options: &Options) -> Result<Report, String> {
 
 /// Connects the measured clients, saying on stderr what it is doing.
 fn connect_crowd(options: &Options, shared: &Arc<Shared>) -> Result<Crowd, String> {
+    let receivers = match options.receivers {
+        WayIn::Terminal => String::new(),
+        WayIn::Irc(addr) | WayIn::Sse(addr) => {
+            format!("; receivers over {} at {addr}", options.receivers)
+        }
+    };
     eprintln!(
-        "loadgen: connecting {} clients to {} ({} readers)",
+        "loadgen: connecting {} clients to {} ({} readers{receivers})",
         options.clients,
         options.addr,
         match options.readers {
