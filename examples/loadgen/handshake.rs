@@ -1,6 +1,9 @@
 //! Joining the chat: connect, read the welcome line, send a name, read up to
-//! the hello line. Every client of the run comes through here, the measured
-//! crowd and the stalled clients alike.
+//! the hello line. Every terminal client of the run comes through here: the
+//! measured crowd (or only its senders, with `--receivers irc` or `sse`) and
+//! the stalled clients. The other ways in (`irc`, `sse`) open their sockets
+//! and make their clients with the same two helpers, `open` and
+//! `registered`.
 //!
 //! The handshake reads through the client's `Inbox`, which the client's
 //! reader then keeps: whatever arrived together with the hello line (the
