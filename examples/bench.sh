@@ -37,7 +37,7 @@
 #   examples/bench.sh --ab main~3                 # every scenario, 3 + 3 runs
 #   examples/bench.sh --ab main --only 6,8 --runs 5
 #
-# It takes about 8 minutes on two cores (2 with --quick; twice as long, and
+# It takes about 12 minutes on two cores (3 with --quick; twice as long, and
 # a build, with --ab). The generator and the server share the machine, so
 # leave it otherwise idle meanwhile; the generator's share of the CPU is in
 # the table, to show how much it took. All traffic goes to 127.0.0.1.
