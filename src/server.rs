@@ -346,6 +346,8 @@ impl Server {
         }
         self.shared.registry.flush_history();
         log!("stopped");
+        // The log's own thread writes the last lines before `main` returns.
+        log::flush(Duration::from_secs(2));
     }
 }
 
