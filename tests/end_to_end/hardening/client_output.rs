@@ -8,9 +8,8 @@
 //! below 0x20 except the newline, no DEL, and no C1 code (U+0080 to U+009F)
 //! encoded as UTF-8.
 
-mod common;
-
-use common::TempDir;
+use super::one_at_a_time;
+use crate::support::TempDir;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -85,6 +84,7 @@ fn fake_server(listener: TcpListener) -> Result<(), String> {
 
 #[test]
 fn the_client_prints_no_control_character_whatever_the_server_sends() {
+    let _turn = one_at_a_time();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake server");
     let port = listener.local_addr().unwrap().port();
     let server = thread::spawn(move || fake_server(listener));

@@ -7,11 +7,9 @@
 //! name sent, and close right after logging in. A leak of one descriptor or
 //! one thread per connection in any of those paths shows up as thousands.
 
-mod common;
-mod hardening_support;
-
-use common::TestServer;
-use hardening_support::{panics, seed_from_env, settle, steady_usage, users_becomes, Peer, Rng};
+use super::one_at_a_time;
+use crate::support::TestServer;
+use crate::support::{panics, seed_from_env, settle, steady_usage, users_becomes, Peer, Rng};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
@@ -86,6 +84,7 @@ fn cycle(addr: SocketAddr, rng: &mut Rng, name: &str) -> Result<(), String> {
 
 #[test]
 fn two_thousand_connect_disconnect_cycles_leak_no_thread_or_descriptor() {
+    let _turn = one_at_a_time();
     let seed = seed_from_env("FUZZ_SEED");
     let mut server = TestServer::with_config("max_clients_per_ip = 0");
     let pid = server.pid();

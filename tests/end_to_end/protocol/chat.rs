@@ -2,9 +2,7 @@
 //! and every command with its replies, errors and usage lines
 //! (docs/PROTOCOL.md, "Lines from a client" and its "Details").
 
-mod common;
-
-use common::{TestClient, TestServer};
+use crate::support::{TestClient, TestServer};
 
 const NO_ROOM: &str = "! you are not in any room (try /join <room>)";
 const BAD_ROOM: &str = "! room names are 1 to 32 characters from A-Z a-z 0-9 _ -";

@@ -5,11 +5,9 @@
 //! disturbed: the clients inside get every message, in order, and nothing
 //! else (no notice about connections that never got in).
 
-mod common;
-mod hardening_support;
-
-use common::TestServer;
-use hardening_support::{panics, users_becomes, Event, Peer};
+use super::one_at_a_time;
+use crate::support::TestServer;
+use crate::support::{panics, users_becomes, Event, Peer};
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
@@ -108,6 +106,7 @@ fn refusals_do_not_disturb_the_chat(config: &str, refusal: &str) {
 
 #[test]
 fn connections_over_the_per_address_limit_are_refused_without_disturbing_the_chat() {
+    let _turn = one_at_a_time();
     refusals_do_not_disturb_the_chat(
         "max_clients_per_ip = 3\nrate_limit_per_sec = 0",
         "! too many connections from your address",
@@ -116,6 +115,7 @@ fn connections_over_the_per_address_limit_are_refused_without_disturbing_the_cha
 
 #[test]
 fn connections_to_a_full_server_are_refused_without_disturbing_the_chat() {
+    let _turn = one_at_a_time();
     refusals_do_not_disturb_the_chat(
         "max_clients = 3\nmax_clients_per_ip = 0\nrate_limit_per_sec = 0",
         "! server full",

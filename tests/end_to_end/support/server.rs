@@ -5,10 +5,8 @@
 //! has a read timeout, so a bug fails a test instead of hanging it, and the
 //! server is killed when the `TestServer` is dropped, even if the test panics.
 
-#![allow(dead_code)] // each test file uses a different part of this helper
-
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -332,28 +330,6 @@ impl TestClient {
             }
         }
         panic!("the server did not close the connection");
-    }
-
-    /// Reads whatever raw bytes arrive within `wait` (for tests of framing).
-    pub fn read_available(&mut self, wait: Duration) -> Vec<u8> {
-        let stream = self.reader.get_ref();
-        stream.set_read_timeout(Some(wait)).expect("set timeout");
-        let mut out = self.reader.buffer().to_vec();
-        let consumed = out.len();
-        self.reader.consume(consumed);
-        let mut chunk = [0u8; 4096];
-        loop {
-            match self.reader.get_mut().read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => out.extend_from_slice(&chunk[..n]),
-                Err(_) => break,
-            }
-        }
-        let stream = self.reader.get_ref();
-        stream
-            .set_read_timeout(Some(READ_TIMEOUT))
-            .expect("set timeout");
-        out
     }
 
     /// Half-closes the sending side, as a client at end of input does.

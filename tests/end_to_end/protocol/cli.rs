@@ -2,10 +2,8 @@
 //! 1 runtime failure, 2 bad usage or config), their one-line error messages,
 //! and the terminal client driven through a pipe.
 
-mod common;
-
+use crate::support::{TempDir, TestServer};
 use assert_cmd::Command;
-use common::{TempDir, TestServer};
 use predicates::prelude::*;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};

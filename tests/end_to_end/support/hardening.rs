@@ -12,8 +12,6 @@
 //! Linux only: process figures come from `/proc/<pid>/status`,
 //! `/proc/<pid>/stat` and `/proc/<pid>/fd`.
 
-#![allow(dead_code)] // each test file uses a different part of this module
-
 use std::fs;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

@@ -6,12 +6,12 @@
 //! HTTP with JSON. `chromedriver` listens on a port and turns each request
 //! ("type this into that element", "click it") into what a person's keyboard
 //! and mouse would do in Chromium. Our WebDriver client is a small Python
-//! script using only the standard library, `tests/browser/webdriver_test.py`.
-//! The scenario itself stays here, in Rust, next to the terminal clients it
-//! talks to: the test writes one command a line to the script's stdin
-//! (`say hello`) and reads its answer from its stdout (`ok`, or `fail why`),
-//! so what the browser does and what the terminal clients see interleave in
-//! one readable order.
+//! script using only the standard library, `webdriver_test.py` next to this
+//! file. The scenario itself stays here, in Rust, next to the terminal
+//! clients it talks to: the test writes one command a line to the script's
+//! stdin (`say hello`) and reads its answer from its stdout (`ok`, or
+//! `fail why`), so what the browser does and what the terminal clients see
+//! interleave in one readable order.
 //!
 //! It needs `python3` and Debian's `chromium` and `chromium-driver`. On a
 //! machine without them the test is skipped with a notice saying how to
@@ -26,8 +26,6 @@
 
 #![cfg(unix)] // process groups, to clean up after Chromium
 
-mod common;
-
 use std::env;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
@@ -39,7 +37,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, TestServer};
+use crate::support::{TempDir, TestServer};
 
 /// The whole browser session, from starting chromedriver to the last click.
 const WHOLE_TEST: Duration = Duration::from_secs(60);
@@ -119,7 +117,7 @@ fn skip(missing: &str) {
     // test harness captures `eprintln!` from passing tests and shows it only
     // with `--nocapture`, and a skipped test should not pass unnoticed.
     let notice = format!(
-        "\nnotice: SKIPPED the browser test (tests/browser.rs): {missing}.\n\
+        "\nnotice: SKIPPED the browser test (tests/end_to_end/web/browser.rs): {missing}.\n\
          notice: to run it, install Chromium and its WebDriver: `{INSTALL}`\n\n"
     );
     let _ = std::io::stderr().write_all(notice.as_bytes());
@@ -215,10 +213,10 @@ struct Browser {
     commands: ChildStdin,
     answers: Receiver<String>,
     deadline: Instant,
-    // Held for its `Drop`, which runs after ours has stopped the script:
-    // fields drop in order, the browser first, then its profile's directory.
-    #[allow(dead_code)]
-    chromedriver: Chromedriver,
+    // Held only for its `Drop` (hence the `_`, which tells the compiler it
+    // is never read), which runs after ours has stopped the script: fields
+    // drop in order, the browser first, then its profile's directory.
+    _chromedriver: Chromedriver,
     /// Chromium's profile and the logs of chromedriver and the script.
     dir: TempDir,
 }
@@ -234,7 +232,7 @@ impl Browser {
         let port = free_port();
         let chromedriver = Chromedriver::start(&tools.chromedriver, port, &dir);
         let script_path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/webdriver_test.py");
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/end_to_end/web/webdriver_test.py");
         let mut script = Command::new(&tools.python)
             .arg(script_path)
             .arg(page)
@@ -264,7 +262,7 @@ impl Browser {
             commands,
             answers,
             deadline,
-            chromedriver,
+            _chromedriver: chromedriver,
             dir,
         };
         browser.answer("start Chromium and open the page");

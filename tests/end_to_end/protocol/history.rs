@@ -3,9 +3,7 @@
 //! read defensively when a line is torn or garbled (docs/PROTOCOL.md,
 //! "History").
 
-mod common;
-
-use common::{TempDir, TestClient, TestServer};
+use crate::support::{TempDir, TestClient, TestServer};
 use std::fs;
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -10,18 +10,16 @@
 //! connections used have all been given back.
 //!
 //! Replay a failure with the seed printed in its message:
-//! `FUZZ_SEED=1234 cargo test --test hardening_fuzz`.
+//! `FUZZ_SEED=1234 cargo test --test end_to_end hardening::fuzz`.
 //!
 //! The rate limit is off (`rate_limit_per_sec = 0`): with it on, most fuzz
 //! lines would be dropped by the limiter before they reached the parser and
 //! the dispatcher, which are what this test is after. The limiter has a
-//! test of its own (`hardening_flood`).
+//! test of its own (`hardening::flood`).
 
-mod common;
-mod hardening_support;
-
-use common::TestServer;
-use hardening_support::{
+use super::one_at_a_time;
+use crate::support::TestServer;
+use crate::support::{
     panics, seed_from_env, settle, steady_usage, users_becomes, Event, Peer, Rng, Usage,
 };
 use std::sync::{Arc, Mutex};
@@ -258,6 +256,7 @@ fn fuzz_connection(
 
 #[test]
 fn server_survives_protocol_fuzz_and_gives_back_its_resources() {
+    let _turn = one_at_a_time();
     let seed = seed_from_env("FUZZ_SEED");
     let mut server = TestServer::with_config(
         "max_clients_per_ip = 0\nrate_limit_per_sec = 0\npassword_iterations = 1000",

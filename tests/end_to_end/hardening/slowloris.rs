@@ -4,11 +4,9 @@
 //! while they wait they cost a thread each but take nothing from the others:
 //! a new client still logs in and chats at once.
 
-mod common;
-mod hardening_support;
-
-use common::TestServer;
-use hardening_support::{panics, settle, steady_usage, Peer, Usage};
+use super::one_at_a_time;
+use crate::support::TestServer;
+use crate::support::{panics, settle, steady_usage, Peer, Usage};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::thread;
@@ -81,6 +79,7 @@ fn trickle_all(mut tricklers: Vec<Trickler>, until: Instant) -> Vec<Trickler> {
 
 #[test]
 fn trickling_handshakes_are_cut_off_and_do_not_keep_others_out() {
+    let _turn = one_at_a_time();
     let mut server = TestServer::with_config("handshake_timeout_secs = 3\nmax_clients_per_ip = 0");
     let pid = server.pid();
     let addr = server.addr;

@@ -14,11 +14,9 @@
 //! every other test, and the limit applies from the next descriptor it
 //! opens.
 
-mod common;
-mod hardening_support;
-
-use common::TestServer;
-use hardening_support::{cpu_ticks, fds, panics, Peer, TICKS_PER_SEC};
+use super::one_at_a_time;
+use crate::support::TestServer;
+use crate::support::{cpu_ticks, fds, panics, Peer, TICKS_PER_SEC};
 use std::fs;
 use std::io::{ErrorKind, Read};
 use std::net::TcpStream;
@@ -104,6 +102,7 @@ fn first_answers(streams: &mut [TcpStream], within: Duration) -> Vec<Answer> {
 
 #[test]
 fn out_of_descriptors_the_server_answers_every_connection_and_recovers() {
+    let _turn = one_at_a_time();
     let mut server = TestServer::with_config("max_clients_per_ip = 0\nrate_limit_per_sec = 0");
     let pid = server.pid();
     let addr = server.addr;

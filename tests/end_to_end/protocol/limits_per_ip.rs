@@ -1,9 +1,7 @@
 //! Connection limits: `max_clients_per_ip` connections at once from one
 //! address, and `max_clients` in all (docs/PROTOCOL.md, "Handshake").
 
-mod common;
-
-use common::{TestClient, TestServer};
+use crate::support::{TestClient, TestServer};
 use std::thread;
 use std::time::{Duration, Instant};
 

@@ -2,9 +2,7 @@
 //! whatever way they arrive, cap their length in bytes, refuse bad UTF-8, and
 //! strip control characters (docs/PROTOCOL.md, "Framing").
 
-mod common;
-
-use common::{TestClient, TestServer};
+use crate::support::{TestClient, TestServer};
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};

@@ -2,9 +2,7 @@
 //! refused one, the hello line, the join notice, the handshake deadline and
 //! the `max_clients` cap (docs/PROTOCOL.md, "Handshake").
 
-mod common;
-
-use common::{TestClient, TestServer};
+use crate::support::{TestClient, TestServer};
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A person at a browser, for tests/browser.rs: drives Chromium over WebDriver.
+"""A person at a browser, for browser.rs next to it: drives Chromium over WebDriver.
 
 WebDriver is plain HTTP with JSON bodies: chromedriver listens on a port, and
 each thing a person does (open a page, type, click) is one request, such as

@@ -19,11 +19,9 @@
 //! The rate limit is off: the load is the point here, and the core's
 //! messages must not be dropped by a limiter.
 
-mod common;
-mod hardening_support;
-
-use common::TestServer;
-use hardening_support::{
+use super::one_at_a_time;
+use crate::support::TestServer;
+use crate::support::{
     panics, rss_kb, seed_from_env, settle, steady_usage, users_becomes, wire_form, Event, Peer, Rng,
 };
 use std::collections::HashMap;
@@ -186,6 +184,7 @@ fn same_per_sender(expected: &[String], got: &[String]) -> Result<(), String> {
 
 #[test]
 fn two_hundred_clients_for_a_minute_lose_nothing_and_leak_nothing() {
+    let _turn = one_at_a_time();
     let seed = seed_from_env("FUZZ_SEED");
     let soak = soak_time();
     let mut server = TestServer::with_config("max_clients_per_ip = 0\nrate_limit_per_sec = 0");

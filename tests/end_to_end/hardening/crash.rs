@@ -7,11 +7,9 @@
 //! file is replaced atomically, so every registration that was confirmed
 //! survives, whenever the kill lands.
 
-mod common;
-mod hardening_support;
-
-use common::{TempDir, TestClient, TestServer};
-use hardening_support::{wire_form, Event, Peer};
+use super::one_at_a_time;
+use crate::support::{wire_form, Event, Peer};
+use crate::support::{TempDir, TestClient, TestServer};
 use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
@@ -92,6 +90,7 @@ impl Traffic {
 
 #[test]
 fn after_kill_9_every_delivered_message_is_in_the_log_and_a_torn_line_is_skipped() {
+    let _turn = one_at_a_time();
     let extra = "rate_limit_per_sec = 0\nmax_clients_per_ip = 0";
     let server = TestServer::with_config(extra);
     let traffic = Traffic::start(server.addr, 4);
@@ -204,6 +203,7 @@ fn register_until_killed(addr: SocketAddr, t: usize, stop: &AtomicBool) -> Vec<(
 
 #[test]
 fn after_kill_9_every_confirmed_registration_logs_in() {
+    let _turn = one_at_a_time();
     let extra = "password_iterations = 1000\naccounts_file = \"accounts.txt\"\n\
                  rate_limit_per_sec = 0\nmax_clients_per_ip = 0";
     let server = TestServer::in_dir(TempDir::new(), extra);

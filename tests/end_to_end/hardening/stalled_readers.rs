@@ -8,11 +8,9 @@
 //! the server's memory stays bounded, since what it holds for a client that
 //! does not read is capped.
 
-mod common;
-mod hardening_support;
-
-use common::TestServer;
-use hardening_support::{panics, rss_kb, users_becomes, Event, Peer};
+use super::one_at_a_time;
+use crate::support::TestServer;
+use crate::support::{panics, rss_kb, users_becomes, Event, Peer};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,6 +74,7 @@ fn read_to_close(mut stream: TcpStream) -> Result<usize, String> {
 
 #[test]
 fn clients_that_stop_reading_are_cut_off_and_the_others_get_everything() {
+    let _turn = one_at_a_time();
     let mut server = TestServer::with_config("rate_limit_per_sec = 0\nmax_clients_per_ip = 0");
     let addr = server.addr;
     let pid = server.pid();

@@ -3,10 +3,8 @@
 //! commands, the accounts file across restarts and crashes, and the terminal
 //! client logging in (docs/PROTOCOL.md, "Accounts"; README, "Accounts").
 
-mod common;
-
+use crate::support::{TempDir, TestClient, TestServer};
 use assert_cmd::Command;
-use common::{TempDir, TestClient, TestServer};
 use predicates::prelude::*;
 use std::fs;
 use std::path::PathBuf;

@@ -2,9 +2,7 @@
 //! input, their effect on clients, their replies on standard output, and a
 //! graceful `/shutdown` (docs/PROTOCOL.md, "The server console").
 
-mod common;
-
-use common::{TestClient, TestServer};
+use crate::support::{TestClient, TestServer};
 use std::time::Duration;
 
 /// Logs in alice, then bob, and reads the join notice alice gets for bob.

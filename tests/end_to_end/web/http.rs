@@ -7,9 +7,7 @@
 //! event stream is the exception: it stays open, and its `data:` events are
 //! read one by one as they arrive.
 
-mod common;
-
-use common::{TempDir, TestClient, TestServer, READ_TIMEOUT};
+use crate::support::{TempDir, TestClient, TestServer, READ_TIMEOUT};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};

@@ -4,11 +4,9 @@
 //! costs the others nothing they would notice: two clients playing
 //! ping-pong in the same room meanwhile keep a short round trip.
 
-mod common;
-mod hardening_support;
-
-use common::TestServer;
-use hardening_support::{panics, Event, Peer};
+use super::one_at_a_time;
+use crate::support::TestServer;
+use crate::support::{panics, Event, Peer};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -29,6 +27,7 @@ const LIMIT: Duration = Duration::from_secs(5);
 
 #[test]
 fn a_flooder_is_told_to_slow_down_and_does_not_delay_the_others() {
+    let _turn = one_at_a_time();
     let mut server = TestServer::start();
     let addr = server.addr;
     let flooder = Peer::login(addr, "flooder", LIMIT, "flooder");

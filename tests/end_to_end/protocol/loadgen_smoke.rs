@@ -11,9 +11,7 @@
 //! the `allow(dead_code)`. The unit tests inside the example (parsing, the
 //! histogram) run as part of this file too.
 
-mod common;
-
-#[path = "../examples/loadgen.rs"]
+#[path = "../../../examples/loadgen.rs"]
 #[allow(dead_code)]
 mod loadgen;
 
@@ -21,7 +19,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use common::TestServer;
+use crate::support::TestServer;
 
 /// The whole run takes about two seconds; this is the bound past which the
 /// test fails instead of hanging.

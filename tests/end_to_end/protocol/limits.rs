@@ -2,9 +2,7 @@
 //! and the write timeout that drops a client who stops reading
 //! (docs/PROTOCOL.md, "Details").
 
-mod common;
-
-use common::{TestClient, TestServer};
+use crate::support::{TestClient, TestServer};
 use std::thread;
 use std::time::{Duration, Instant};
 

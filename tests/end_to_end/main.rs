@@ -1,0 +1,35 @@
+//! lanchat from the outside. Every test here starts the real `server`
+//! binary (or runs the `client`), talks to it over loopback sockets, and
+//! checks one promise, named in the test's name (docs/PROTOCOL.md lists
+//! the promises).
+//!
+//! The tests come in three parts, and share one set of helpers:
+//!
+//! - `protocol`: what a terminal client sees: the handshake, chatting,
+//!   framing, the history, accounts, the limits, the operator's console,
+//!   the command lines of the two binaries, and a short run of the load
+//!   generator.
+//! - `web`: the web page, spoken to in plain HTTP, then in a real browser.
+//! - `hardening`: the server under attack and under load: floods, fuzz,
+//!   connection storms, slowloris, clients that stop reading, running out
+//!   of file descriptors, `kill -9`. They run one at a time.
+//! - `support`: the helpers: a server of its own for each test, in a
+//!   temporary directory, and a client that reads what the server sends
+//!   line by line, with a timeout on every wait.
+//!
+//! Why one crate and not a file per part: each file directly under
+//! `tests/` is a crate of its own, compiled and linked on its own, and a
+//! helper module included by several crates is dead code in every crate
+//! that uses only part of it. One crate links once, and the compiler
+//! checks that every helper is used.
+//!
+//! Run a part, a file, or a test by its path:
+//! `cargo test --test end_to_end hardening::`, `... protocol::chat::`.
+//! The tests that take a minute or more are `#[ignore]`d, so that a plain
+//! `cargo test` stays quick; `cargo test -- --ignored` runs them (CI does,
+//! see `.ci/run`).
+
+mod hardening;
+mod protocol;
+mod support;
+mod web;

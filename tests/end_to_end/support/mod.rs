@@ -1,0 +1,10 @@
+//! The helpers every part of the tests shares.
+
+mod hardening;
+mod server;
+
+pub use hardening::{
+    cpu_ticks, fds, panics, rss_kb, seed_from_env, settle, steady_usage, users_becomes, wire_form,
+    Event, Peer, Rng, Usage, TICKS_PER_SEC,
+};
+pub use server::{TempDir, TestClient, TestServer, READ_TIMEOUT};
