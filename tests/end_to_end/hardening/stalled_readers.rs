@@ -10,8 +10,8 @@
 
 use super::one_at_a_time;
 use crate::support::TestServer;
-use crate::support::{panics, rss_kb, users_becomes, Event, Peer};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use crate::support::{login_and_stall, panics, rss_kb, users_becomes, Event, Peer};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,20 +31,6 @@ const MAX_RSS_KB: u64 = 100 * 1024;
 const LIMIT: Duration = Duration::from_secs(5);
 /// The longest the whole exchange may take before the test gives up.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
-
-/// Logs in on a plain socket and returns it: the caller never reads again.
-fn login_and_stall(addr: std::net::SocketAddr, name: &str) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect a stalled client");
-    stream.set_read_timeout(Some(LIMIT)).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("welcome");
-    (&stream).write_all(format!("{name}\n").as_bytes()).unwrap();
-    line.clear();
-    reader.read_line(&mut line).expect("hello");
-    assert!(line.starts_with(&format!("* Hello {name}!")), "{line:?}");
-    stream
-}
 
 /// The body of chatter `k`'s message number `i`, about 1 KB.
 fn message(k: usize, i: usize) -> String {

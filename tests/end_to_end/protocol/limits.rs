@@ -2,7 +2,7 @@
 //! and the write timeout that drops a client who stops reading
 //! (docs/PROTOCOL.md, "Details").
 
-use crate::support::{TestClient, TestServer};
+use crate::support::{login_and_stall, TestClient, TestServer};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -124,7 +124,7 @@ fn default_rate_limit_stops_a_flood() {
 fn slow_reader_does_not_stall_others() {
     let server = TestServer::with_config("rate_limit_per_sec = 0\nwrite_timeout_ms = 200");
     // `slow` logs in and never reads again.
-    let _slow = server.login("slow");
+    let _slow = login_and_stall(server.addr, "slow");
     let mut bob = server.login("bob");
     let mut alice = server.login("alice");
     bob.expect("* alice joined #general");
