@@ -8,8 +8,7 @@
 //! survives, whenever the kill lands.
 
 use super::one_at_a_time;
-use crate::support::{wire_form, Event, Peer};
-use crate::support::{TempDir, TestClient, TestServer};
+use crate::support::{wire_form, Client, Event, TempDir, TestServer};
 use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
@@ -42,7 +41,7 @@ impl Traffic {
         let mut senders = Vec::new();
         let mut recorders = Vec::new();
         for k in 0..chatters {
-            let peer = Peer::login(addr, &format!("c{k}"), LIMIT, "chatter");
+            let peer = Client::login(addr, &format!("c{k}"), LIMIT, "chatter");
             let mut out = peer.stream().try_clone().unwrap();
             let stop_sending = Arc::clone(&stop);
             senders.push(thread::spawn(move || {
@@ -147,7 +146,7 @@ fn after_kill_9_every_delivered_message_is_in_the_log_and_a_torn_line_is_skipped
         "no warning about the torn line ({warned}) on stderr:\n{stderr}"
     );
     // The replay holds the last messages before the crash, not the torn one.
-    let mut reader = server.connect();
+    let reader = server.connect();
     reader.expect_prefix("* Welcome to ");
     reader.send("reader");
     reader.expect_prefix("* Hello reader!");
@@ -181,17 +180,19 @@ fn register_until_killed(addr: SocketAddr, t: usize, stop: &AtomicBool) -> Vec<(
         }
         let name = format!("acc{t}n{i}");
         let password = format!("secret-{t}-{i}-pw");
-        let Ok(peer) = Peer::connect(addr) else { break };
+        let Ok(peer) = Client::connect(addr) else {
+            break;
+        };
         let registered = format!("* {name} is now registered");
         let done = peer
-            .wait_for(LIMIT, |l| l.starts_with("* Welcome to "))
-            .and_then(|_| peer.send(&name).map_err(|e| e.to_string()))
-            .and_then(|_| peer.wait_for(LIMIT, |l| l.starts_with("* Hello ")))
+            .wait_for_line(LIMIT, |l| l.starts_with("* Welcome to "))
+            .and_then(|_| peer.try_send(&name).map_err(|e| e.to_string()))
+            .and_then(|_| peer.wait_for_line(LIMIT, |l| l.starts_with("* Hello ")))
             .and_then(|_| {
-                peer.send(&format!("/register {password}"))
+                peer.try_send(&format!("/register {password}"))
                     .map_err(|e| e.to_string())
             })
-            .and_then(|_| peer.wait_for(LIMIT, |l| l == registered || l.starts_with("! ")));
+            .and_then(|_| peer.wait_for_line(LIMIT, |l| l == registered || l.starts_with("! ")));
         match done {
             Ok((line, _)) if line == registered => confirmed.push((name, password)),
             Ok((line, _)) => panic!("{name}: /register was refused: {line}"),
@@ -237,7 +238,7 @@ fn after_kill_9_every_confirmed_registration_logs_in() {
 
     let server = TestServer::in_dir(dir, extra);
     for (name, password) in &confirmed {
-        let mut client: TestClient = server.connect();
+        let client = server.connect();
         client.expect_prefix("* Welcome to ");
         client.send(name);
         client.expect(&format!("* {name} is registered; enter your password:"));

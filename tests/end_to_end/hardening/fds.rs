@@ -15,8 +15,7 @@
 //! opens.
 
 use super::one_at_a_time;
-use crate::support::TestServer;
-use crate::support::{cpu_ticks, fds, panics, Peer, TICKS_PER_SEC};
+use crate::support::{cpu_ticks, fds, panics, Client, TestServer, TICKS_PER_SEC};
 use std::fs;
 use std::io::{ErrorKind, Read};
 use std::net::TcpStream;
@@ -107,8 +106,8 @@ fn out_of_descriptors_the_server_answers_every_connection_and_recovers() {
     let pid = server.pid();
     let addr = server.addr;
     limit_open_files(pid, FD_LIMIT);
-    let chatters: Vec<Peer> = (0..CHATTERS)
-        .map(|k| Peer::login(addr, &format!("chat{k}"), LIMIT, "chatter"))
+    let chatters: Vec<Client> = (0..CHATTERS)
+        .map(|k| Client::login(addr, &format!("chat{k}"), LIMIT, "chatter"))
         .collect();
 
     // The rest of the hundred: the first ones fit, the others do not.
@@ -143,9 +142,9 @@ fn out_of_descriptors_the_server_answers_every_connection_and_recovers() {
     );
 
     // The clients that were in first keep chatting.
-    chatters[0].send("still chatting").unwrap();
+    chatters[0].send("still chatting");
     for peer in &chatters[1..] {
-        peer.wait_for(LIMIT, |l| l == "[#general] chat0: still chatting")
+        peer.wait_for_line(LIMIT, |l| l == "[#general] chat0: still chatting")
             .unwrap_or_else(|e| panic!("{} while out of descriptors: {e}", peer.name));
     }
 
@@ -157,10 +156,10 @@ fn out_of_descriptors_the_server_answers_every_connection_and_recovers() {
     while fds(pid) + 4 > FD_LIMIT && Instant::now() < freed_by {
         thread::sleep(Duration::from_millis(20));
     }
-    let late = Peer::login(addr, "late", Duration::from_secs(10), "after closing");
-    late.send("made it").unwrap();
+    let late = Client::login(addr, "late", Duration::from_secs(10), "after closing");
+    late.send("made it");
     chatters[1]
-        .wait_for(LIMIT, |l| l == "[#general] late: made it")
+        .wait_for_line(LIMIT, |l| l == "[#general] late: made it")
         .unwrap_or_else(|e| panic!("chat1: {e}"));
     assert_eq!(server.wait_exit(Duration::from_millis(100)), None);
     assert!(panics(&server.stderr()).is_empty(), "{}", server.stderr());

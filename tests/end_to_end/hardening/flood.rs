@@ -5,8 +5,7 @@
 //! ping-pong in the same room meanwhile keep a short round trip.
 
 use super::one_at_a_time;
-use crate::support::TestServer;
-use crate::support::{panics, Event, Peer};
+use crate::support::{panics, Client, Event, TestServer};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -30,10 +29,10 @@ fn a_flooder_is_told_to_slow_down_and_does_not_delay_the_others() {
     let _turn = one_at_a_time();
     let mut server = TestServer::start();
     let addr = server.addr;
-    let flooder = Peer::login(addr, "flooder", LIMIT, "flooder");
+    let flooder = Client::login(addr, "flooder", LIMIT, "flooder");
     let flooder_in = Instant::now();
-    let alice = Peer::login(addr, "alice", LIMIT, "alice");
-    let bob = Peer::login(addr, "bob", LIMIT, "bob");
+    let alice = Client::login(addr, "alice", LIMIT, "alice");
+    let bob = Client::login(addr, "bob", LIMIT, "bob");
     // Let the login lines' tokens come back before the measured part.
     thread::sleep(Duration::from_millis(500));
 
@@ -47,7 +46,7 @@ fn a_flooder_is_told_to_slow_down_and_does_not_delay_the_others() {
                 let batch: String = (sent..sent + BATCH)
                     .map(|i| format!("flood {i}\n"))
                     .collect();
-                if flooder.send_raw(batch.as_bytes()).is_err() {
+                if flooder.try_send_raw(batch.as_bytes()).is_err() {
                     break;
                 }
                 sent += BATCH;
@@ -70,7 +69,7 @@ fn a_flooder_is_told_to_slow_down_and_does_not_delay_the_others() {
                     Some(Event::Line(line))
                         if line == format!("[#general] alice: ping {next_ping}") =>
                     {
-                        bob.send(&format!("pong {next_ping}"))
+                        bob.try_send(&format!("pong {next_ping}"))
                             .expect("bob sends a pong");
                         next_ping += 1;
                     }
@@ -92,11 +91,11 @@ fn a_flooder_is_told_to_slow_down_and_does_not_delay_the_others() {
         }
         let start = Instant::now();
         alice
-            .send(&format!("ping {i}"))
+            .try_send(&format!("ping {i}"))
             .expect("alice sends a ping");
         let pong = format!("[#general] bob: pong {i}");
         alice
-            .wait_for(LIMIT, |l| l == pong)
+            .wait_for_line(LIMIT, |l| l == pong)
             .unwrap_or_else(|e| panic!("alice, waiting for pong {i}: {e}"));
         round_trips.push(start.elapsed());
         thread::sleep(PING_EVERY.saturating_sub(start.elapsed()));

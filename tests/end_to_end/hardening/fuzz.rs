@@ -18,9 +18,9 @@
 //! test of its own (`hardening::flood`).
 
 use super::one_at_a_time;
-use crate::support::TestServer;
 use crate::support::{
-    panics, seed_from_env, settle, steady_usage, users_becomes, Event, Peer, Rng, Usage,
+    panics, seed_from_env, settle, steady_usage, users_becomes, Client, Event, Rng, TestServer,
+    Usage,
 };
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -151,7 +151,7 @@ fn chunk(rng: &mut Rng) -> Vec<u8> {
 }
 
 /// Sends `bytes` in a few random pieces, so lines are cut across reads.
-fn send_in_pieces(peer: &Peer, rng: &mut Rng, bytes: &[u8]) -> std::io::Result<()> {
+fn send_in_pieces(peer: &Client, rng: &mut Rng, bytes: &[u8]) -> std::io::Result<()> {
     let mut rest = bytes;
     while !rest.is_empty() {
         let n = if rng.chance(70) {
@@ -159,7 +159,7 @@ fn send_in_pieces(peer: &Peer, rng: &mut Rng, bytes: &[u8]) -> std::io::Result<(
         } else {
             rng.range(1, rest.len() as u64) as usize
         };
-        peer.send_raw(&rest[..n])?;
+        peer.try_send_raw(&rest[..n])?;
         rest = &rest[n..];
         if rng.chance(10) {
             thread::sleep(Duration::from_millis(rng.below(5)));
@@ -181,7 +181,7 @@ fn check_line(line: &str, seed: u64, bad: &Mutex<Vec<String>>) {
     }
 }
 
-fn check_events(peer: &Peer, seed: u64, bad: &Mutex<Vec<String>>) {
+fn check_events(peer: &Client, seed: u64, bad: &Mutex<Vec<String>>) {
     for event in peer.take_ready() {
         if let Event::Line(line) = event {
             check_line(&line, seed, bad);
@@ -196,7 +196,7 @@ fn fuzz_connection(
     seed: u64,
     bad: &Mutex<Vec<String>>,
 ) {
-    let peer = match Peer::connect(server) {
+    let peer = match Client::connect(server) {
         Ok(peer) => peer,
         Err(e) => {
             bad.lock()
@@ -213,7 +213,7 @@ fn fuzz_connection(
         } else {
             rng.pick(NAMES).to_string()
         };
-        let _ = peer.send(&name);
+        let _ = peer.try_send(&name);
     }
     let until = Instant::now() + Duration::from_millis(rng.range(500, 2500));
     for _ in 0..MAX_CHUNKS {
@@ -234,18 +234,18 @@ fn fuzz_connection(
         0 => {
             let line = command(&mut rng);
             let cut = rng.range(1, line.len() as u64 - 1) as usize;
-            let _ = peer.send_raw(&line.as_bytes()[..cut]);
+            let _ = peer.try_send_raw(&line.as_bytes()[..cut]);
         }
         // `/quit`: the server says goodbye and closes (or, in the
         // handshake, where /quit is just a bad name, answers it).
         1 => {
-            let _ = peer.send("/quit");
+            let _ = peer.try_send("/quit");
             let _ = peer.wait_closed(Duration::from_millis(1500));
         }
         // A half-close, as at the end of a piped input: the server reads
         // the end of the stream and closes its side.
         2 => {
-            let _ = peer.stream().shutdown(std::net::Shutdown::Write);
+            peer.shutdown_write();
             let _ = peer.wait_closed(Duration::from_secs(2));
         }
         // Just go.
@@ -264,8 +264,8 @@ fn server_survives_protocol_fuzz_and_gives_back_its_resources() {
     let pid = server.pid();
     let addr = server.addr;
     // Two clients that stay online through the fuzz, reading all the time.
-    let keeper1 = Peer::login(addr, "keeper1", LIMIT, &format!("seed={seed}"));
-    let keeper2 = Peer::login(addr, "keeper2", LIMIT, &format!("seed={seed}"));
+    let keeper1 = Client::login(addr, "keeper1", LIMIT, &format!("seed={seed}"));
+    let keeper2 = Client::login(addr, "keeper2", LIMIT, &format!("seed={seed}"));
     let baseline: Usage = steady_usage(pid);
 
     let bad = Arc::new(Mutex::new(Vec::new()));
@@ -311,17 +311,17 @@ fn server_survives_protocol_fuzz_and_gives_back_its_resources() {
     eprintln!("seed={seed}: before {baseline:?}, after {after:?}");
 
     // New clients log in and talk, and the keepers hear them.
-    let alice = Peer::login(addr, "alice", LIMIT, &format!("seed={seed}"));
-    let bob = Peer::login(addr, "bob", LIMIT, &format!("seed={seed}"));
-    alice.send("hello bob").unwrap();
-    bob.wait_for(LIMIT, |l| l == "[#general] alice: hello bob")
+    let alice = Client::login(addr, "alice", LIMIT, &format!("seed={seed}"));
+    let bob = Client::login(addr, "bob", LIMIT, &format!("seed={seed}"));
+    alice.send("hello bob");
+    bob.wait_for_line(LIMIT, |l| l == "[#general] alice: hello bob")
         .unwrap_or_else(|e| panic!("seed={seed}: bob: {e}"));
-    bob.send("hi alice").unwrap();
+    bob.send("hi alice");
     alice
-        .wait_for(LIMIT, |l| l == "[#general] bob: hi alice")
+        .wait_for_line(LIMIT, |l| l == "[#general] bob: hi alice")
         .unwrap_or_else(|e| panic!("seed={seed}: alice: {e}"));
     keeper2
-        .wait_for(LIMIT, |l| l == "[#general] bob: hi alice")
+        .wait_for_line(LIMIT, |l| l == "[#general] bob: hi alice")
         .unwrap_or_else(|e| panic!("seed={seed}: keeper2: {e}"));
     users_becomes(&alice, "* online: alice, bob, keeper1, keeper2", LIMIT)
         .unwrap_or_else(|e| panic!("seed={seed}: {e}"));

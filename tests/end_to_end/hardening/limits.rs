@@ -6,8 +6,7 @@
 //! else (no notice about connections that never got in).
 
 use super::one_at_a_time;
-use crate::support::TestServer;
-use crate::support::{panics, users_becomes, Event, Peer};
+use crate::support::{panics, users_becomes, Client, Event, TestServer};
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
@@ -44,15 +43,15 @@ fn read_until_closed(addr: SocketAddr) -> Result<String, String> {
 fn refusals_do_not_disturb_the_chat(config: &str, refusal: &str) {
     let mut server = TestServer::with_config(config);
     let addr = server.addr;
-    let alice = Peer::login(addr, "alice", LIMIT, "alice");
-    let bob = Peer::login(addr, "bob", LIMIT, "bob");
-    let carol = Peer::login(addr, "carol", LIMIT, "carol");
+    let alice = Client::login(addr, "alice", LIMIT, "alice");
+    let bob = Client::login(addr, "bob", LIMIT, "bob");
+    let carol = Client::login(addr, "carol", LIMIT, "carol");
     // Read the join notices, so that from here on alice and bob must get
     // nothing but each other's messages.
     alice
-        .wait_for(LIMIT, |l| l == "* carol joined #general")
+        .wait_for_line(LIMIT, |l| l == "* carol joined #general")
         .unwrap();
-    bob.wait_for(LIMIT, |l| l == "* carol joined #general")
+    bob.wait_for_line(LIMIT, |l| l == "* carol joined #general")
         .unwrap();
 
     let turned_away = thread::spawn(move || {
@@ -67,7 +66,7 @@ fn refusals_do_not_disturb_the_chat(config: &str, refusal: &str) {
         } else {
             (&bob, &alice)
         };
-        from.send(&format!("message {i}")).unwrap();
+        from.send(&format!("message {i}"));
         let expected = format!("[#general] {}: message {i}", from.name);
         match to.next(LIMIT) {
             Some(Event::Line(line)) if line == expected => {}

@@ -5,8 +5,7 @@
 //! a new client still logs in and chats at once.
 
 use super::one_at_a_time;
-use crate::support::TestServer;
-use crate::support::{panics, settle, steady_usage, Peer, Usage};
+use crate::support::{panics, settle, steady_usage, Client, TestServer, Usage};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::thread;
@@ -104,10 +103,10 @@ fn trickling_handshakes_are_cut_off_and_do_not_keep_others_out() {
     // While all hundred trickle, a new client joins and chats within a second.
     thread::sleep(Duration::from_millis(1500));
     let start = Instant::now();
-    let alice = Peer::login(addr, "alice", LIMIT, "alice during the slowloris");
-    let bob = Peer::login(addr, "bob", LIMIT, "bob during the slowloris");
-    alice.send("hi bob").unwrap();
-    bob.wait_for(LIMIT, |l| l == "[#general] alice: hi bob")
+    let alice = Client::login(addr, "alice", LIMIT, "alice during the slowloris");
+    let bob = Client::login(addr, "bob", LIMIT, "bob during the slowloris");
+    alice.send("hi bob");
+    bob.wait_for_line(LIMIT, |l| l == "[#general] alice: hi bob")
         .unwrap_or_else(|e| panic!("bob: {e}"));
     let took = start.elapsed();
     assert!(
@@ -146,9 +145,9 @@ fn trickling_handshakes_are_cut_off_and_do_not_keep_others_out() {
 
     // The deadline is for the handshake only: alice and bob, logged in,
     // are still here after it, and the tricklers' threads are gone.
-    bob.send("still here").unwrap();
+    bob.send("still here");
     alice
-        .wait_for(LIMIT, |l| l == "[#general] bob: still here")
+        .wait_for_line(LIMIT, |l| l == "[#general] bob: still here")
         .unwrap_or_else(|e| panic!("alice after the deadline: {e}"));
     let with_two = Usage {
         threads: baseline.threads + 2,

@@ -20,9 +20,9 @@
 //! messages must not be dropped by a limiter.
 
 use super::one_at_a_time;
-use crate::support::TestServer;
 use crate::support::{
-    panics, rss_kb, seed_from_env, settle, steady_usage, users_becomes, wire_form, Event, Peer, Rng,
+    panics, rss_kb, seed_from_env, settle, steady_usage, users_becomes, wire_form, Client, Event,
+    Rng, TestServer,
 };
 use std::collections::HashMap;
 use std::io::Write;
@@ -61,7 +61,7 @@ fn churn(addr: SocketAddr, slot: usize, mut rng: Rng, end: Instant, seed: u64) -
             break;
         }
         let mut name = format!("ch{slot}s{session}");
-        let peer = match Peer::try_login(addr, &name, LIMIT) {
+        let peer = match Client::try_login(addr, &name, LIMIT) {
             Ok(peer) => peer,
             Err(e) => {
                 problems.push(format!("seed={seed}: login: {e}"));
@@ -96,13 +96,13 @@ fn churn(addr: SocketAddr, slot: usize, mut rng: Rng, end: Instant, seed: u64) -
                     format!("/nick {name}")
                 }
             };
-            if peer.send(&line).is_err() {
+            if peer.try_send(&line).is_err() {
                 problems.push(format!("seed={seed}: {name}: write failed"));
                 break;
             }
         }
         if rng.chance(50) {
-            let _ = peer.send("/quit");
+            let _ = peer.try_send("/quit");
             if let Err(e) = peer.wait_closed(LIMIT) {
                 problems.push(format!("seed={seed}: {name} after /quit: {e}"));
             }
@@ -118,7 +118,7 @@ type Window = Result<Vec<String>, String>;
 
 /// A core client's reader: the #general messages between the marker's
 /// BEGIN and END, as received.
-fn record_window(peer: Peer, deadline: Instant) -> (Peer, Window) {
+fn record_window(peer: Client, deadline: Instant) -> (Client, Window) {
     let mut recording = false;
     let mut got = Vec::new();
     while Instant::now() < deadline {
@@ -190,9 +190,9 @@ fn two_hundred_clients_for_a_minute_lose_nothing_and_leak_nothing() {
     let mut server = TestServer::with_config("max_clients_per_ip = 0\nrate_limit_per_sec = 0");
     let pid = server.pid();
     let addr = server.addr;
-    let marker = Peer::login(addr, "marker", LIMIT, "marker");
-    let core: Vec<Peer> = (0..CORE)
-        .map(|k| Peer::login(addr, &format!("core{k}"), LIMIT, "core"))
+    let marker = Client::login(addr, "marker", LIMIT, "marker");
+    let core: Vec<Client> = (0..CORE)
+        .map(|k| Client::login(addr, &format!("core{k}"), LIMIT, "core"))
         .collect();
     let baseline = steady_usage(pid);
 
@@ -201,7 +201,7 @@ fn two_hundred_clients_for_a_minute_lose_nothing_and_leak_nothing() {
     let record_deadline = end + Duration::from_secs(60);
     let stop_core = Arc::new(AtomicBool::new(false));
     let mut core_senders = Vec::new();
-    let mut recorders: Vec<JoinHandle<(Peer, Window)>> = Vec::new();
+    let mut recorders: Vec<JoinHandle<(Client, Window)>> = Vec::new();
     for (k, peer) in core.into_iter().enumerate() {
         let mut out = peer.stream().try_clone().unwrap();
         let stop = Arc::clone(&stop_core);
@@ -219,7 +219,7 @@ fn two_hundred_clients_for_a_minute_lose_nothing_and_leak_nothing() {
         }));
         recorders.push(thread::spawn(move || record_window(peer, record_deadline)));
     }
-    marker.send("BEGIN").unwrap();
+    marker.send("BEGIN");
 
     let problems = Arc::new(Mutex::new(Vec::new()));
     let mut root = Rng::new(seed);
@@ -253,7 +253,7 @@ fn two_hundred_clients_for_a_minute_lose_nothing_and_leak_nothing() {
             panic!("seed={seed}: {e}");
         }
     }
-    marker.send("END").unwrap();
+    marker.send("END");
     let mut windows = Vec::new();
     let mut core = Vec::new();
     for recorder in recorders {

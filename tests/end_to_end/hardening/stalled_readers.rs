@@ -9,8 +9,7 @@
 //! does not read is capped.
 
 use super::one_at_a_time;
-use crate::support::TestServer;
-use crate::support::{login_and_stall, panics, rss_kb, users_becomes, Event, Peer};
+use crate::support::{login_and_stall, panics, rss_kb, users_becomes, Client, Event, TestServer};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,8 +66,8 @@ fn clients_that_stop_reading_are_cut_off_and_the_others_get_everything() {
     let stalled: Vec<TcpStream> = (0..STALLED)
         .map(|i| login_and_stall(addr, &format!("stalled{i}")))
         .collect();
-    let chatters: Vec<Peer> = (0..CHATTERS)
-        .map(|k| Peer::login(addr, &format!("chat{k}"), LIMIT, "chatter"))
+    let chatters: Vec<Client> = (0..CHATTERS)
+        .map(|k| Client::login(addr, &format!("chat{k}"), LIMIT, "chatter"))
         .collect();
 
     // Watch the server's memory for the whole exchange.

@@ -8,8 +8,9 @@
 //! one thread per connection in any of those paths shows up as thousands.
 
 use super::one_at_a_time;
-use crate::support::TestServer;
-use crate::support::{panics, seed_from_env, settle, steady_usage, users_becomes, Peer, Rng};
+use crate::support::{
+    panics, seed_from_env, settle, steady_usage, users_becomes, Client, Rng, TestServer,
+};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
@@ -133,7 +134,7 @@ fn two_thousand_connect_disconnect_cycles_leak_no_thread_or_descriptor() {
     eprintln!("seed={seed}: storm took {storm_time:?}; before {baseline:?}, after {after:?}");
 
     // Nobody from the storm is left online, and the server still serves.
-    let fresh = Peer::login(addr, "fresh", LIMIT, &format!("seed={seed}"));
+    let fresh = Client::login(addr, "fresh", LIMIT, &format!("seed={seed}"));
     users_becomes(&fresh, "* online: fresh", LIMIT).unwrap_or_else(|e| panic!("seed={seed}: {e}"));
     let stderr = server.stderr();
     assert!(

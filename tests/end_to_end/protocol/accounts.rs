@@ -3,7 +3,7 @@
 //! commands, the accounts file across restarts and crashes, and the terminal
 //! client logging in (docs/PROTOCOL.md, "Accounts"; README, "Accounts").
 
-use crate::support::{TempDir, TestClient, TestServer};
+use crate::support::{Client, TempDir, TestServer};
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::fs;
@@ -48,15 +48,15 @@ fn accounts_file(server: &TestServer) -> String {
 }
 
 /// Logs in `name` as a guest and registers it with `password`.
-fn register(server: &TestServer, name: &str, password: &str) -> TestClient {
-    let mut client = server.login(name);
+fn register(server: &TestServer, name: &str, password: &str) -> Client {
+    let client = server.login(name);
     client.send(&format!("/register {password}"));
     client.expect(&format!("* {name} is now registered"));
     client
 }
 
 /// Sends `/quit` and waits until the server has closed the connection.
-fn quit(mut client: TestClient) {
+fn quit(client: Client) {
     client.send("/quit");
     client.expect_closed();
 }
@@ -68,16 +68,16 @@ fn register_and_quit(server: &TestServer, name: &str, password: &str) {
 
 /// Sends `typed` as the name of a registered account and checks the prompt
 /// names the account `stored` (its registered spelling).
-fn send_registered_name(client: &mut TestClient, typed: &str, stored: &str) {
+fn send_registered_name(client: &Client, typed: &str, stored: &str) {
     client.send(typed);
     client.expect(&format!("* {stored} is registered; enter your password:"));
 }
 
 /// Connects and logs in to the registered account `name` with `password`.
-fn login_registered(server: &TestServer, name: &str, password: &str) -> TestClient {
-    let mut client = server.connect();
+fn login_registered(server: &TestServer, name: &str, password: &str) -> Client {
+    let client = server.connect();
     client.expect_prefix(WELCOME);
-    send_registered_name(&mut client, name, name);
+    send_registered_name(&client, name, name);
     client.send(password);
     client.expect_prefix(&format!("* Hello {name}!"));
     client.skip_replay();
@@ -86,10 +86,10 @@ fn login_registered(server: &TestServer, name: &str, password: &str) -> TestClie
 
 /// Connects, gives the registered `name` and `password`, and returns the
 /// line that answers the password.
-fn answer_to_password(server: &TestServer, name: &str, password: &str) -> (TestClient, String) {
-    let mut client = server.connect();
+fn answer_to_password(server: &TestServer, name: &str, password: &str) -> (Client, String) {
+    let client = server.connect();
     client.expect_prefix(WELCOME);
-    send_registered_name(&mut client, name, name);
+    send_registered_name(&client, name, name);
     client.send(password);
     let line = client.line();
     (client, line)
@@ -100,7 +100,7 @@ fn answer_to_password(server: &TestServer, name: &str, password: &str) -> (TestC
 #[test]
 fn register_replies_that_the_name_is_now_registered() {
     let server = start("");
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send(&format!("/register {PASSWORD}"));
     alice.expect("* alice is now registered");
 }
@@ -131,7 +131,7 @@ fn register_stores_a_salted_hash_and_never_the_password() {
 #[test]
 fn register_with_a_short_password_is_refused() {
     let server = start("");
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/register short");
     alice.expect("! password must be at least 8 characters");
 }
@@ -139,7 +139,7 @@ fn register_with_a_short_password_is_refused() {
 #[test]
 fn register_with_a_password_over_128_bytes_is_refused() {
     let server = start("");
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send(&format!("/register {}", "p".repeat(129)));
     alice.expect("! password must be at most 128 bytes");
 }
@@ -147,7 +147,7 @@ fn register_with_a_password_over_128_bytes_is_refused() {
 #[test]
 fn register_twice_is_refused() {
     let server = start("");
-    let mut alice = register(&server, "alice", PASSWORD);
+    let alice = register(&server, "alice", PASSWORD);
     alice.send("/register another-pass");
     alice.expect("! alice is already registered");
 }
@@ -155,7 +155,7 @@ fn register_twice_is_refused() {
 #[test]
 fn register_when_registration_is_closed_is_refused() {
     let server = start("open_registration = false");
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send(&format!("/register {PASSWORD}"));
     alice.expect("! registration is closed");
 }
@@ -174,7 +174,7 @@ fn registered_name_logs_in_with_the_right_password() {
 fn wrong_password_gets_an_error_then_the_welcome_again() {
     let server = start("");
     register_and_quit(&server, "alice", PASSWORD);
-    let (mut client, line) = answer_to_password(&server, "alice", "wrong-pass");
+    let (client, line) = answer_to_password(&server, "alice", "wrong-pass");
     assert_eq!(line, "! wrong password");
     client.expect_prefix(WELCOME);
 }
@@ -183,10 +183,10 @@ fn wrong_password_gets_an_error_then_the_welcome_again() {
 fn right_password_after_a_wrong_one_logs_in_on_the_same_connection() {
     let server = start("");
     register_and_quit(&server, "alice", PASSWORD);
-    let (mut client, line) = answer_to_password(&server, "alice", "wrong-pass");
+    let (client, line) = answer_to_password(&server, "alice", "wrong-pass");
     assert_eq!(line, "! wrong password");
     client.expect_prefix(WELCOME);
-    send_registered_name(&mut client, "alice", "alice");
+    send_registered_name(&client, "alice", "alice");
     client.send(PASSWORD);
     client.expect_prefix("* Hello alice!");
 }
@@ -195,9 +195,9 @@ fn right_password_after_a_wrong_one_logs_in_on_the_same_connection() {
 fn registered_name_is_matched_ignoring_case_and_keeps_its_spelling() {
     let server = start("");
     register_and_quit(&server, "alice", PASSWORD);
-    let mut client = server.connect();
+    let client = server.connect();
     client.expect_prefix(WELCOME);
-    send_registered_name(&mut client, "ALICE", "alice");
+    send_registered_name(&client, "ALICE", "alice");
     client.send(PASSWORD);
     client.expect_prefix("* Hello alice!");
 }
@@ -206,10 +206,10 @@ fn registered_name_is_matched_ignoring_case_and_keeps_its_spelling() {
 fn three_wrong_passwords_close_the_connection() {
     let server = start("");
     register_and_quit(&server, "alice", PASSWORD);
-    let mut client = server.connect();
+    let client = server.connect();
     client.expect_prefix(WELCOME);
     for attempt in 1..=3 {
-        send_registered_name(&mut client, "alice", "alice");
+        send_registered_name(&client, "alice", "alice");
         client.send(&format!("wrong-pass-{attempt}"));
         client.expect("! wrong password");
         if attempt < 3 {
@@ -223,11 +223,11 @@ fn three_wrong_passwords_close_the_connection() {
 fn failed_logins_are_logged_with_the_address_and_without_the_password() {
     let server = start("");
     register_and_quit(&server, "alice", PASSWORD);
-    let mut client = server.connect();
+    let client = server.connect();
     let local = client.stream().local_addr().expect("local addr");
     client.expect_prefix(WELCOME);
     for attempt in 1..=3 {
-        send_registered_name(&mut client, "alice", "alice");
+        send_registered_name(&client, "alice", "alice");
         client.send(&format!("guess-number-{attempt}"));
         client.expect("! wrong password");
         if attempt < 3 {
@@ -247,7 +247,7 @@ fn failed_logins_are_logged_with_the_address_and_without_the_password() {
 fn registered_name_already_online_is_refused_before_any_password() {
     let server = start("");
     let _alice = register(&server, "alice", PASSWORD);
-    let mut client = server.connect();
+    let client = server.connect();
     client.expect_prefix(WELCOME);
     client.send("alice");
     client.expect("! alice is already online");
@@ -259,7 +259,7 @@ fn registered_name_already_online_is_refused_before_any_password() {
 #[test]
 fn unregistered_name_is_refused_when_guests_are_not_allowed() {
     let server = start("guests_allowed = false");
-    let mut client = server.connect();
+    let client = server.connect();
     client.expect_prefix(WELCOME);
     client.send("bob");
     client.expect("! this server requires an account; ask the operator");
@@ -269,10 +269,10 @@ fn unregistered_name_is_refused_when_guests_are_not_allowed() {
 fn handshake_deadline_covers_the_password_prompt() {
     let server = start("handshake_timeout_secs = 1");
     register_and_quit(&server, "alice", PASSWORD);
-    let mut client = server.connect();
+    let client = server.connect();
     let start = Instant::now();
     client.expect_prefix(WELCOME);
-    send_registered_name(&mut client, "alice", "alice");
+    send_registered_name(&client, "alice", "alice");
     // Never send the password.
     client.expect_closed();
     let took = start.elapsed();
@@ -284,7 +284,7 @@ fn handshake_deadline_covers_the_password_prompt() {
 #[test]
 fn password_change_replies_and_the_new_password_logs_in() {
     let server = start("");
-    let mut alice = register(&server, "alice", PASSWORD);
+    let alice = register(&server, "alice", PASSWORD);
     alice.send(&format!("/password {PASSWORD} new-secret-9"));
     alice.expect("* password changed");
     quit(alice);
@@ -294,7 +294,7 @@ fn password_change_replies_and_the_new_password_logs_in() {
 #[test]
 fn old_password_no_longer_logs_in_after_a_change() {
     let server = start("");
-    let mut alice = register(&server, "alice", PASSWORD);
+    let alice = register(&server, "alice", PASSWORD);
     alice.send(&format!("/password {PASSWORD} new-secret-9"));
     alice.expect("* password changed");
     quit(alice);
@@ -305,7 +305,7 @@ fn old_password_no_longer_logs_in_after_a_change() {
 #[test]
 fn password_change_with_a_wrong_old_password_is_refused() {
     let server = start("");
-    let mut alice = register(&server, "alice", PASSWORD);
+    let alice = register(&server, "alice", PASSWORD);
     alice.send("/password not-the-one new-secret-9");
     alice.expect("! wrong password");
 }
@@ -313,7 +313,7 @@ fn password_change_with_a_wrong_old_password_is_refused() {
 #[test]
 fn password_change_from_a_guest_is_refused() {
     let server = start("");
-    let mut bob = server.login("bob");
+    let bob = server.login("bob");
     bob.send(&format!("/password {PASSWORD} new-secret-9"));
     bob.expect("! bob is not registered");
 }
@@ -324,14 +324,14 @@ fn password_change_from_a_guest_is_refused() {
 fn nick_to_someone_elses_registered_name_is_refused() {
     let server = start("");
     register_and_quit(&server, "alice", PASSWORD);
-    let mut bob = server.login("bob");
+    let bob = server.login("bob");
     bob.send("/nick alice");
     bob.expect("! alice is registered");
 }
 
 /// Registers alice, renames her to ally and leaves.
 fn register_then_rename_to_ally(server: &TestServer) {
-    let mut alice = register(server, "alice", PASSWORD);
+    let alice = register(server, "alice", PASSWORD);
     alice.send("/nick ally");
     alice.expect("* you are now known as ally");
     quit(alice);
@@ -368,7 +368,7 @@ fn nick_of_a_registered_user_moves_the_account_in_the_file() {
 #[test]
 fn unregister_with_a_wrong_password_is_refused() {
     let server = start("");
-    let mut alice = register(&server, "alice", PASSWORD);
+    let alice = register(&server, "alice", PASSWORD);
     alice.send("/unregister not-the-one");
     alice.expect("! wrong password");
 }
@@ -376,7 +376,7 @@ fn unregister_with_a_wrong_password_is_refused() {
 #[test]
 fn unregister_frees_the_name_for_guests() {
     let server = start("");
-    let mut alice = register(&server, "alice", PASSWORD);
+    let alice = register(&server, "alice", PASSWORD);
     alice.send(&format!("/unregister {PASSWORD}"));
     alice.expect("* alice is no longer registered");
     quit(alice);
@@ -449,8 +449,8 @@ fn malformed_account_line_is_reported_with_its_number_and_skipped() {
 #[test]
 fn two_registrations_at_once_both_survive_a_restart() {
     let server = start("");
-    let mut alice = server.login("alice");
-    let mut bob = server.login("bob");
+    let alice = server.login("alice");
+    let bob = server.login("bob");
     alice.expect("* bob joined #general");
     // Both before either reply is read: the two rewrites of the file race.
     alice.send(&format!("/register {PASSWORD}"));
@@ -467,7 +467,7 @@ fn two_registrations_at_once_both_survive_a_restart() {
 // ---- the client binary --------------------------------------------------------
 
 /// A server where alice is registered from the console, and bob online.
-fn server_with_alice_registered_and_bob() -> (TestServer, TestClient) {
+fn server_with_alice_registered_and_bob() -> (TestServer, Client) {
     let mut server = start("");
     server.console(&format!("/register alice {PASSWORD}"));
     let line = server.stdout_line();
@@ -488,7 +488,7 @@ fn client(server: &TestServer) -> Command {
 
 #[test]
 fn client_logs_in_with_chat_password_from_the_environment() {
-    let (server, mut bob) = server_with_alice_registered_and_bob();
+    let (server, bob) = server_with_alice_registered_and_bob();
     client(&server)
         .args(["--name", "alice"])
         .env("CHAT_PASSWORD", PASSWORD)
@@ -502,7 +502,7 @@ fn client_logs_in_with_chat_password_from_the_environment() {
 
 #[test]
 fn client_logs_in_with_name_and_password_from_piped_input() {
-    let (server, mut bob) = server_with_alice_registered_and_bob();
+    let (server, bob) = server_with_alice_registered_and_bob();
     client(&server)
         .write_stdin(format!("alice\n{PASSWORD}\nhi\n/quit\n"))
         .assert()

@@ -2,14 +2,14 @@
 //! and every command with its replies, errors and usage lines
 //! (docs/PROTOCOL.md, "Lines from a client" and its "Details").
 
-use crate::support::{TestClient, TestServer};
+use crate::support::{Client, TestServer};
 
 const NO_ROOM: &str = "! you are not in any room (try /join <room>)";
 const BAD_ROOM: &str = "! room names are 1 to 32 characters from A-Z a-z 0-9 _ -";
 
 /// Logs in alice, then bob, and reads the join notice alice gets for bob.
-fn alice_and_bob(server: &TestServer) -> (TestClient, TestClient) {
-    let mut alice = server.login("alice");
+fn alice_and_bob(server: &TestServer) -> (Client, Client) {
+    let alice = server.login("alice");
     let bob = server.login("bob");
     alice.expect("* bob joined #general");
     (alice, bob)
@@ -17,7 +17,7 @@ fn alice_and_bob(server: &TestServer) -> (TestClient, TestClient) {
 
 /// Sends `/users` and checks that the very next line is its reply: proof that
 /// the server sent this client nothing else in between.
-fn expect_nothing_more(client: &mut TestClient) {
+fn expect_nothing_more(client: &Client) {
     client.send("/users");
     client.expect_prefix("* online: ");
 }
@@ -27,7 +27,7 @@ fn expect_nothing_more(client: &mut TestClient) {
 #[test]
 fn plain_text_goes_to_the_current_room() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("hi all");
     bob.expect("[#general] alice: hi all");
 }
@@ -35,7 +35,7 @@ fn plain_text_goes_to_the_current_room() {
 #[test]
 fn plain_text_is_not_echoed_to_the_sender() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("hi all");
     bob.expect("[#general] alice: hi all");
     alice.send("/users");
@@ -45,19 +45,19 @@ fn plain_text_is_not_echoed_to_the_sender() {
 #[test]
 fn room_prefix_sends_to_that_room() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     // alice now talks in #dev, but the prefix picks #general.
     alice.send("#general hello general");
     bob.expect("[#general] alice: hello general");
-    expect_nothing_more(&mut alice);
+    expect_nothing_more(&alice);
 }
 
 #[test]
 fn room_prefix_ignores_case_of_the_room_name() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("#General hello");
     bob.expect("[#general] alice: hello");
 }
@@ -65,18 +65,18 @@ fn room_prefix_ignores_case_of_the_room_name() {
 #[test]
 fn room_prefix_for_a_room_you_are_not_in_is_refused() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     bob.send("/join dev");
     bob.expect("* you joined #dev");
     alice.send("#dev sneaky");
     alice.expect("! you are not in #dev");
-    expect_nothing_more(&mut bob);
+    expect_nothing_more(&bob);
 }
 
 #[test]
 fn room_prefix_for_a_room_that_does_not_exist_is_refused() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("#nowhere hello");
     alice.expect("! you are not in #nowhere");
 }
@@ -84,7 +84,7 @@ fn room_prefix_for_a_room_that_does_not_exist_is_refused() {
 #[test]
 fn room_prefix_without_text_gets_usage() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("#general");
     alice.expect("! usage: #room message");
 }
@@ -92,20 +92,20 @@ fn room_prefix_without_text_gets_usage() {
 #[test]
 fn direct_message_reaches_only_the_named_user() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
-    let mut carol = server.login("carol");
+    let (alice, bob) = alice_and_bob(&server);
+    let carol = server.login("carol");
     alice.expect("* carol joined #general");
     bob.expect("* carol joined #general");
 
     alice.send("@bob psst");
     bob.expect("[DM] alice: psst");
-    expect_nothing_more(&mut carol);
+    expect_nothing_more(&carol);
 }
 
 #[test]
 fn direct_message_is_not_echoed_to_the_sender() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("@bob psst");
     bob.expect("[DM] alice: psst");
     alice.send("/users");
@@ -115,7 +115,7 @@ fn direct_message_is_not_echoed_to_the_sender() {
 #[test]
 fn direct_message_to_a_name_not_online_is_refused() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("@zed hello?");
     alice.expect("! zed is not online");
 }
@@ -123,7 +123,7 @@ fn direct_message_to_a_name_not_online_is_refused() {
 #[test]
 fn direct_message_without_text_gets_usage() {
     let server = TestServer::start();
-    let (mut alice, _bob) = alice_and_bob(&server);
+    let (alice, _bob) = alice_and_bob(&server);
     alice.send("@bob");
     alice.expect("! usage: @name message");
 }
@@ -131,7 +131,7 @@ fn direct_message_without_text_gets_usage() {
 #[test]
 fn direct_message_is_not_written_to_the_history_file() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("@bob secret-dm");
     bob.expect("[DM] alice: secret-dm");
     // A room message is logged before it is delivered: once bob has it, the
@@ -148,7 +148,7 @@ fn direct_message_is_not_written_to_the_history_file() {
 #[test]
 fn join_replies_and_creates_the_room() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     alice.send("/rooms");
@@ -158,7 +158,7 @@ fn join_replies_and_creates_the_room() {
 #[test]
 fn join_accepts_a_leading_hash() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/join #dev");
     alice.expect("* you joined #dev");
 }
@@ -166,7 +166,7 @@ fn join_accepts_a_leading_hash() {
 #[test]
 fn join_stores_the_room_name_in_lower_case() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/join Dev");
     alice.expect("* you joined #dev");
     bob.send("/join #DEV");
@@ -179,7 +179,7 @@ fn join_stores_the_room_name_in_lower_case() {
 #[test]
 fn join_tells_the_members_of_the_room() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     bob.send("/join dev");
     bob.expect("* you joined #dev");
     alice.send("/join dev");
@@ -190,13 +190,13 @@ fn join_tells_the_members_of_the_room() {
 #[test]
 fn rooms_bigger_than_the_announce_limit_get_no_join_or_leave_notices() {
     let server = TestServer::with_config("announce_max_members = 2");
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     // carol makes three: she is still announced to the two already there.
-    let mut carol = server.login("carol");
+    let carol = server.login("carol");
     alice.expect("* carol joined #general");
     bob.expect("* carol joined #general");
     // dave would make four: the room of three hears nothing.
-    let mut dave = server.login("dave");
+    let dave = server.login("dave");
     alice.send("/users");
     alice.expect("* online: alice, bob, carol, dave");
     // Leaving a room of four (three left) is not announced either...
@@ -213,7 +213,7 @@ fn rooms_bigger_than_the_announce_limit_get_no_join_or_leave_notices() {
 #[test]
 fn join_makes_the_room_current() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     bob.send("/join dev");
     bob.expect("* you joined #dev");
     alice.send("/join dev");
@@ -226,13 +226,13 @@ fn join_makes_the_room_current() {
 #[test]
 fn join_of_a_room_you_are_in_just_makes_it_current() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     alice.send("/join general");
     alice.expect("* you are now talking in #general");
     // No second join notice for the members of #general.
-    expect_nothing_more(&mut bob);
+    expect_nothing_more(&bob);
     alice.send("back in general");
     bob.expect("[#general] alice: back in general");
 }
@@ -240,7 +240,7 @@ fn join_of_a_room_you_are_in_just_makes_it_current() {
 #[test]
 fn join_replays_the_history_of_the_room() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     bob.send("/join dev");
     bob.expect("* you joined #dev");
     bob.send("first in dev");
@@ -258,7 +258,7 @@ fn join_replays_the_history_of_the_room() {
 #[test]
 fn join_without_a_room_gets_usage() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/join");
     alice.expect("! usage: /join <room>");
 }
@@ -266,7 +266,7 @@ fn join_without_a_room_gets_usage() {
 #[test]
 fn join_of_a_bad_room_name_is_refused() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     for bad in ["dev.ops", "dév", &"r".repeat(33)] {
         alice.send(&format!("/join {bad}"));
         alice.expect(BAD_ROOM);
@@ -278,7 +278,7 @@ fn join_of_a_bad_room_name_is_refused() {
 #[test]
 fn room_name_of_32_characters_is_accepted() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     let name = "r".repeat(32);
     alice.send(&format!("/join {name}"));
     alice.expect(&format!("* you joined #{name}"));
@@ -289,7 +289,7 @@ fn room_name_of_32_characters_is_accepted() {
 #[test]
 fn leave_without_argument_leaves_the_current_room() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     bob.send("/join dev");
     bob.expect("* you joined #dev");
     alice.send("/join dev");
@@ -304,7 +304,7 @@ fn leave_without_argument_leaves_the_current_room() {
 #[test]
 fn leave_with_a_room_leaves_that_room() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     alice.send("/leave #general");
@@ -317,18 +317,18 @@ fn leave_with_a_room_leaves_that_room() {
 #[test]
 fn leave_of_a_room_you_are_not_in_is_refused() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     bob.send("/join dev");
     bob.expect("* you joined #dev");
     alice.send("/leave dev");
     alice.expect("! you are not in #dev");
-    expect_nothing_more(&mut bob);
+    expect_nothing_more(&bob);
 }
 
 #[test]
 fn leave_falls_back_to_the_most_recently_joined_room() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     bob.send("/join x");
     bob.expect("* you joined #x");
     alice.send("/join x");
@@ -354,7 +354,7 @@ fn leave_falls_back_to_the_most_recently_joined_room() {
 #[test]
 fn room_disappears_when_its_last_member_leaves() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     alice.send("/leave dev");
@@ -368,7 +368,7 @@ fn room_disappears_when_its_last_member_leaves() {
 #[test]
 fn plain_text_with_no_room_left_is_refused() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/leave");
     alice.expect("* you left #general");
     alice.send("anyone?");
@@ -378,7 +378,7 @@ fn plain_text_with_no_room_left_is_refused() {
 #[test]
 fn action_with_no_room_left_is_refused() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/leave");
     alice.expect("* you left #general");
     alice.send("/me waves");
@@ -390,7 +390,7 @@ fn action_with_no_room_left_is_refused() {
 #[test]
 fn rooms_lists_rooms_sorted_by_name_with_member_counts() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/join zoo");
     alice.expect("* you joined #zoo");
     alice.send("/join dev");
@@ -405,7 +405,7 @@ fn rooms_lists_rooms_sorted_by_name_with_member_counts() {
 #[test]
 fn rooms_says_none_when_nobody_is_in_a_room() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/leave");
     alice.expect("* you left #general");
     alice.send("/rooms");
@@ -418,9 +418,9 @@ fn users_lists_everyone_online_sorted_ignoring_case() {
     let _dave = server.login("dave");
     let _carl = server.login("Carl");
     let _bob = server.login("bob");
-    let mut alice = server.login("Alice");
+    let alice = server.login("Alice");
     // A connection still in the handshake is not online.
-    let mut stranger = server.connect();
+    let stranger = server.connect();
     stranger.expect_prefix("* Welcome to ");
     alice.send("/users");
     alice.expect("* online: Alice, bob, Carl, dave");
@@ -429,7 +429,7 @@ fn users_lists_everyone_online_sorted_ignoring_case() {
 #[test]
 fn users_with_a_room_lists_its_members() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     let _carol = server.login("carol");
     alice.expect("* carol joined #general");
     bob.expect("* carol joined #general");
@@ -446,7 +446,7 @@ fn users_with_a_room_lists_its_members() {
 #[test]
 fn users_of_a_room_nobody_is_in_is_refused() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/users dev");
     alice.expect("! no room #dev");
 }
@@ -456,7 +456,7 @@ fn users_of_a_room_nobody_is_in_is_refused() {
 #[test]
 fn nick_renames_and_replies() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/nick alicia");
     alice.expect("* you are now known as alicia");
     bob.expect("* alice is now known as alicia");
@@ -469,8 +469,8 @@ fn nick_renames_and_replies() {
 #[test]
 fn nick_is_announced_only_to_users_sharing_a_room() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
-    let mut carol = server.login("carol");
+    let (alice, bob) = alice_and_bob(&server);
+    let carol = server.login("carol");
     alice.expect("* carol joined #general");
     bob.expect("* carol joined #general");
     carol.send("/leave");
@@ -481,13 +481,13 @@ fn nick_is_announced_only_to_users_sharing_a_room() {
     alice.send("/nick alicia");
     alice.expect("* you are now known as alicia");
     bob.expect("* alice is now known as alicia");
-    expect_nothing_more(&mut carol);
+    expect_nothing_more(&carol);
 }
 
 #[test]
 fn nick_is_announced_once_to_a_user_sharing_several_rooms() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     bob.send("/join dev");
@@ -497,13 +497,13 @@ fn nick_is_announced_once_to_a_user_sharing_several_rooms() {
     alice.send("/nick alicia");
     alice.expect("* you are now known as alicia");
     bob.expect("* alice is now known as alicia");
-    expect_nothing_more(&mut bob);
+    expect_nothing_more(&bob);
 }
 
 #[test]
 fn nick_to_a_taken_name_is_refused() {
     let server = TestServer::start();
-    let (mut alice, _bob) = alice_and_bob(&server);
+    let (alice, _bob) = alice_and_bob(&server);
     alice.send("/nick bob");
     alice.expect("! the name bob is taken");
     alice.send("/users");
@@ -513,7 +513,7 @@ fn nick_to_a_taken_name_is_refused() {
 #[test]
 fn nick_to_a_bad_name_is_refused() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/nick bad!name");
     alice.expect("! name may only contain letters, digits, _ and -");
     alice.send(&format!("/nick {}", "a".repeat(25)));
@@ -527,10 +527,10 @@ fn nick_to_a_bad_name_is_refused() {
 #[test]
 fn nick_frees_the_old_name() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/nick alicia");
     alice.expect("* you are now known as alicia");
-    let mut newcomer = server.connect();
+    let newcomer = server.connect();
     newcomer.expect_prefix("* Welcome to ");
     newcomer.send("alice");
     newcomer.expect("* Hello alice! You are in #general. Type /help for commands.");
@@ -539,7 +539,7 @@ fn nick_frees_the_old_name() {
 #[test]
 fn nick_new_name_receives_direct_messages() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/nick alicia");
     alice.expect("* you are now known as alicia");
     bob.expect("* alice is now known as alicia");
@@ -552,7 +552,7 @@ fn nick_new_name_receives_direct_messages() {
 #[test]
 fn nick_without_a_name_gets_usage() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/nick");
     alice.expect("! usage: /nick <name>");
 }
@@ -562,7 +562,7 @@ fn nick_without_a_name_gets_usage() {
 #[test]
 fn me_sends_an_action_to_the_current_room() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/me waves");
     bob.expect("[#general] * alice waves");
 }
@@ -570,7 +570,7 @@ fn me_sends_an_action_to_the_current_room() {
 #[test]
 fn me_is_not_echoed_to_the_sender() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/me waves");
     bob.expect("[#general] * alice waves");
     alice.send("/users");
@@ -580,7 +580,7 @@ fn me_is_not_echoed_to_the_sender() {
 #[test]
 fn me_without_an_action_gets_usage() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/me");
     alice.expect("! usage: /me <action>");
 }
@@ -588,7 +588,7 @@ fn me_without_an_action_gets_usage() {
 #[test]
 fn help_lists_every_command_in_notice_lines() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/help");
     alice.send("/users");
     let help = alice.wait_for("* online: alice");
@@ -612,7 +612,7 @@ fn help_lists_every_command_in_notice_lines() {
 /// Sends `word` as alice and checks the goodbye and the close.
 fn quits_with(word: &str) {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send(word);
     alice.expect("* Bye alice!");
     alice.expect_closed();
@@ -636,18 +636,18 @@ fn bye_word_alone_also_quits() {
 #[test]
 fn quit_and_bye_inside_a_longer_line_are_plain_text() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("quit now");
     bob.expect("[#general] alice: quit now");
     alice.send("bye all");
     bob.expect("[#general] alice: bye all");
-    expect_nothing_more(&mut alice);
+    expect_nothing_more(&alice);
 }
 
 #[test]
 fn quit_tells_every_room_of_the_leaver() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     bob.send("/join dev");
@@ -668,7 +668,7 @@ fn quit_tells_every_room_of_the_leaver() {
 #[test]
 fn unknown_command_is_refused() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("/dance");
     alice.expect("! unknown command /dance (try /help)");
 }
@@ -676,7 +676,7 @@ fn unknown_command_is_refused() {
 #[test]
 fn command_names_are_not_case_sensitive() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/Me waves");
     bob.expect("[#general] * alice waves");
     alice.send("/JOIN dev");

@@ -149,7 +149,7 @@ fn client_with_nothing_listening_exits_1_and_says_so() {
 #[test]
 fn client_with_piped_input_chats_and_quits() {
     let server = TestServer::start();
-    let mut bob = server.login("bob");
+    let bob = server.login("bob");
     let port = server.addr.port().to_string();
     client()
         .args(["--host", "127.0.0.1", "--port", &port])
@@ -167,7 +167,7 @@ fn client_with_piped_input_chats_and_quits() {
 #[test]
 fn client_quits_at_end_of_input() {
     let server = TestServer::start();
-    let mut bob = server.login("bob");
+    let bob = server.login("bob");
     let port = server.addr.port().to_string();
     client()
         .args(["--host", "127.0.0.1", "--port", &port])

@@ -2,12 +2,12 @@
 //! input, their effect on clients, their replies on standard output, and a
 //! graceful `/shutdown` (docs/PROTOCOL.md, "The server console").
 
-use crate::support::{TestClient, TestServer};
+use crate::support::{Client, TestServer};
 use std::time::Duration;
 
 /// Logs in alice, then bob, and reads the join notice alice gets for bob.
-fn alice_and_bob(server: &TestServer) -> (TestClient, TestClient) {
-    let mut alice = server.login("alice");
+fn alice_and_bob(server: &TestServer) -> (Client, Client) {
+    let alice = server.login("alice");
     let bob = server.login("bob");
     alice.expect("* bob joined #general");
     (alice, bob)
@@ -30,7 +30,7 @@ fn stdout_mentions(server: &TestServer, words: &[&str], limit: usize) -> Vec<Str
 #[test]
 fn say_reaches_every_client_as_server() {
     let mut server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     // Even a client in no room is online and hears the operator.
     bob.send("/leave");
     bob.expect("* you left #general");
@@ -43,7 +43,7 @@ fn say_reaches_every_client_as_server() {
 #[test]
 fn kick_with_reason_tells_the_user_and_closes_the_connection() {
     let mut server = TestServer::start();
-    let (_alice, mut bob) = alice_and_bob(&server);
+    let (_alice, bob) = alice_and_bob(&server);
     server.console("/kick bob too loud");
     bob.expect("* you were kicked by the operator: too loud");
     bob.expect_closed();
@@ -52,7 +52,7 @@ fn kick_with_reason_tells_the_user_and_closes_the_connection() {
 #[test]
 fn kick_without_reason_tells_the_user() {
     let mut server = TestServer::start();
-    let (_alice, mut bob) = alice_and_bob(&server);
+    let (_alice, bob) = alice_and_bob(&server);
     server.console("/kick bob");
     bob.expect("* you were kicked by the operator");
     bob.expect_closed();
@@ -61,7 +61,7 @@ fn kick_without_reason_tells_the_user() {
 #[test]
 fn kick_tells_the_rooms_of_the_kicked_user() {
     let mut server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     bob.send("/join dev");
@@ -82,7 +82,7 @@ fn kick_tells_the_rooms_of_the_kicked_user() {
 #[test]
 fn kick_of_a_name_not_online_is_reported_on_stdout() {
     let mut server = TestServer::start();
-    let (mut alice, _bob) = alice_and_bob(&server);
+    let (alice, _bob) = alice_and_bob(&server);
     server.console("/kick zed");
     let line = server.stdout_line();
     assert!(line.contains("not online"), "unexpected reply: {line:?}");
@@ -101,7 +101,7 @@ fn users_prints_online_users_on_stdout() {
 #[test]
 fn rooms_prints_rooms_on_stdout() {
     let mut server = TestServer::start();
-    let (mut alice, _bob) = alice_and_bob(&server);
+    let (alice, _bob) = alice_and_bob(&server);
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     server.console("/rooms");
@@ -122,7 +122,7 @@ fn help_lists_the_console_commands_on_stdout() {
 #[test]
 fn shutdown_tells_every_client_and_closes_them() {
     let mut server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     server.console("/shutdown");
     alice.expect("* server is shutting down");
     alice.expect_closed();
@@ -142,7 +142,7 @@ fn shutdown_exits_with_code_0() {
 fn shutdown_does_not_wait_for_a_client_in_the_handshake() {
     let mut server = TestServer::start();
     let _alice = server.login("alice");
-    let mut stranger = server.connect();
+    let stranger = server.connect();
     stranger.expect_prefix("* Welcome to ");
     server.console("/shutdown");
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
@@ -152,7 +152,7 @@ fn shutdown_does_not_wait_for_a_client_in_the_handshake() {
 #[test]
 fn shutdown_leaves_every_message_in_the_log() {
     let mut server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     for i in 1..=5 {
         alice.send(&format!("m{i}"));
     }
@@ -176,7 +176,7 @@ fn end_of_console_input_does_not_stop_the_server() {
     server.close_console();
     // A server that took end of file for a shutdown would be gone by now.
     assert_eq!(server.wait_exit(Duration::from_millis(500)), None);
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("still up");
     bob.expect("[#general] alice: still up");
 }

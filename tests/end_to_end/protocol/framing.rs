@@ -2,14 +2,14 @@
 //! whatever way they arrive, cap their length in bytes, refuse bad UTF-8, and
 //! strip control characters (docs/PROTOCOL.md, "Framing").
 
-use crate::support::{TestClient, TestServer};
+use crate::support::{Client, TestServer};
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// Logs in alice, then bob, and reads the join notice alice gets for bob.
-fn alice_and_bob(server: &TestServer) -> (TestClient, TestClient) {
-    let mut alice = server.login("alice");
+fn alice_and_bob(server: &TestServer) -> (Client, Client) {
+    let alice = server.login("alice");
     let bob = server.login("bob");
     alice.expect("* bob joined #general");
     (alice, bob)
@@ -17,7 +17,7 @@ fn alice_and_bob(server: &TestServer) -> (TestClient, TestClient) {
 
 /// Writes `parts` as separate TCP segments: Nagle off, and a pause between
 /// them so the server's reads see them one by one.
-fn send_in_pieces(client: &TestClient, parts: &[&[u8]]) {
+fn send_in_pieces(client: &Client, parts: &[&[u8]]) {
     let mut stream = client.stream();
     stream.set_nodelay(true).expect("set nodelay");
     for part in parts {
@@ -30,7 +30,7 @@ fn send_in_pieces(client: &TestClient, parts: &[&[u8]]) {
 #[test]
 fn crlf_line_ending_is_accepted_in_the_handshake() {
     let server = TestServer::start();
-    let mut client = server.connect();
+    let client = server.connect();
     client.expect_prefix("* Welcome to ");
     client.send_raw(b"alice\r\n");
     client.expect("* Hello alice! You are in #general. Type /help for commands.");
@@ -39,7 +39,7 @@ fn crlf_line_ending_is_accepted_in_the_handshake() {
 #[test]
 fn crlf_line_ending_is_dropped_from_messages() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send_raw(b"hi there\r\n");
     bob.expect("[#general] alice: hi there");
     alice.send_raw(b"/users\r\n");
@@ -49,7 +49,7 @@ fn crlf_line_ending_is_dropped_from_messages() {
 #[test]
 fn line_of_exactly_max_line_bytes_is_accepted() {
     let server = TestServer::with_config("max_line_bytes = 100");
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     let text = "x".repeat(100);
     alice.send(&text);
     bob.expect(&format!("[#general] alice: {text}"));
@@ -58,7 +58,7 @@ fn line_of_exactly_max_line_bytes_is_accepted() {
 #[test]
 fn line_over_max_line_bytes_is_refused_and_the_next_line_is_read() {
     let server = TestServer::with_config("max_line_bytes = 100");
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     // The long line and the next one arrive in the same write.
     let mut bytes = "y".repeat(101).into_bytes();
     bytes.extend_from_slice(b"\nafter the long one\n");
@@ -71,7 +71,7 @@ fn line_over_max_line_bytes_is_refused_and_the_next_line_is_read() {
 #[test]
 fn very_long_line_is_skipped_up_to_its_newline() {
     let server = TestServer::with_config("max_line_bytes = 100");
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     let mut bytes = "z".repeat(200_000).into_bytes();
     bytes.extend_from_slice(b"\nstill here\n");
     alice.send_raw(&bytes);
@@ -84,7 +84,7 @@ fn very_long_line_is_skipped_up_to_its_newline() {
 #[test]
 fn line_length_is_counted_in_bytes_not_characters() {
     let server = TestServer::with_config("max_line_bytes = 100");
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     // 50 two-byte characters: 100 bytes, allowed.
     let fits = "é".repeat(50);
     alice.send(&fits);
@@ -98,7 +98,7 @@ fn line_length_is_counted_in_bytes_not_characters() {
 #[test]
 fn default_max_line_is_2048_bytes() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     let fits = "x".repeat(2048);
     alice.send(&fits);
     bob.expect(&format!("[#general] alice: {fits}"));
@@ -109,7 +109,7 @@ fn default_max_line_is_2048_bytes() {
 #[test]
 fn too_long_line_in_the_handshake_is_refused() {
     let server = TestServer::with_config("max_line_bytes = 100");
-    let mut client = server.connect();
+    let client = server.connect();
     client.expect_prefix("* Welcome to ");
     client.send(&"n".repeat(150));
     client.expect("! line too long (max 100 bytes)");
@@ -120,7 +120,7 @@ fn too_long_line_in_the_handshake_is_refused() {
 #[test]
 fn invalid_utf8_is_refused_and_the_connection_kept() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send_raw(b"bad \xff\xfe bytes\n");
     alice.expect("! message is not valid UTF-8");
     alice.send("good bytes");
@@ -131,7 +131,7 @@ fn invalid_utf8_is_refused_and_the_connection_kept() {
 #[test]
 fn control_characters_are_removed_and_tabs_become_spaces() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send_raw(b"hi\x1b[31mred\x07\tend\n");
     bob.expect("[#general] alice: hi[31mred end");
 }
@@ -139,7 +139,7 @@ fn control_characters_are_removed_and_tabs_become_spaces() {
 #[test]
 fn control_characters_are_removed_from_direct_messages() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send_raw(b"@bob \x1b[2Jclear\x08ed\n");
     bob.expect("[DM] alice: [2Jcleared");
 }
@@ -147,7 +147,7 @@ fn control_characters_are_removed_from_direct_messages() {
 #[test]
 fn line_empty_after_cleaning_is_ignored() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send_raw(b"\n\x07\x1b\x00\n\r\n");
     // No reply to alice...
     alice.send("/users");
@@ -160,7 +160,7 @@ fn line_empty_after_cleaning_is_ignored() {
 #[test]
 fn several_lines_in_one_write_are_all_handled() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send_raw(b"one\ntwo\n/users\nthree\n");
     bob.expect("[#general] alice: one");
     bob.expect("[#general] alice: two");
@@ -171,7 +171,7 @@ fn several_lines_in_one_write_are_all_handled() {
 #[test]
 fn line_split_across_writes_is_reassembled() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     send_in_pieces(&alice, &[b"hel", b"lo wo", b"rld\nsec", b"ond\n"]);
     bob.expect("[#general] alice: hello world");
     bob.expect("[#general] alice: second");
@@ -182,7 +182,7 @@ fn line_split_across_writes_is_reassembled() {
 #[test]
 fn utf8_character_split_across_writes_is_reassembled() {
     let server = TestServer::start();
-    let (alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     // "café": the two bytes of é arrive in different writes.
     send_in_pieces(&alice, &[b"caf\xc3", b"\xa9\n"]);
     bob.expect("[#general] alice: café");
@@ -191,7 +191,7 @@ fn utf8_character_split_across_writes_is_reassembled() {
 #[test]
 fn fragment_without_newline_before_close_is_dropped() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send_raw(b"complete\npartial");
     bob.expect("[#general] alice: complete");
     alice.shutdown_write();
@@ -202,7 +202,7 @@ fn fragment_without_newline_before_close_is_dropped() {
     let mut seen = Vec::new();
     for _ in 0..50 {
         bob.send("/users");
-        let (skipped, reply) = wait_for_prefix(&mut bob, "* online: ");
+        let (skipped, reply) = wait_for_prefix(&bob, "* online: ");
         seen.extend(skipped);
         if reply == "* online: bob" {
             break;
@@ -219,7 +219,7 @@ fn fragment_without_newline_before_close_is_dropped() {
 }
 
 /// Reads lines until one starts with `prefix`: (the lines skipped, that line).
-fn wait_for_prefix(client: &mut TestClient, prefix: &str) -> (Vec<String>, String) {
+fn wait_for_prefix(client: &Client, prefix: &str) -> (Vec<String>, String) {
     let mut skipped = Vec::new();
     loop {
         let line = client.line();

@@ -2,7 +2,7 @@
 //! refused one, the hello line, the join notice, the handshake deadline and
 //! the `max_clients` cap (docs/PROTOCOL.md, "Handshake").
 
-use crate::support::{TestClient, TestServer};
+use crate::support::{Client, TestServer};
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 const HELLO_ALICE: &str = "* Hello alice! You are in #general. Type /help for commands.";
 
 /// Connects and reads the welcome line, leaving the client at the name prompt.
-fn at_prompt(server: &TestServer) -> TestClient {
-    let mut client = server.connect();
+fn at_prompt(server: &TestServer) -> Client {
+    let client = server.connect();
     client.expect_prefix("* Welcome to ");
     client
 }
@@ -19,21 +19,21 @@ fn at_prompt(server: &TestServer) -> TestClient {
 #[test]
 fn welcome_line_names_lanchat_by_default() {
     let server = TestServer::start();
-    let mut client = server.connect();
+    let client = server.connect();
     client.expect("* Welcome to lanchat! Enter your name:");
 }
 
 #[test]
 fn welcome_line_uses_configured_server_name() {
     let server = TestServer::with_config("server_name = \"Testhall\"");
-    let mut client = server.connect();
+    let client = server.connect();
     client.expect("* Welcome to Testhall! Enter your name:");
 }
 
 #[test]
 fn good_name_gets_the_hello_line() {
     let server = TestServer::start();
-    let mut client = at_prompt(&server);
+    let client = at_prompt(&server);
     client.send("alice");
     client.expect(HELLO_ALICE);
 }
@@ -41,7 +41,7 @@ fn good_name_gets_the_hello_line() {
 #[test]
 fn name_of_24_characters_is_accepted() {
     let server = TestServer::start();
-    let mut client = at_prompt(&server);
+    let client = at_prompt(&server);
     let name = "a".repeat(24);
     client.send(&name);
     client.expect(&format!(
@@ -52,7 +52,7 @@ fn name_of_24_characters_is_accepted() {
 #[test]
 fn name_may_use_letters_digits_underscore_and_dash() {
     let server = TestServer::start();
-    let mut client = at_prompt(&server);
+    let client = at_prompt(&server);
     client.send("Al_ice-42");
     client.expect("* Hello Al_ice-42! You are in #general. Type /help for commands.");
 }
@@ -60,7 +60,7 @@ fn name_may_use_letters_digits_underscore_and_dash() {
 #[test]
 fn name_of_25_characters_is_refused_and_another_is_awaited() {
     let server = TestServer::start();
-    let mut client = at_prompt(&server);
+    let client = at_prompt(&server);
     client.send(&"a".repeat(25));
     client.expect("! name must be 1 to 24 characters");
     client.send("alice");
@@ -70,7 +70,7 @@ fn name_of_25_characters_is_refused_and_another_is_awaited() {
 #[test]
 fn name_with_other_characters_is_refused_and_another_is_awaited() {
     let server = TestServer::start();
-    let mut client = at_prompt(&server);
+    let client = at_prompt(&server);
     for bad in ["al!ce", "al ice", "al.ice", "élise"] {
         client.send(bad);
         client.expect("! name may only contain letters, digits, _ and -");
@@ -82,7 +82,7 @@ fn name_with_other_characters_is_refused_and_another_is_awaited() {
 #[test]
 fn name_server_is_reserved_in_any_case() {
     let server = TestServer::start();
-    let mut client = at_prompt(&server);
+    let client = at_prompt(&server);
     for reserved in ["server", "Server", "SERVER"] {
         client.send(reserved);
         client.expect("! the name server is reserved");
@@ -95,7 +95,7 @@ fn name_server_is_reserved_in_any_case() {
 fn name_already_online_is_refused() {
     let server = TestServer::start();
     let _alice = server.login("alice");
-    let mut client = at_prompt(&server);
+    let client = at_prompt(&server);
     client.send("alice");
     client.expect("! the name alice is taken");
     client.send("bob");
@@ -106,7 +106,7 @@ fn name_already_online_is_refused() {
 fn name_taken_is_checked_ignoring_case() {
     let server = TestServer::start();
     let _alice = server.login("alice");
-    let mut client = at_prompt(&server);
+    let client = at_prompt(&server);
     client.send("ALICE");
     // The contract writes the reply with the name; either spelling of it is
     // the same name, so accept both.
@@ -122,7 +122,7 @@ fn name_taken_is_checked_ignoring_case() {
 #[test]
 fn empty_line_during_handshake_is_ignored() {
     let server = TestServer::start();
-    let mut client = at_prompt(&server);
+    let client = at_prompt(&server);
     client.send("");
     client.send("alice");
     // No reply to the empty line: the very next line is the hello.
@@ -132,7 +132,7 @@ fn empty_line_during_handshake_is_ignored() {
 #[test]
 fn members_of_general_see_the_newcomer_join() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     let _bob = server.login("bob");
     alice.expect("* bob joined #general");
 }
@@ -140,7 +140,7 @@ fn members_of_general_see_the_newcomer_join() {
 #[test]
 fn silent_connection_is_closed_after_handshake_timeout() {
     let server = TestServer::with_config("handshake_timeout_secs = 1");
-    let mut client = at_prompt(&server);
+    let client = at_prompt(&server);
     let start = Instant::now();
     client.expect_closed();
     let waited = start.elapsed();
@@ -153,7 +153,7 @@ fn silent_connection_is_closed_after_handshake_timeout() {
 #[test]
 fn trickling_bytes_does_not_extend_the_handshake_deadline() {
     let server = TestServer::with_config("handshake_timeout_secs = 1");
-    let mut client = at_prompt(&server);
+    let client = at_prompt(&server);
     let start = Instant::now();
 
     // One byte every 200 ms and never a newline, for at most 5 s; stop as
@@ -181,7 +181,7 @@ fn trickling_bytes_does_not_extend_the_handshake_deadline() {
 #[test]
 fn handshake_deadline_does_not_apply_after_login() {
     let server = TestServer::with_config("handshake_timeout_secs = 1");
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     // Wait past the deadline; nothing to await here, the promise is about time.
     thread::sleep(Duration::from_millis(1500));
     alice.send("/users");
@@ -193,7 +193,7 @@ fn connection_beyond_max_clients_is_refused_and_closed() {
     let server = TestServer::with_config("max_clients = 2");
     let _alice = server.login("alice");
     let _bob = server.login("bob");
-    let mut third = server.connect();
+    let third = server.connect();
     third.expect("! server full");
     third.expect_closed();
 }
@@ -201,10 +201,10 @@ fn connection_beyond_max_clients_is_refused_and_closed() {
 #[test]
 fn clients_within_max_clients_keep_working_after_a_refusal() {
     let server = TestServer::with_config("max_clients = 2");
-    let mut alice = server.login("alice");
-    let mut bob = server.login("bob");
+    let alice = server.login("alice");
+    let bob = server.login("bob");
     alice.expect("* bob joined #general");
-    let mut third = server.connect();
+    let third = server.connect();
     third.expect("! server full");
     third.expect_closed();
 
@@ -219,7 +219,7 @@ fn connections_in_the_handshake_count_toward_max_clients() {
     let server = TestServer::with_config("max_clients = 2");
     let _first = at_prompt(&server);
     let _second = at_prompt(&server);
-    let mut third = server.connect();
+    let third = server.connect();
     third.expect("! server full");
     third.expect_closed();
 }
@@ -227,7 +227,7 @@ fn connections_in_the_handshake_count_toward_max_clients() {
 #[test]
 fn a_freed_place_can_be_taken_again() {
     let server = TestServer::with_config("max_clients = 2");
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     let _bob = server.login("bob");
     alice.expect("* bob joined #general");
     alice.send("/quit");
@@ -238,7 +238,7 @@ fn a_freed_place_can_be_taken_again() {
     // it, so try a few times before calling it a failure.
     let start = Instant::now();
     for _ in 0..20 {
-        let mut carol = server.connect();
+        let carol = server.connect();
         let first = carol.line();
         if first.starts_with("* Welcome to ") {
             carol.send("carol");

@@ -3,13 +3,13 @@
 //! read defensively when a line is torn or garbled (docs/PROTOCOL.md,
 //! "History").
 
-use crate::support::{TempDir, TestClient, TestServer};
+use crate::support::{Client, TempDir, TestServer};
 use std::fs;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Logs in alice, then bob, and reads the join notice alice gets for bob.
-fn alice_and_bob(server: &TestServer) -> (TestClient, TestClient) {
-    let mut alice = server.login("alice");
+fn alice_and_bob(server: &TestServer) -> (Client, Client) {
+    let alice = server.login("alice");
     let bob = server.login("bob");
     alice.expect("* bob joined #general");
     (alice, bob)
@@ -17,8 +17,8 @@ fn alice_and_bob(server: &TestServer) -> (TestClient, TestClient) {
 
 /// Connects `name` and reads the welcome and hello lines by hand, leaving the
 /// replay (if any) as the next lines to read.
-fn connect_as(server: &TestServer, name: &str) -> TestClient {
-    let mut client = server.connect();
+fn connect_as(server: &TestServer, name: &str) -> Client {
+    let client = server.connect();
     client.expect_prefix("* Welcome to ");
     client.send(name);
     client.expect(&format!(
@@ -28,7 +28,7 @@ fn connect_as(server: &TestServer, name: &str) -> TestClient {
 }
 
 /// Checks that nothing was sent to `client` before the reply to `/rooms`.
-fn expect_no_more(client: &mut TestClient) {
+fn expect_no_more(client: &Client) {
     client.send("/rooms");
     client.expect_prefix("* rooms: ");
 }
@@ -82,7 +82,7 @@ fn dir_with_log(contents: &[u8]) -> TempDir {
 #[test]
 fn log_holds_one_tab_separated_line_per_message() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("hi all");
     bob.expect("[#general] alice: hi all");
     // Logged before delivered: bob has it, so the file has it.
@@ -98,7 +98,7 @@ fn log_holds_one_tab_separated_line_per_message() {
 #[test]
 fn log_timestamp_is_rfc3339_utc() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     let before = now_secs();
     alice.send("what time is it");
     bob.expect("[#general] alice: what time is it");
@@ -117,7 +117,7 @@ fn log_timestamp_is_rfc3339_utc() {
 #[test]
 fn action_is_logged_with_a_star_before_the_name() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/me waves");
     bob.expect("[#general] * alice waves");
     let log = server.history();
@@ -132,7 +132,7 @@ fn action_is_logged_with_a_star_before_the_name() {
 #[test]
 fn message_sent_with_a_room_prefix_is_logged_under_that_room() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     alice.send("#general from afar");
@@ -149,7 +149,7 @@ fn message_sent_with_a_room_prefix_is_logged_under_that_room() {
 #[test]
 fn notices_are_not_logged() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     alice.send("/nick alicia");
@@ -168,7 +168,7 @@ fn notices_are_not_logged() {
 #[test]
 fn login_replays_the_default_room_oldest_first() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("morning");
     bob.expect("[#general] alice: morning");
     bob.send("hi alice");
@@ -176,18 +176,18 @@ fn login_replays_the_default_room_oldest_first() {
     alice.send("/me waves");
     bob.expect("[#general] * alice waves");
 
-    let mut carol = connect_as(&server, "carol");
+    let carol = connect_as(&server, "carol");
     carol.expect("* last 3 messages in #general:");
     carol.expect("[#general] alice: morning");
     carol.expect("[#general] bob: hi alice");
     carol.expect("[#general] * alice waves");
-    expect_no_more(&mut carol);
+    expect_no_more(&carol);
 }
 
 #[test]
 fn join_replays_only_messages_of_that_room() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     alice.send("dev one");
@@ -202,29 +202,29 @@ fn join_replays_only_messages_of_that_room() {
     bob.expect("* last 2 messages in #dev:");
     bob.expect("[#dev] alice: dev one");
     bob.expect("[#dev] alice: dev two");
-    expect_no_more(&mut bob);
+    expect_no_more(&bob);
 }
 
 #[test]
 fn history_replay_limits_the_replay_to_the_last_messages() {
     let server = TestServer::with_config("history_replay = 3");
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     for i in 1..=5 {
         alice.send(&format!("m{i}"));
         bob.expect(&format!("[#general] alice: m{i}"));
     }
-    let mut carol = connect_as(&server, "carol");
+    let carol = connect_as(&server, "carol");
     carol.expect("* last 3 messages in #general:");
     carol.expect("[#general] alice: m3");
     carol.expect("[#general] alice: m4");
     carol.expect("[#general] alice: m5");
-    expect_no_more(&mut carol);
+    expect_no_more(&carol);
 }
 
 #[test]
 fn no_replay_on_login_when_the_room_has_no_history() {
     let server = TestServer::start();
-    let mut alice = connect_as(&server, "alice");
+    let alice = connect_as(&server, "alice");
     alice.send("/rooms");
     alice.expect("* rooms: #general (1)");
 }
@@ -232,7 +232,7 @@ fn no_replay_on_login_when_the_room_has_no_history() {
 #[test]
 fn no_replay_on_join_when_the_room_has_no_history() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("busy general");
     bob.expect("[#general] alice: busy general");
     alice.send("/join quiet");
@@ -244,7 +244,7 @@ fn no_replay_on_join_when_the_room_has_no_history() {
 #[test]
 fn history_survives_a_restart() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("before the restart");
     bob.expect("[#general] alice: before the restart");
     alice.send("/me leaves soon");
@@ -253,11 +253,11 @@ fn history_survives_a_restart() {
 
     let dir = server.kill();
     let server = TestServer::in_dir(dir, "");
-    let mut carol = connect_as(&server, "carol");
+    let carol = connect_as(&server, "carol");
     carol.expect("* last 2 messages in #general:");
     carol.expect("[#general] alice: before the restart");
     carol.expect("[#general] * alice leaves soon");
-    expect_no_more(&mut carol);
+    expect_no_more(&carol);
 }
 
 const GOOD_1: &str = "2026-11-24T13:05:09Z\t#general\talice\tfirst\n";
@@ -267,11 +267,11 @@ const GOOD_2: &str = "2026-11-24T13:05:12Z\t#general\t*bob\twaves\n";
 fn torn_last_line_is_skipped_with_a_warning() {
     let log = format!("{GOOD_1}{GOOD_2}2026-11-24T13:05:15Z\t#gen");
     let server = TestServer::in_dir(dir_with_log(log.as_bytes()), "");
-    let mut carol = connect_as(&server, "carol");
+    let carol = connect_as(&server, "carol");
     carol.expect("* last 2 messages in #general:");
     carol.expect("[#general] alice: first");
     carol.expect("[#general] * bob waves");
-    expect_no_more(&mut carol);
+    expect_no_more(&carol);
     assert!(!server.stderr().trim().is_empty(), "no warning on stderr");
 }
 
@@ -281,11 +281,11 @@ fn line_with_bad_utf8_is_skipped_with_a_warning() {
     log.extend_from_slice(b"2026-11-24T13:05:10Z\t#general\tmallory\tbad \xff\xfe\n");
     log.extend_from_slice(GOOD_2.as_bytes());
     let server = TestServer::in_dir(dir_with_log(&log), "");
-    let mut carol = connect_as(&server, "carol");
+    let carol = connect_as(&server, "carol");
     carol.expect("* last 2 messages in #general:");
     carol.expect("[#general] alice: first");
     carol.expect("[#general] * bob waves");
-    expect_no_more(&mut carol);
+    expect_no_more(&carol);
     assert!(!server.stderr().trim().is_empty(), "no warning on stderr");
 }
 
@@ -294,11 +294,11 @@ fn line_with_wrong_number_of_fields_is_skipped_with_a_warning() {
     let log =
         format!("{GOOD_1}garbage without tabs\n2026-11-24T13:05:10Z\t#general\tmallory\n{GOOD_2}");
     let server = TestServer::in_dir(dir_with_log(log.as_bytes()), "");
-    let mut carol = connect_as(&server, "carol");
+    let carol = connect_as(&server, "carol");
     carol.expect("* last 2 messages in #general:");
     carol.expect("[#general] alice: first");
     carol.expect("[#general] * bob waves");
-    expect_no_more(&mut carol);
+    expect_no_more(&carol);
     assert!(!server.stderr().trim().is_empty(), "no warning on stderr");
 }
 
@@ -306,7 +306,7 @@ fn line_with_wrong_number_of_fields_is_skipped_with_a_warning() {
 fn new_messages_after_a_torn_last_line_are_kept_whole() {
     let log = format!("{GOOD_1}2026-11-24T13:05:15Z\t#gen");
     let server = TestServer::in_dir(dir_with_log(log.as_bytes()), "");
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send("after the tear");
     bob.expect("[#general] alice: after the tear");
     bob.send("me too");
@@ -315,10 +315,10 @@ fn new_messages_after_a_torn_last_line_are_kept_whole() {
 
     let dir = server.kill();
     let server = TestServer::in_dir(dir, "");
-    let mut carol = connect_as(&server, "carol");
+    let carol = connect_as(&server, "carol");
     carol.expect("* last 3 messages in #general:");
     carol.expect("[#general] alice: first");
     carol.expect("[#general] alice: after the tear");
     carol.expect("[#general] bob: me too");
-    expect_no_more(&mut carol);
+    expect_no_more(&carol);
 }

@@ -2,13 +2,13 @@
 //! and the write timeout that drops a client who stops reading
 //! (docs/PROTOCOL.md, "Details").
 
-use crate::support::{login_and_stall, TestClient, TestServer};
+use crate::support::{login_and_stall, Client, TestServer};
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// Logs in alice, then bob, and reads the join notice alice gets for bob.
-fn alice_and_bob(server: &TestServer) -> (TestClient, TestClient) {
-    let mut alice = server.login("alice");
+fn alice_and_bob(server: &TestServer) -> (Client, Client) {
+    let alice = server.login("alice");
     let bob = server.login("bob");
     alice.expect("* bob joined #general");
     (alice, bob)
@@ -24,7 +24,7 @@ fn numbered_lines(count: usize) -> Vec<u8> {
 
 /// Sends a marker through alice once her flood has been handled, then reads
 /// what bob got from her until his own marker: the numbers of her messages.
-fn messages_bob_got(alice: &mut TestClient, bob: &mut TestClient) -> Vec<usize> {
+fn messages_bob_got(alice: &Client, bob: &Client) -> Vec<usize> {
     // alice's lines are handled in order, so her reply to /users means the
     // whole flood has been handled (delivered or dropped).
     alice.send("/users");
@@ -43,7 +43,7 @@ fn messages_bob_got(alice: &mut TestClient, bob: &mut TestClient) -> Vec<usize> 
 #[test]
 fn flood_beyond_the_rate_limit_gets_slow_down() {
     let server = TestServer::with_config("rate_limit_per_sec = 2\nrate_limit_burst = 3");
-    let (mut alice, _bob) = alice_and_bob(&server);
+    let (alice, _bob) = alice_and_bob(&server);
     alice.send_raw(&numbered_lines(10));
     alice.expect("! slow down");
 }
@@ -51,14 +51,14 @@ fn flood_beyond_the_rate_limit_gets_slow_down() {
 #[test]
 fn flood_beyond_the_rate_limit_is_dropped_after_the_burst() {
     let server = TestServer::with_config("rate_limit_per_sec = 2\nrate_limit_burst = 3");
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     // Let the bucket fill up after the login lines (2 per second, burst 3).
     thread::sleep(Duration::from_millis(1600));
     alice.send_raw(&numbered_lines(10));
     alice.expect("! slow down");
     // Wait for the limit to let alice's marker through.
     thread::sleep(Duration::from_millis(1200));
-    let got = messages_bob_got(&mut alice, &mut bob);
+    let got = messages_bob_got(&alice, &bob);
     let first_few: Vec<usize> = (1..=got.len()).collect();
     assert_eq!(got, first_few, "bob should get the first lines, in order");
     assert!(
@@ -70,7 +70,7 @@ fn flood_beyond_the_rate_limit_is_dropped_after_the_burst() {
 #[test]
 fn slow_down_is_sent_at_most_once_a_second() {
     let server = TestServer::with_config("rate_limit_per_sec = 2\nrate_limit_burst = 3");
-    let (mut alice, _bob) = alice_and_bob(&server);
+    let (alice, _bob) = alice_and_bob(&server);
     alice.send_raw(&numbered_lines(30));
     alice.expect("! slow down");
     thread::sleep(Duration::from_millis(1200));
@@ -85,9 +85,9 @@ fn slow_down_is_sent_at_most_once_a_second() {
 #[test]
 fn rate_limit_zero_turns_the_limit_off() {
     let server = TestServer::with_config("rate_limit_per_sec = 0");
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     alice.send_raw(&numbered_lines(100));
-    let got = messages_bob_got(&mut alice, &mut bob);
+    let got = messages_bob_got(&alice, &bob);
     assert_eq!(got, (1..=100).collect::<Vec<_>>());
     alice.send("/users");
     alice.expect("* online: alice, bob");
@@ -96,7 +96,7 @@ fn rate_limit_zero_turns_the_limit_off() {
 #[test]
 fn default_rate_limit_lets_a_burst_of_20_through() {
     let server = TestServer::start();
-    let (mut alice, mut bob) = alice_and_bob(&server);
+    let (alice, bob) = alice_and_bob(&server);
     // Refill what the login used (10 per second).
     thread::sleep(Duration::from_millis(500));
     // 19 messages and a /users: 20 lines at once.
@@ -115,7 +115,7 @@ fn default_rate_limit_lets_a_burst_of_20_through() {
 #[test]
 fn default_rate_limit_stops_a_flood() {
     let server = TestServer::start();
-    let (mut alice, _bob) = alice_and_bob(&server);
+    let (alice, _bob) = alice_and_bob(&server);
     alice.send_raw(&numbered_lines(60));
     alice.expect("! slow down");
 }
@@ -125,8 +125,8 @@ fn slow_reader_does_not_stall_others() {
     let server = TestServer::with_config("rate_limit_per_sec = 0\nwrite_timeout_ms = 200");
     // `slow` logs in and never reads again.
     let _slow = login_and_stall(server.addr, "slow");
-    let mut bob = server.login("bob");
-    let mut alice = server.login("alice");
+    let bob = server.login("bob");
+    let alice = server.login("alice");
     bob.expect("* alice joined #general");
     // If the server stalls on `slow` for good, fail instead of hanging.
     alice

@@ -1,7 +1,7 @@
 //! Connection limits: `max_clients_per_ip` connections at once from one
 //! address, and `max_clients` in all (docs/PROTOCOL.md, "Handshake").
 
-use crate::support::{TestClient, TestServer};
+use crate::support::{Client, TestServer};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -9,10 +9,10 @@ const WELCOME: &str = "* Welcome to ";
 const TOO_MANY: &str = "! too many connections from your address";
 
 /// Opens `count` connections and reads the welcome line on each.
-fn welcomed(server: &TestServer, count: usize) -> Vec<TestClient> {
+fn welcomed(server: &TestServer, count: usize) -> Vec<Client> {
     (0..count)
         .map(|_| {
-            let mut client = server.connect();
+            let client = server.connect();
             client.expect_prefix(WELCOME);
             client
         })
@@ -21,7 +21,7 @@ fn welcomed(server: &TestServer, count: usize) -> Vec<TestClient> {
 
 /// Checks that a new connection gets `refusal` and is closed.
 fn expect_refused(server: &TestServer, refusal: &str) {
-    let mut client = server.connect();
+    let client = server.connect();
     client.expect(refusal);
     client.expect_closed();
 }
@@ -36,9 +36,9 @@ fn connection_over_the_per_ip_limit_is_refused_and_closed() {
 #[test]
 fn connections_within_the_per_ip_limit_keep_chatting_after_a_refusal() {
     let server = TestServer::with_config("max_clients_per_ip = 3");
-    let mut alice = server.login("alice");
-    let mut bob = server.login("bob");
-    let mut carol = server.login("carol");
+    let alice = server.login("alice");
+    let bob = server.login("bob");
+    let carol = server.login("carol");
     alice.expect("* bob joined #general");
     alice.expect("* carol joined #general");
     bob.expect("* carol joined #general");
@@ -53,7 +53,7 @@ fn a_slot_freed_by_quitting_is_given_to_a_new_connection() {
     let server = TestServer::with_config("max_clients_per_ip = 3");
     let _alice = server.login("alice");
     let _bob = server.login("bob");
-    let mut carol = server.login("carol");
+    let carol = server.login("carol");
     expect_refused(&server, TOO_MANY);
     carol.send("/quit");
     carol.expect_closed();
@@ -61,7 +61,7 @@ fn a_slot_freed_by_quitting_is_given_to_a_new_connection() {
     // connection, so allow a short, bounded wait for the slot.
     let start = Instant::now();
     loop {
-        let mut client = server.connect();
+        let client = server.connect();
         let line = client.line();
         if line.starts_with(WELCOME) {
             break;

@@ -1,13 +1,14 @@
-//! Starts a real `server` binary for one test and talks to it over loopback.
+//! Starts a real `server` binary for one test.
 //!
 //! Every server runs in its own temporary directory with `port = 0`, so tests
-//! run in parallel without fighting over ports or history files. Every socket
-//! has a read timeout, so a bug fails a test instead of hanging it, and the
-//! server is killed when the `TestServer` is dropped, even if the test panics.
+//! run in parallel without fighting over ports or history files. The server
+//! says where it listens on its standard output, so a test reads that rather
+//! than sleeping, and the server is killed when the [`TestServer`] is
+//! dropped, even if the test panics.
 
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,8 +16,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// How long a test waits for any one line before it fails.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+use super::{Client, READ_TIMEOUT};
 
 /// A fresh, empty directory under the system's temp dir, removed on drop.
 pub struct TempDir(PathBuf);
@@ -145,15 +145,17 @@ impl TestServer {
         }
     }
 
-    /// Connects a raw client that has not sent its name yet.
-    pub fn connect(&self) -> TestClient {
-        TestClient::connect(self.addr)
+    /// Connects a client that has not sent its name yet.
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr).expect("connect to test server")
     }
 
-    /// Connects and completes the handshake as `name`, reading the welcome
-    /// and hello lines and any history replay of the default room.
-    pub fn login(&self, name: &str) -> TestClient {
+    /// Connects and completes the handshake as `name`, checking that the
+    /// welcome and hello lines come first, and reads any history replay of
+    /// the default room.
+    pub fn login(&self, name: &str) -> Client {
         let mut client = self.connect();
+        client.name = name.to_string();
         client.expect_prefix("* Welcome to ");
         client.send(name);
         client.expect_prefix(&format!("* Hello {name}!"));
@@ -223,121 +225,21 @@ impl Drop for TestServer {
     }
 }
 
-/// One TCP connection to the server, reading line by line with a timeout.
-pub struct TestClient {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+/// The lines of the server's stderr that report a panic.
+pub fn panics(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.contains("panicked")).collect()
 }
 
-impl TestClient {
-    pub fn connect(addr: SocketAddr) -> TestClient {
-        let stream = TcpStream::connect(addr).expect("connect to test server");
-        stream
-            .set_read_timeout(Some(READ_TIMEOUT))
-            .expect("set read timeout");
-        let writer = stream.try_clone().expect("clone stream");
-        TestClient {
-            reader: BufReader::new(stream),
-            writer,
-        }
-    }
-
-    /// Sends `line` followed by `\n`.
-    pub fn send(&mut self, line: &str) {
-        self.send_raw(format!("{line}\n").as_bytes());
-    }
-
-    /// Sends bytes exactly as given.
-    pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("write to server");
-    }
-
-    /// The next line from the server without its `\n`; panics on timeout or
-    /// end of stream.
-    pub fn line(&mut self) -> String {
-        match self.try_line() {
-            Some(line) => line,
-            None => panic!("connection closed while a line was expected"),
-        }
-    }
-
-    /// The next line, or None if the server closed the connection. Panics on
-    /// timeout.
-    pub fn try_line(&mut self) -> Option<String> {
-        let mut buf = Vec::new();
-        match self.reader.read_until(b'\n', &mut buf) {
-            Ok(0) => None,
-            Ok(_) => {
-                if buf.last() == Some(&b'\n') {
-                    buf.pop();
-                }
-                Some(String::from_utf8(buf).expect("server sent valid UTF-8"))
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                panic!("timed out waiting for a line from the server")
-            }
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => None,
-            Err(e) => panic!("read from server: {e}"),
-        }
-    }
-
-    /// Reads the next line and checks it is exactly `expected`.
-    pub fn expect(&mut self, expected: &str) {
-        let line = self.line();
-        assert_eq!(line, expected);
-    }
-
-    /// Reads the next line and checks it starts with `prefix`; returns it.
-    pub fn expect_prefix(&mut self, prefix: &str) -> String {
-        let line = self.line();
-        assert!(
-            line.starts_with(prefix),
-            "expected a line starting with {prefix:?}, got {line:?}"
-        );
-        line
-    }
-
-    /// Reads lines until one equals `expected`, returning the ones skipped.
-    pub fn wait_for(&mut self, expected: &str) -> Vec<String> {
-        let mut skipped = Vec::new();
-        loop {
-            let line = self.line();
-            if line == expected {
-                return skipped;
-            }
-            skipped.push(line);
-        }
-    }
-
-    /// Skips a history replay (`* last N messages in #room:` and its lines)
-    /// if one comes next. Uses a marker command to know where it ends.
-    pub fn skip_replay(&mut self) {
-        self.send("/rooms");
-        loop {
-            let line = self.line();
-            if line.starts_with("* rooms:") {
-                return;
-            }
-        }
-    }
-
-    /// Asserts that the server closes the connection (after any lines).
-    pub fn expect_closed(&mut self) {
-        let start = Instant::now();
-        while start.elapsed() < READ_TIMEOUT {
-            if self.try_line().is_none() {
-                return;
-            }
-        }
-        panic!("the server did not close the connection");
-    }
-
-    /// Half-closes the sending side, as a client at end of input does.
-    pub fn shutdown_write(&self) {
-        let _ = self.writer.shutdown(Shutdown::Write);
-    }
-
-    pub fn stream(&self) -> &TcpStream {
-        &self.writer
-    }
+/// A chat-log line (`time<TAB>#room<TAB>name<TAB>text`, `*name` for an
+/// action) as clients receive it: `[#room] name: text`, or
+/// `[#room] * name text`. None if it is not a log entry.
+pub fn wire_form(log_line: &str) -> Option<String> {
+    let fields: Vec<&str> = log_line.split('\t').collect();
+    let [_time, room, name, text] = fields[..] else {
+        return None;
+    };
+    Some(match name.strip_prefix('*') {
+        Some(name) => format!("[{room}] * {name} {text}"),
+        None => format!("[{room}] {name}: {text}"),
+    })
 }

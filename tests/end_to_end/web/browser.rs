@@ -56,8 +56,8 @@ fn a_person_chats_from_chromium_with_terminal_clients() {
         Err(missing) => return skip(&missing),
     };
     let mut server = TestServer::start();
-    let mut alice = server.login("alice");
-    let mut bob = server.login("bob");
+    let alice = server.login("alice");
+    let bob = server.login("bob");
     alice.expect("* bob joined #general");
     // #dev exists, with a line of history, before the browser arrives, so
     // the page's first room list shows it and joining it replays that line.

@@ -7,7 +7,7 @@
 //! event stream is the exception: it stays open, and its `data:` events are
 //! read one by one as they arrive.
 
-use crate::support::{TempDir, TestClient, TestServer, READ_TIMEOUT};
+use crate::support::{Client, TempDir, TestServer, READ_TIMEOUT};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -276,8 +276,8 @@ fn webby(server: &TestServer) -> (String, Events) {
 
 /// A terminal client `alice`, then a browser `webby`; alice has seen webby
 /// arrive.
-fn alice_and_webby(server: &TestServer) -> (TestClient, String, Events) {
-    let mut alice = server.login("alice");
+fn alice_and_webby(server: &TestServer) -> (Client, String, Events) {
+    let alice = server.login("alice");
     let (token, events) = webby(server);
     alice.expect("* webby joined #general");
     (alice, token, events)
@@ -403,7 +403,7 @@ fn login_to_a_registered_name_already_online_is_409() {
 #[test]
 fn event_stream_starts_with_the_hello_line_and_the_replay() {
     let server = TestServer::start();
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     alice.send("good morning");
     // A reply to a later line means the first one was handled (and logged).
     alice.skip_replay();
@@ -422,7 +422,7 @@ fn event_stream_starts_with_the_hello_line_and_the_replay() {
 #[test]
 fn a_line_from_the_browser_reaches_a_terminal_client() {
     let server = TestServer::start();
-    let (mut alice, token, _events) = alice_and_webby(&server);
+    let (alice, token, _events) = alice_and_webby(&server);
     web_say(&server, &token, "hello from the web");
     alice.expect("[#general] webby: hello from the web");
 }
@@ -430,7 +430,7 @@ fn a_line_from_the_browser_reaches_a_terminal_client() {
 #[test]
 fn a_line_from_a_terminal_client_reaches_the_browser() {
     let server = TestServer::start();
-    let (mut alice, _token, mut events) = alice_and_webby(&server);
+    let (alice, _token, mut events) = alice_and_webby(&server);
     alice.send("hello from the terminal");
     events.wait_for("[#general] alice: hello from the terminal");
 }
@@ -438,7 +438,7 @@ fn a_line_from_a_terminal_client_reaches_the_browser() {
 #[test]
 fn direct_messages_go_both_ways_between_browser_and_terminal() {
     let server = TestServer::start();
-    let (mut alice, token, mut events) = alice_and_webby(&server);
+    let (alice, token, mut events) = alice_and_webby(&server);
 
     web_say(&server, &token, "@alice psst from the web");
     alice.expect("[DM] webby: psst from the web");
@@ -458,7 +458,7 @@ fn browser_join_works_like_the_terminal() {
 #[test]
 fn browser_nick_works_like_the_terminal() {
     let server = TestServer::start();
-    let (mut alice, token, mut events) = alice_and_webby(&server);
+    let (alice, token, mut events) = alice_and_webby(&server);
     web_say(&server, &token, "/nick webster");
     events.expect("* you are now known as webster");
     alice.expect("* webby is now known as webster");
@@ -467,7 +467,7 @@ fn browser_nick_works_like_the_terminal() {
 #[test]
 fn browser_quit_says_bye_and_ends_the_stream() {
     let server = TestServer::start();
-    let (mut alice, token, mut events) = alice_and_webby(&server);
+    let (alice, token, mut events) = alice_and_webby(&server);
     web_say(&server, &token, "/quit");
     events.expect("* Bye webby!");
     events.expect_end();
@@ -538,7 +538,7 @@ fn a_head_over_8_kb_is_431() {
 #[test]
 fn closing_the_event_stream_makes_the_user_leave() {
     let server = TestServer::start();
-    let (mut alice, _token, events) = alice_and_webby(&server);
+    let (alice, _token, events) = alice_and_webby(&server);
     drop(events);
     alice.expect("* webby left #general");
     alice.send("/users");
@@ -548,7 +548,7 @@ fn closing_the_event_stream_makes_the_user_leave() {
 #[test]
 fn a_login_that_never_opens_its_event_stream_is_logged_out() {
     let server = TestServer::with_config("handshake_timeout_secs = 1");
-    let mut alice = server.login("alice");
+    let alice = server.login("alice");
     let _token = web_login(&server, "webby");
     let start = Instant::now();
     alice.expect("* webby joined #general");
@@ -573,7 +573,7 @@ fn the_rate_limit_applies_to_the_browser() {
 #[test]
 fn a_web_session_is_listed_by_users() {
     let server = TestServer::start();
-    let (mut alice, token, mut events) = alice_and_webby(&server);
+    let (alice, token, mut events) = alice_and_webby(&server);
     alice.send("/users");
     alice.expect("* online: alice, webby");
     web_say(&server, &token, "/users");
@@ -583,7 +583,7 @@ fn a_web_session_is_listed_by_users() {
 #[test]
 fn a_message_from_the_web_is_in_the_history() {
     let server = TestServer::start();
-    let (mut alice, token, _events) = alice_and_webby(&server);
+    let (alice, token, _events) = alice_and_webby(&server);
     web_say(&server, &token, "for the record");
     // Logged before it is delivered: once alice has it, the file has it.
     alice.expect("[#general] webby: for the record");
