@@ -3,7 +3,7 @@
 //! commands, the accounts file across restarts and crashes, and the terminal
 //! client logging in (docs/PROTOCOL.md, "Accounts"; README, "Accounts").
 
-use crate::support::{Client, TempDir, TestServer};
+use crate::support::{alice_and_bob, Client, TempDir, TestServer};
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::fs;
@@ -449,9 +449,7 @@ fn malformed_account_line_is_reported_with_its_number_and_skipped() {
 #[test]
 fn two_registrations_at_once_both_survive_a_restart() {
     let server = start("");
-    let alice = server.login("alice");
-    let bob = server.login("bob");
-    alice.expect("* bob joined #general");
+    let (alice, bob) = alice_and_bob(&server);
     // Both before either reply is read: the two rewrites of the file race.
     alice.send(&format!("/register {PASSWORD}"));
     bob.send("/register other-pass-2");

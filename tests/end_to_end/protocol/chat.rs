@@ -2,18 +2,10 @@
 //! and every command with its replies, errors and usage lines
 //! (docs/PROTOCOL.md, "Lines from a client" and its "Details").
 
-use crate::support::{Client, TestServer};
+use crate::support::{alice_and_bob, Client, TestServer};
 
 const NO_ROOM: &str = "! you are not in any room (try /join <room>)";
 const BAD_ROOM: &str = "! room names are 1 to 32 characters from A-Z a-z 0-9 _ -";
-
-/// Logs in alice, then bob, and reads the join notice alice gets for bob.
-fn alice_and_bob(server: &TestServer) -> (Client, Client) {
-    let alice = server.login("alice");
-    let bob = server.login("bob");
-    alice.expect("* bob joined #general");
-    (alice, bob)
-}
 
 /// Sends `/users` and checks that the very next line is its reply: proof that
 /// the server sent this client nothing else in between.

@@ -2,7 +2,7 @@
 //! 1 runtime failure, 2 bad usage or config), their one-line error messages,
 //! and the terminal client driven through a pipe.
 
-use crate::support::{TempDir, TestServer};
+use crate::support::{free_port, TempDir, TestServer};
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::fs;
@@ -26,12 +26,6 @@ fn client() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_client"));
     command.timeout(RUN_LIMIT);
     command
-}
-
-/// A loopback port that nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
 }
 
 #[test]

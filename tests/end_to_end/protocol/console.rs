@@ -2,16 +2,8 @@
 //! input, their effect on clients, their replies on standard output, and a
 //! graceful `/shutdown` (docs/PROTOCOL.md, "The server console").
 
-use crate::support::{Client, TestServer};
+use crate::support::{alice_and_bob, TestServer};
 use std::time::Duration;
-
-/// Logs in alice, then bob, and reads the join notice alice gets for bob.
-fn alice_and_bob(server: &TestServer) -> (Client, Client) {
-    let alice = server.login("alice");
-    let bob = server.login("bob");
-    alice.expect("* bob joined #general");
-    (alice, bob)
-}
 
 /// Reads stdout lines (at most `limit`) until every word in `words` has been
 /// seen; returns the lines read.

@@ -2,18 +2,10 @@
 //! whatever way they arrive, cap their length in bytes, refuse bad UTF-8, and
 //! strip control characters (docs/PROTOCOL.md, "Framing").
 
-use crate::support::{Client, TestServer};
+use crate::support::{alice_and_bob, Client, TestServer};
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// Logs in alice, then bob, and reads the join notice alice gets for bob.
-fn alice_and_bob(server: &TestServer) -> (Client, Client) {
-    let alice = server.login("alice");
-    let bob = server.login("bob");
-    alice.expect("* bob joined #general");
-    (alice, bob)
-}
 
 /// Writes `parts` as separate TCP segments: Nagle off, and a pause between
 /// them so the server's reads see them one by one.

@@ -2,7 +2,7 @@
 //! refused one, the hello line, the join notice, the handshake deadline and
 //! the `max_clients` cap (docs/PROTOCOL.md, "Handshake").
 
-use crate::support::{Client, TestServer};
+use crate::support::{alice_and_bob, Client, TestServer};
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -201,9 +201,7 @@ fn connection_beyond_max_clients_is_refused_and_closed() {
 #[test]
 fn clients_within_max_clients_keep_working_after_a_refusal() {
     let server = TestServer::with_config("max_clients = 2");
-    let alice = server.login("alice");
-    let bob = server.login("bob");
-    alice.expect("* bob joined #general");
+    let (alice, bob) = alice_and_bob(&server);
     let third = server.connect();
     third.expect("! server full");
     third.expect_closed();
@@ -227,9 +225,7 @@ fn connections_in_the_handshake_count_toward_max_clients() {
 #[test]
 fn a_freed_place_can_be_taken_again() {
     let server = TestServer::with_config("max_clients = 2");
-    let alice = server.login("alice");
-    let _bob = server.login("bob");
-    alice.expect("* bob joined #general");
+    let (alice, _bob) = alice_and_bob(&server);
     alice.send("/quit");
     alice.expect("* Bye alice!");
     alice.expect_closed();

@@ -3,17 +3,9 @@
 //! read defensively when a line is torn or garbled (docs/PROTOCOL.md,
 //! "History").
 
-use crate::support::{Client, TempDir, TestServer};
+use crate::support::{alice_and_bob, Client, TempDir, TestServer};
 use std::fs;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Logs in alice, then bob, and reads the join notice alice gets for bob.
-fn alice_and_bob(server: &TestServer) -> (Client, Client) {
-    let alice = server.login("alice");
-    let bob = server.login("bob");
-    alice.expect("* bob joined #general");
-    (alice, bob)
-}
 
 /// Connects `name` and reads the welcome and hello lines by hand, leaving the
 /// replay (if any) as the next lines to read.

@@ -2,17 +2,9 @@
 //! and the write timeout that drops a client who stops reading
 //! (docs/PROTOCOL.md, "Details").
 
-use crate::support::{login_and_stall, Client, TestServer};
+use crate::support::{alice_and_bob, login_and_stall, Client, TestServer};
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// Logs in alice, then bob, and reads the join notice alice gets for bob.
-fn alice_and_bob(server: &TestServer) -> (Client, Client) {
-    let alice = server.login("alice");
-    let bob = server.login("bob");
-    alice.expect("* bob joined #general");
-    (alice, bob)
-}
 
 /// `count` numbered lines `m1`, `m2`, ... in one buffer, for a single write.
 fn numbered_lines(count: usize) -> Vec<u8> {

@@ -29,7 +29,6 @@
 use std::env;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -37,7 +36,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{TempDir, TestServer};
+use crate::support::{alice_and_bob, free_port, TempDir, TestServer};
 
 /// The whole browser session, from starting chromedriver to the last click.
 const WHOLE_TEST: Duration = Duration::from_secs(60);
@@ -56,9 +55,7 @@ fn a_person_chats_from_chromium_with_terminal_clients() {
         Err(missing) => return skip(&missing),
     };
     let mut server = TestServer::start();
-    let alice = server.login("alice");
-    let bob = server.login("bob");
-    alice.expect("* bob joined #general");
+    let (alice, bob) = alice_and_bob(&server);
     // #dev exists, with a line of history, before the browser arrives, so
     // the page's first room list shows it and joining it replays that line.
     alice.send("/join dev");
@@ -163,14 +160,6 @@ fn find_program(name: &str) -> Result<PathBuf, String> {
                 .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
         })
         .ok_or_else(|| name.to_string())
-}
-
-/// A free port on loopback: bind port 0, read what the system chose, let it
-/// go. Another program could take it before chromedriver does; on a test
-/// machine that is rare enough, and the test would fail, not hang.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("its address").port()
 }
 
 /// chromedriver, in a process group of its own that the Chromium it starts
