@@ -10,7 +10,8 @@
 //! connections used have all been given back.
 //!
 //! Replay a failure with the seed printed in its message:
-//! `FUZZ_SEED=1234 cargo test --test end_to_end hardening::fuzz`.
+//! `FUZZ_SEED=1234 cargo test --test end_to_end hardening::fuzz -- --ignored`
+//! (it takes about ten seconds, so a plain `cargo test` leaves it out).
 //!
 //! The rate limit is off (`rate_limit_per_sec = 0`): with it on, most fuzz
 //! lines would be dropped by the limiter before they reached the parser and
@@ -255,6 +256,7 @@ fn fuzz_connection(
 }
 
 #[test]
+#[ignore = "long: run by .ci/run with --ignored"]
 fn server_survives_protocol_fuzz_and_gives_back_its_resources() {
     let _turn = one_at_a_time();
     let seed = seed_from_env("FUZZ_SEED");
