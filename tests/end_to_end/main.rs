@@ -12,22 +12,21 @@
 //! - `web`: the web page, spoken to in plain HTTP, then in a real browser.
 //! - `hardening`: the server under attack and under load: floods, fuzz,
 //!   connection storms, slowloris, clients that stop reading, running out
-//!   of file descriptors, `kill -9`. They run one at a time.
+//!   of file descriptors, `kill -9`. They take turns, one at a time.
 //! - `support`: the helpers: a server of its own for each test, in a
 //!   temporary directory, and a client that reads what the server sends
 //!   line by line, with a timeout on every wait.
 //!
-//! Why one crate and not a file per part: each file directly under
-//! `tests/` is a crate of its own, compiled and linked on its own, and a
-//! helper module included by several crates is dead code in every crate
-//! that uses only part of it. One crate links once, and the compiler
-//! checks that every helper is used.
+//! Why one crate: each file directly under `tests/` is a crate of its own,
+//! compiled and linked on its own, and a helper module that several such
+//! crates include is dead code in each one that uses only part of it. One
+//! crate is linked once, and the compiler checks that every helper is used.
 //!
-//! Run a part, a file, or a test by its path:
-//! `cargo test --test end_to_end hardening::`, `... protocol::chat::`.
-//! The tests that take a minute or more are `#[ignore]`d, so that a plain
-//! `cargo test` stays quick; `cargo test -- --ignored` runs them (CI does,
-//! see `.ci/run`).
+//! Run one part, one file or one test by its path, as in
+//! `cargo test --test end_to_end protocol::chat::`. The two long tests,
+//! the minute-long soak and the protocol fuzz, are `#[ignore]`d so that a
+//! plain `cargo test` stays quick; `cargo test -- --ignored` runs them (CI
+//! does, see `.ci/run`).
 
 mod hardening;
 mod protocol;

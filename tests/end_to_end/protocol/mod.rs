@@ -1,5 +1,20 @@
-//! What a terminal client sees, one file per part of docs/PROTOCOL.md, in
-//! the order a client meets them.
+//! What a terminal client sees, a file for each part of docs/PROTOCOL.md,
+//! and the two binaries from the outside. In the order a client meets
+//! them:
+//!
+//! - `handshake`: the welcome line, the rules for names, the hello, the
+//!   handshake deadline, the `max_clients` cap.
+//! - `chat`: plain text, `#room` and `@name` messages, every command.
+//! - `framing`: lines rebuilt from bytes however they arrive, capped,
+//!   checked for UTF-8 and cleaned of control characters.
+//! - `history`: the chat log, replayed on login and on `/join`.
+//! - `accounts`: registered names and their passwords.
+//! - `limits` and `limits_per_ip`: the rate limit, the write timeout, and
+//!   the connections one address may hold.
+//! - `console`: the operator's commands on the server's standard input.
+//! - `cli`: the flags, exit codes and error messages of both binaries.
+//! - `loadgen_smoke`: the load generator (`examples/loadgen.rs`) still
+//!   runs, and loses nothing.
 
 mod accounts;
 mod chat;

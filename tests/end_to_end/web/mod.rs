@@ -1,5 +1,5 @@
-//! The web page: first spoken to in plain HTTP by a small client written
-//! here (`http`), then used by a person in a real browser (`browser`).
+//! The web page: first spoken to in plain HTTP by the small client in
+//! `http`, then used by a person in a real browser, in `browser`.
 
 mod browser;
 mod http;
