@@ -47,8 +47,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread;
 
+use crate::lock::{lock, wait};
 use crate::protocol::{self, BadName};
-use crate::{crypto, log};
+use crate::{crypto, files};
 
 /// Bytes of random salt per account.
 const SALT_LEN: usize = 16;
@@ -241,9 +242,9 @@ struct HashSlot;
 impl HashSlot {
     fn take() -> HashSlot {
         let slots = thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
-        let mut running = HASHING.lock().unwrap_or_else(|p| p.into_inner());
+        let mut running = lock(&HASHING, "hashing");
         while *running >= slots {
-            running = HASH_DONE.wait(running).unwrap_or_else(|p| p.into_inner());
+            running = wait(&HASH_DONE, running);
         }
         *running += 1;
         HashSlot
@@ -252,7 +253,7 @@ impl HashSlot {
 
 impl Drop for HashSlot {
     fn drop(&mut self) {
-        let mut running = HASHING.lock().unwrap_or_else(|p| p.into_inner());
+        let mut running = lock(&HASHING, "hashing");
         *running = running.saturating_sub(1);
         HASH_DONE.notify_one();
     }
@@ -310,6 +311,7 @@ impl Accounts {
     }
 
     /// Accounts that are never saved, for tests and experiments.
+    #[cfg(test)]
     pub fn in_memory(iterations: u32) -> Accounts {
         Accounts::with(AccountMap::new(), None, iterations)
     }
@@ -438,6 +440,39 @@ impl Accounts {
         })
     }
 
+    /// Sets a new password for `name` without asking for the old one: the
+    /// operator's reset, for a forgotten password. Slow (one hash, then a
+    /// file write).
+    pub fn reset_password(&self, name: &str, new: &str) -> Result<(), AccountError> {
+        Accounts::validate_password(new)?;
+        let current = self.lookup(name)?;
+        let mut replacement = Account::new(&current.name, new, self.iterations)?;
+        self.update(|accounts| {
+            let key = protocol::name_key(name);
+            let now = accounts
+                .get_mut(&key)
+                .ok_or_else(|| AccountError::NotRegistered(name.to_string()))?;
+            replacement.name.clone_from(&now.name);
+            *now = replacement;
+            Ok(())
+        })
+    }
+
+    /// Deletes the account `name` without asking for its password (the
+    /// operator's `/unregister`). Returns the name as it was registered.
+    /// One file write, no hash.
+    pub fn remove(&self, name: &str) -> Result<String, AccountError> {
+        let mut removed = String::new();
+        self.update(|accounts| {
+            let account = accounts
+                .remove(&protocol::name_key(name))
+                .ok_or_else(|| AccountError::NotRegistered(name.to_string()))?;
+            removed = account.name;
+            Ok(())
+        })?;
+        Ok(removed)
+    }
+
     /// Moves the account `old` to the name `new` (its owner renamed), with
     /// the same password. A change of case only (`alice` to `Alice`) just
     /// changes the stored spelling. No password is asked: the caller has
@@ -515,16 +550,6 @@ fn unchanged<'a>(
     }
 }
 
-/// Locks `mutex`; if a thread panicked while holding it, logs that and
-/// carries on with the data, which every change here leaves consistent
-/// (the map is replaced whole).
-fn lock<'a, T>(mutex: &'a Mutex<T>, what: &str) -> MutexGuard<'a, T> {
-    mutex.lock().unwrap_or_else(|poisoned| {
-        log!("{what} lock was poisoned by a panic; carrying on with its data");
-        poisoned.into_inner()
-    })
-}
-
 /// Reads the file's contents: the accounts, and a warning for every line
 /// skipped. Blank lines are ignored; a `\r` before a newline is accepted.
 fn load(bytes: &[u8]) -> (AccountMap, Vec<String>) {
@@ -579,7 +604,7 @@ fn save(path: &Path, accounts: &AccountMap) -> io::Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    fs::create_dir_all(dir)?;
+    files::create_private_dir(dir)?;
     let tmp = tmp_path(path);
     let written = write_synced(&tmp, text.as_bytes()).and_then(|()| fs::rename(&tmp, path));
     if written.is_err() {
@@ -612,11 +637,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
+    let mut file = files::private(OpenOptions::new().write(true).create_new(true)).open(path)?;
     file.write_all(bytes)?;
     file.flush()?;
     // Without this the rename could reach the disk before the data, and a

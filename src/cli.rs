@@ -26,8 +26,13 @@ pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
 pub struct Args {
     /// Flag name without dashes -> value.
     values: BTreeMap<String, String>,
+    /// The switches given (flags without a value, from [`SWITCHES`]).
+    switches: BTreeMap<String, ()>,
     help: bool,
 }
+
+/// Flags that take no value, when a binary allows them.
+const SWITCHES: &[&str] = &["quiet"];
 
 impl Args {
     /// Parses `args`, which must not include the program name: call it with
@@ -64,6 +69,14 @@ impl Args {
             if !allowed.contains(&name) {
                 return Err(CliError::UnknownOption(format!("--{name}")));
             }
+            if SWITCHES.contains(&name) {
+                // A switch takes no value: `--quiet`, not `--quiet yes`.
+                if inline_value.is_some() || parsed.switches.insert(name.to_string(), ()).is_some()
+                {
+                    return Err(CliError::Repeated(name.to_string()));
+                }
+                continue;
+            }
             // Without `=`, the value is the next argument, unless that is
             // another flag: `--host --port 1` forgot the host.
             let value = match inline_value {
@@ -83,6 +96,11 @@ impl Args {
     /// Whether `--help` or `-h` was given.
     pub fn help(&self) -> bool {
         self.help
+    }
+
+    /// Whether the switch `--name` (see [`SWITCHES`]) was given.
+    pub fn switch(&self, name: &str) -> bool {
+        self.switches.contains_key(name)
     }
 
     /// The value of `--flag` (name without dashes), if it was given.
@@ -138,9 +156,12 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-/// Applies `--host`, `--port` and `--web-port` to the server's section of
-/// `config`.
+/// Applies `--host`, `--port`, `--web-port`, `--irc-port` and `--quiet` to
+/// the server's section of `config`.
 pub fn apply_server_overrides(config: &mut Config, args: &Args) -> Result<(), CliError> {
+    if args.switch("quiet") {
+        config.server.console_echo = false;
+    }
     if let Some(host) = args.get("host") {
         config.server.host = host.to_string();
     }
@@ -149,6 +170,9 @@ pub fn apply_server_overrides(config: &mut Config, args: &Args) -> Result<(), Cl
     }
     if let Some(port) = args.port("web-port")? {
         config.server.web.port = port;
+    }
+    if let Some(port) = args.port("irc-port")? {
+        config.server.irc.port = port;
     }
     Ok(())
 }
@@ -230,6 +254,22 @@ mod tests {
             Ok(parsed) => panic!("expected an error, parsed {parsed:?}"),
             Err(err) => err.to_string(),
         }
+    }
+
+    #[test]
+    fn quiet_is_a_switch_without_a_value() {
+        let flags = &["port", "quiet"];
+        let args = Args::parse(["--quiet", "--port", "7"].map(String::from), flags).unwrap();
+        assert!(args.switch("quiet"));
+        assert_eq!(args.port("port"), Ok(Some(7)));
+        let mut config = Config::default();
+        apply_server_overrides(&mut config, &args).unwrap();
+        assert!(!config.server.console_echo);
+        assert!(!parse(&[]).unwrap().switch("quiet"));
+        assert_eq!(
+            Args::parse(["--quiet=yes"].map(String::from), flags),
+            Err(CliError::Repeated("quiet".into()))
+        );
     }
 
     #[test]

@@ -10,13 +10,34 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current time in UTC, to the second.
 pub fn now_rfc3339() -> String {
+    rfc3339(unix_secs())
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_secs() -> u64 {
     // A clock set before 1970 is a broken clock; call it the epoch rather
     // than fail to log.
-    let secs = SystemTime::now()
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339(secs)
+        .unwrap_or(0)
+}
+
+/// A span of time for people: `3d 4h 05m 06s`, leading zero units left
+/// out (`42s`, `5m 00s`).
+pub fn span(secs: u64) -> String {
+    let (d, h, m, s) = (
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s:02}s"),
+        (0, _, _) => format!("{h}h {m:02}m {s:02}s"),
+        _ => format!("{d}d {h}h {m:02}m {s:02}s"),
+    }
 }
 
 /// Formats seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -50,6 +71,15 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_leave_out_leading_zero_units() {
+        assert_eq!(span(0), "0s");
+        assert_eq!(span(42), "42s");
+        assert_eq!(span(300), "5m 00s");
+        assert_eq!(span(3 * 86_400 + 4 * 3600 + 5 * 60 + 6), "3d 4h 05m 06s");
+        assert_eq!(span(3600 + 1), "1h 00m 01s");
+    }
 
     #[test]
     fn known_instants() {

@@ -14,7 +14,7 @@
 //!
 //! ```toml
 //! # A comment on its own line.
-//! [server]                         # [server], [web] and [client] exist
+//! [server]                         # [server], [web], [irc], [client] exist
 //! host = "0.0.0.0"                 # strings: double quotes, escapes \" \\ \n \t
 //! port = 7_878                     # integers: optional -, digits, _ between digits
 //! default_room = "#General"        # stored as "general"
@@ -25,7 +25,8 @@
 //!
 //! Booleans (`true`, `false`) are parsed too (`guests_allowed`, say).
 //! Not supported: single-quoted strings, multi-line strings, floats, arrays,
-//! inline tables, dotted or quoted keys.
+//! inline tables, dotted or quoted keys. The one list, `[web] hostnames`, is
+//! therefore a comma-separated string: `hostnames = "chat.lan, 10.0.0.5"`.
 //!
 //! Unknown sections and keys are errors rather than being ignored: otherwise
 //! `prot = 7000` would silently leave the server on port 7878.
@@ -55,6 +56,11 @@ pub struct WebConfig {
     pub host: String,
     /// 0 picks a free port.
     pub port: u16,
+    /// More names the page may be reached by (besides `localhost`,
+    /// `127.0.0.1`, `[::1]` and the listener's address): a request whose
+    /// `Host` names none of them is refused. Written in the file as one
+    /// comma-separated string, since our TOML subset has no arrays.
+    pub hostnames: Vec<String>,
 }
 
 impl Default for WebConfig {
@@ -63,6 +69,34 @@ impl Default for WebConfig {
             enabled: true,
             host: DEFAULT_HOST.to_string(),
             port: 8080,
+            hostnames: Vec::new(),
+        }
+    }
+}
+
+/// The `[irc]` section: the listener for IRC clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IrcConfig {
+    pub enabled: bool,
+    pub host: String,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// The server's name in IRC prefixes and numerics. It has a dot, so
+    /// clients can tell it from a nick.
+    pub name: String,
+    /// An IRC client silent this long is sent a `PING`; one that stays
+    /// silent as long again is closed.
+    pub ping_secs: u64,
+}
+
+impl Default for IrcConfig {
+    fn default() -> IrcConfig {
+        IrcConfig {
+            enabled: true,
+            host: DEFAULT_HOST.to_string(),
+            port: 6667,
+            name: "lanchat.local".to_string(),
+            ping_secs: 120,
         }
     }
 }
@@ -106,6 +140,13 @@ pub struct ServerConfig {
     /// Rooms with more members than this get no join and leave notices; 0
     /// announces in rooms of any size.
     pub announce_max_members: usize,
+    /// The most rooms one client may be in at once.
+    pub max_rooms_per_client: usize,
+    /// The most rooms (with members) on the server at once.
+    pub max_rooms: usize,
+    /// The chat log is renamed to `<file>.1` and a new one started once it
+    /// is bigger than this (0: never).
+    pub history_max_bytes: u64,
     /// Where registered accounts (names and password hashes) are kept.
     pub accounts_file: PathBuf,
     /// Whether users may `/register` their name themselves.
@@ -115,8 +156,19 @@ pub struct ServerConfig {
     pub guests_allowed: bool,
     /// PBKDF2 iterations for new password hashes: the cost of one guess.
     pub password_iterations: u32,
+    /// Whether the console shows the chat on standard output (off for a
+    /// server run as a service, whose stdout nobody reads).
+    pub console_echo: bool,
+    /// The welcome message shown after the hello, one `* ` line per line;
+    /// empty: none.
+    pub motd: String,
+    /// A file holding the welcome message, read at start (instead of
+    /// `motd`; setting both is an error).
+    pub motd_file: Option<PathBuf>,
     /// The web page's listener (its own `[web]` section in the file).
     pub web: WebConfig,
+    /// The IRC listener (its own `[irc]` section in the file).
+    pub irc: IrcConfig,
 }
 
 /// The `[client]` section: where the terminal client connects.
@@ -145,11 +197,18 @@ impl Default for ServerConfig {
             max_clients_per_ip: 16,
             send_queue_bytes: 256 * 1024,
             announce_max_members: 100,
+            max_rooms_per_client: 50,
+            max_rooms: 10_000,
+            history_max_bytes: 64 * 1024 * 1024,
             accounts_file: PathBuf::from("data/accounts.txt"),
             open_registration: true,
             guests_allowed: true,
             password_iterations: 100_000,
+            console_echo: true,
+            motd: String::new(),
+            motd_file: None,
             web: WebConfig::default(),
+            irc: IrcConfig::default(),
         }
     }
 }
@@ -257,6 +316,7 @@ enum Section {
     Server,
     Client,
     Web,
+    Irc,
 }
 
 impl fmt::Display for Section {
@@ -265,6 +325,7 @@ impl fmt::Display for Section {
             Section::Server => f.write_str("server"),
             Section::Client => f.write_str("client"),
             Section::Web => f.write_str("web"),
+            Section::Irc => f.write_str("irc"),
         }
     }
 }
@@ -302,6 +363,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 "server" => Section::Server,
                 "client" => Section::Client,
                 "web" => Section::Web,
+                "irc" => Section::Irc,
                 _ => return Err(at_line(format!("unknown section [{name}]"))),
             };
             if !seen_sections.insert(next) {
@@ -314,7 +376,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let (key, value) = parse_key_value(line).map_err(at_line)?;
         let Some(current) = section else {
             return Err(at_line(format!(
-                "key \"{key}\" comes before any section; put it under [server], [web] or [client]"
+                "key \"{key}\" comes before any section; put it under [server], [web], [irc] or [client]"
             )));
         };
         if !seen_keys.insert((current, key)) {
@@ -426,9 +488,8 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
     let server = &mut config.server;
     let client = &mut config.client;
     match (section, key) {
-        (Section::Web, "enabled") => server.web.enabled = boolean(key, value)?,
-        (Section::Web, "host") => server.web.host = non_empty(key, value)?,
-        (Section::Web, "port") => server.web.port = integer(key, value, 0, Some(65535))?,
+        (Section::Web, _) => assign_web(&mut server.web, key, value)?,
+        (Section::Irc, _) => assign_irc(&mut server.irc, key, value)?,
         (Section::Server, "host") => server.host = non_empty(key, value)?,
         (Section::Server, "port") => server.port = integer(key, value, 0, Some(65535))?,
         (Section::Server, "server_name") => server.server_name = non_empty(key, value)?,
@@ -436,9 +497,7 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
             server.default_room =
                 normalize_room_name(&string(key, value)?).map_err(|e| format!("{key}: {e}"))?;
         }
-        (Section::Server, "history_file") => {
-            server.history_file = PathBuf::from(non_empty(key, value)?);
-        }
+        (Section::Server, "history_file") => server.history_file = non_empty(key, value)?.into(),
         (Section::Server, "history_replay") => {
             server.history_replay = integer(key, value, 0, Some(1000))?;
         }
@@ -458,9 +517,10 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
             server.write_timeout_ms = integer(key, value, 1, Some(60_000))?;
         }
         (Section::Server, "max_clients") => server.max_clients = integer(key, value, 1, None)?,
-        (Section::Server, "announce_max_members") => {
-            server.announce_max_members = integer(key, value, 0, None)?;
-        }
+        (
+            Section::Server,
+            "announce_max_members" | "max_rooms_per_client" | "max_rooms" | "history_max_bytes",
+        ) => assign_growth(server, key, value)?,
         (Section::Server, "accounts_file") => {
             server.accounts_file = PathBuf::from(non_empty(key, value)?);
         }
@@ -469,15 +529,60 @@ fn assign(config: &mut Config, section: Section, key: &str, value: Value) -> Res
         (Section::Server, "password_iterations") => {
             server.password_iterations = integer(key, value, 1, Some(10_000_000))?;
         }
+        (Section::Server, "console_echo" | "motd" | "motd_file") => {
+            assign_shown(server, key, value)?
+        }
         (Section::Server, "max_clients_per_ip") => {
             server.max_clients_per_ip = integer(key, value, 0, None)?;
         }
         (Section::Server, "send_queue_bytes") => {
-            server.send_queue_bytes = integer(key, value, 4096, Some(64 * 1024 * 1024))?;
+            server.send_queue_bytes = integer(key, value, 4096, Some(1 << 26))?;
         }
         (Section::Client, "host") => client.host = non_empty(key, value)?,
         (Section::Client, "port") => client.port = integer(key, value, 0, Some(65535))?,
         _ => return Err(format!("unknown key \"{key}\" in [{section}]")),
+    }
+    Ok(())
+}
+
+/// The keys of `[web]`.
+fn assign_web(web: &mut WebConfig, key: &str, value: Value) -> Result<(), String> {
+    match key {
+        "enabled" => web.enabled = boolean(key, value)?,
+        "host" => web.host = non_empty(key, value)?,
+        "port" => web.port = integer(key, value, 0, Some(65535))?,
+        "hostnames" => web.hostnames = hostnames(key, value)?,
+        _ => return Err(format!("unknown key \"{key}\" in [{}]", Section::Web)),
+    }
+    Ok(())
+}
+
+/// How big the chat may grow: rooms, announcements, the log.
+fn assign_growth(server: &mut ServerConfig, key: &str, value: Value) -> Result<(), String> {
+    match key {
+        "announce_max_members" => server.announce_max_members = integer(key, value, 0, None)?,
+        "max_rooms_per_client" => {
+            server.max_rooms_per_client = integer(key, value, 1, Some(100_000))?;
+        }
+        "max_rooms" => server.max_rooms = integer(key, value, 1, None)?,
+        _ => server.history_max_bytes = integer(key, value, 0, None)?,
+    }
+    Ok(())
+}
+
+/// What is shown: the chat on the console (`console_echo`), and one
+/// welcome message (`motd`, or `motd_file`, not both).
+fn assign_shown(server: &mut ServerConfig, key: &str, value: Value) -> Result<(), String> {
+    if key == "console_echo" {
+        server.console_echo = boolean(key, value)?;
+        return Ok(());
+    }
+    if !server.motd.is_empty() || server.motd_file.is_some() {
+        return Err("motd and motd_file: set one or the other, not both".to_string());
+    }
+    match key {
+        "motd" => server.motd = string(key, value)?,
+        _ => server.motd_file = Some(PathBuf::from(non_empty(key, value)?)),
     }
     Ok(())
 }
@@ -493,6 +598,32 @@ fn non_empty(key: &str, value: Value) -> Result<String, String> {
     let text = string(key, value)?;
     if text.trim().is_empty() {
         return Err(format!("{key} must not be empty"));
+    }
+    Ok(text)
+}
+
+/// The `[irc]` section: the IRC listener.
+fn assign_irc(irc: &mut IrcConfig, key: &str, value: Value) -> Result<(), String> {
+    match key {
+        "enabled" => irc.enabled = boolean(key, value)?,
+        "host" => irc.host = non_empty(key, value)?,
+        "port" => irc.port = integer(key, value, 0, Some(65535))?,
+        "name" => irc.name = irc_server_name(key, value)?,
+        "ping_secs" => irc.ping_secs = integer(key, value, 1, Some(3600))?,
+        _ => return Err(format!("unknown key \"{key}\" in [{}]", Section::Irc)),
+    }
+    Ok(())
+}
+
+/// An IRC server name: letters, digits, `-` and `.`, with at least one
+/// dot, so that clients can tell it from a nick (`lanchat.local`).
+fn irc_server_name(key: &str, value: Value) -> Result<String, String> {
+    let text = string(key, value)?;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    if !text.contains('.') || text.len() > 63 || !text.chars().all(allowed) {
+        return Err(format!(
+            "{key}: an IRC server name is letters, digits, - and ., with a dot (like lanchat.local)"
+        ));
     }
     Ok(text)
 }
@@ -517,6 +648,33 @@ fn integer<T: TryFrom<i64>>(
     }
     // Only fails for an unbounded key on a platform whose usize is narrower.
     T::try_from(number).map_err(|_| format!("{key} is too large"))
+}
+
+/// A comma-separated list of host names (`"chat.lan, 192.168.1.20"`),
+/// without ports: each a DNS name, an IPv4 address, or an IPv6 address in
+/// brackets. Empty entries are skipped, so `""` is the empty list.
+fn hostnames(key: &str, value: Value) -> Result<Vec<String>, String> {
+    let text = string(key, value)?;
+    let names: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect();
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    let v6 = |c: char| c.is_ascii_hexdigit() || c == ':' || c == '.';
+    for name in &names {
+        let well_formed = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+            Some(inside) => !inside.is_empty() && inside.chars().all(v6),
+            None => name.chars().all(plain),
+        };
+        if !well_formed {
+            return Err(format!(
+                "{key}: {name:?} is not a host name (names are separated by commas, without ports)"
+            ));
+        }
+    }
+    Ok(names)
 }
 
 fn boolean(key: &str, value: Value) -> Result<bool, String> {
@@ -562,20 +720,64 @@ mod tests {
         assert_eq!(s.send_queue_bytes, 262_144);
         assert_eq!(s.max_clients_per_ip, 16);
         assert_eq!(s.announce_max_members, 100);
+        assert_eq!(s.max_rooms_per_client, 50);
+        assert_eq!(s.max_rooms, 10_000);
+        assert_eq!(s.history_max_bytes, 64 * 1024 * 1024);
         assert_eq!(s.accounts_file, PathBuf::from("data/accounts.txt"));
         assert!(s.open_registration);
         assert!(s.guests_allowed);
         assert_eq!(s.password_iterations, 100_000);
+        assert!(s.console_echo);
+        assert_eq!(s.motd, "");
+        assert_eq!(s.motd_file, None);
         assert_eq!(
             s.web,
             WebConfig {
                 enabled: true,
                 host: "127.0.0.1".to_string(),
-                port: 8080
+                port: 8080,
+                hostnames: Vec::new(),
+            }
+        );
+        assert_eq!(
+            s.irc,
+            IrcConfig {
+                enabled: true,
+                host: "127.0.0.1".to_string(),
+                port: 6667,
+                name: "lanchat.local".to_string(),
+                ping_secs: 120,
             }
         );
         assert_eq!(config.client.host, "127.0.0.1");
         assert_eq!(config.client.port, 7878);
+    }
+
+    #[test]
+    fn motd_and_console_echo() {
+        let s = server("motd = \"hi\\nrules: be nice\"\nconsole_echo = false");
+        assert_eq!(s.motd, "hi\nrules: be nice");
+        assert!(!s.console_echo);
+        let s = server("motd_file = \"motd.txt\"");
+        assert_eq!(s.motd_file, Some(PathBuf::from("motd.txt")));
+        assert_eq!(
+            error("[server]\nmotd = \"hi\"\nmotd_file = \"motd.txt\"\n"),
+            "line 3: motd and motd_file: set one or the other, not both"
+        );
+    }
+
+    #[test]
+    fn the_irc_section() {
+        let config =
+            parse("[irc]\nenabled = false\nport = 0\nname = \"My.Little.Server\"\nping_secs = 5\n")
+                .unwrap();
+        assert!(!config.server.irc.enabled);
+        assert_eq!(config.server.irc.port, 0);
+        assert_eq!(config.server.irc.name, "My.Little.Server");
+        assert_eq!(config.server.irc.ping_secs, 5);
+        let err = parse("[irc]\nname = \"no dot\"\n").unwrap_err().to_string();
+        assert!(err.contains("line 2: name:"), "{err}");
+        assert!(parse("[irc]\nname = \"nodot\"\n").is_err());
     }
 
     #[test]
@@ -618,15 +820,28 @@ max_clients = 64
 max_clients_per_ip = 0
 send_queue_bytes = 65_536
 announce_max_members = 0
+max_rooms_per_client = 5
+max_rooms = 100
+history_max_bytes = 1_000_000
 accounts_file = "logs/accounts.txt"
 open_registration = false
 guests_allowed = false  # accounts only
 password_iterations = 200_000
+console_echo = false
+motd = "be nice"
 
 [web]
 enabled = false
 host = "0.0.0.0"
 port = 8000
+hostnames = "chat.lan, [fd00::5]"
+
+[irc]
+enabled = false
+host = "0.0.0.0"
+port = 6697
+name = "chat.example.lan"
+ping_secs = 60
 
 [client]
 host = "192.168.1.20"
@@ -649,14 +864,28 @@ port = 7000
                 max_clients_per_ip: 0,
                 send_queue_bytes: 65536,
                 announce_max_members: 0,
+                max_rooms_per_client: 5,
+                max_rooms: 100,
+                history_max_bytes: 1_000_000,
                 accounts_file: PathBuf::from("logs/accounts.txt"),
                 open_registration: false,
                 guests_allowed: false,
                 password_iterations: 200_000,
+                console_echo: false,
+                motd: "be nice".to_string(),
+                motd_file: None,
                 web: WebConfig {
                     enabled: false,
                     host: "0.0.0.0".to_string(),
                     port: 8000,
+                    hostnames: vec!["chat.lan".to_string(), "[fd00::5]".to_string()],
+                },
+                irc: IrcConfig {
+                    enabled: false,
+                    host: "0.0.0.0".to_string(),
+                    port: 6697,
+                    name: "chat.example.lan".to_string(),
+                    ping_secs: 60,
                 },
             },
             client: ClientConfig {
@@ -966,7 +1195,7 @@ port = 7000
     fn key_before_any_section_is_an_error() {
         assert_eq!(
             error("\nport = 1\n[server]"),
-            "line 2: key \"port\" comes before any section; put it under [server], [web] or [client]"
+            "line 2: key \"port\" comes before any section; put it under [server], [web], [irc] or [client]"
         );
     }
 
@@ -1040,6 +1269,32 @@ port = 7000
         let result = Config::load(&path);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(result.unwrap().server.port, 4321);
+    }
+
+    #[test]
+    fn the_shipped_config_toml_parses_to_the_defaults() {
+        let shipped = parse(include_str!("../config.toml")).expect("config.toml parses");
+        assert_eq!(shipped, Config::default());
+    }
+
+    #[test]
+    fn web_hostnames_are_a_comma_separated_list() {
+        let web = |text: &str| parse(&format!("[web]\n{text}\n")).map(|c| c.server.web.hostnames);
+        assert_eq!(
+            web("hostnames = \" chat.lan ,10.0.0.5,, [::2] \"").unwrap(),
+            ["chat.lan", "10.0.0.5", "[::2]"]
+        );
+        assert!(web("hostnames = \"\"").unwrap().is_empty());
+        for bad in ["chat.lan:8080", "a b", "http://chat.lan", "[]", "[x]"] {
+            let err = web(&format!("hostnames = \"{bad}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("line 2: hostnames: "), "{bad}: {err}");
+        }
+        assert_eq!(
+            error("[web]\nhostnames = 5\n"),
+            "line 2: hostnames must be a string"
+        );
     }
 
     #[test]

@@ -4,17 +4,32 @@
 //! [`ServerHandle`] like any other part of the server. End of input is not a
 //! command: a server started as `server < /dev/null` or under a service
 //! manager has no console, and must keep serving. Only `/shutdown` stops it.
+//!
+//! The operator is a participant: a plain line is said to everyone
+//! (`[server] text`), `@name text` is a direct message from `server`, and
+//! the chat of every room, and the direct messages users send to
+//! `@server`, are shown on standard output (see [`feed`]),
+//! in the terminal protocol's format. The console's own replies keep their
+//! forms (`* ...`, `! ...`), so a reader tells them from the chat.
 
 use std::fmt;
 use std::io::{BufRead, Write};
+use std::thread;
 
+use crate::feed;
 use crate::server::ServerHandle;
 
 /// One console line, understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsoleCommand {
     Empty,
+    /// `/say text`, or a plain line: `[server] text` to everyone.
     Say(String),
+    /// `@name text`: `[DM] server: text` to one person.
+    Direct {
+        to: String,
+        text: String,
+    },
     Kick {
         name: String,
         reason: Option<String>,
@@ -26,6 +41,23 @@ pub enum ConsoleCommand {
         password: String,
     },
     Accounts,
+    /// `/password name new`: set a password without knowing the old one.
+    Password {
+        name: String,
+        password: String,
+    },
+    /// `/unregister name`: delete an account.
+    Unregister(String),
+    /// `/rename old new`: the account and, if online, the user.
+    Rename {
+        old: String,
+        new: String,
+    },
+    /// Refuse new logins.
+    Close,
+    /// Accept new logins again.
+    Open,
+    Status,
     Shutdown,
     Help,
 }
@@ -50,124 +82,195 @@ impl fmt::Display for ConsoleError {
 
 impl std::error::Error for ConsoleError {}
 
+/// Splits `"word rest"` into `("word", "rest")`, the rest trimmed.
+fn split_word(text: &str) -> (&str, &str) {
+    match text.split_once(char::is_whitespace) {
+        Some((word, rest)) => (word, rest.trim()),
+        None => (text, ""),
+    }
+}
+
+/// Exactly two words, or the usage error.
+fn two_words<'a>(rest: &'a str, usage: &'static str) -> Result<(&'a str, &'a str), ConsoleError> {
+    match split_word(rest) {
+        (first, second) if !first.is_empty() && !second.is_empty() => Ok((first, second)),
+        _ => Err(ConsoleError::Usage(usage)),
+    }
+}
+
 impl ConsoleCommand {
+    /// Parses one console line: a `/command`, `@name text`, or plain text
+    /// (said to everyone, like `/say`).
     pub fn parse(line: &str) -> Result<ConsoleCommand, ConsoleError> {
         let line = line.trim();
         if line.is_empty() {
             return Ok(ConsoleCommand::Empty);
         }
-        let (word, rest) = match line.split_once(char::is_whitespace) {
-            Some((word, rest)) => (word, rest.trim()),
-            None => (line, ""),
-        };
-        let command = match word.to_ascii_lowercase().as_str() {
-            "/say" if rest.is_empty() => return Err(ConsoleError::Usage("/say <text>")),
-            "/say" => ConsoleCommand::Say(rest.to_string()),
-            "/kick" if rest.is_empty() => return Err(ConsoleError::Usage("/kick <name> [reason]")),
-            "/kick" => {
-                let (name, reason) = match rest.split_once(char::is_whitespace) {
-                    Some((name, reason)) => (name, Some(reason.trim().to_string())),
-                    None => (rest, None),
-                };
-                ConsoleCommand::Kick {
-                    name: name.to_string(),
-                    reason,
-                }
+        if let Some(rest) = line.strip_prefix('@') {
+            let (to, text) = split_word(rest);
+            if to.is_empty() || text.is_empty() {
+                return Err(ConsoleError::Usage("@name <text>"));
             }
-            "/register" => {
-                let usage = ConsoleError::Usage("/register <name> <password>");
-                let (name, password) = rest.split_once(char::is_whitespace).ok_or(usage.clone())?;
-                let password = password.trim();
-                if name.is_empty() || password.is_empty() {
-                    return Err(usage);
-                }
-                ConsoleCommand::Register {
-                    name: name.to_string(),
-                    password: password.to_string(),
-                }
-            }
-            "/accounts" => ConsoleCommand::Accounts,
-            "/users" => ConsoleCommand::Users,
-            "/rooms" => ConsoleCommand::Rooms,
-            "/shutdown" => ConsoleCommand::Shutdown,
-            "/help" => ConsoleCommand::Help,
-            // Only the first word: the rest may be a password with a typo
-            // before it (`/regster alice secret`), and replies are logged.
-            _ => return Err(ConsoleError::Unknown(word.to_string())),
-        };
-        Ok(command)
+            return Ok(ConsoleCommand::Direct {
+                to: to.to_string(),
+                text: text.to_string(),
+            });
+        }
+        if !line.starts_with('/') {
+            return Ok(ConsoleCommand::Say(line.to_string()));
+        }
+        let (word, rest) = split_word(line);
+        parse_slash(word, rest)
     }
 }
 
+/// Parses a `/command` and what follows it.
+fn parse_slash(word: &str, rest: &str) -> Result<ConsoleCommand, ConsoleError> {
+    let command = match word.to_ascii_lowercase().as_str() {
+        "/say" if rest.is_empty() => return Err(ConsoleError::Usage("/say <text>")),
+        "/say" => ConsoleCommand::Say(rest.to_string()),
+        "/kick" if rest.is_empty() => return Err(ConsoleError::Usage("/kick <name> [reason]")),
+        "/kick" => {
+            let (name, reason) = split_word(rest);
+            ConsoleCommand::Kick {
+                name: name.to_string(),
+                reason: (!reason.is_empty()).then(|| reason.to_string()),
+            }
+        }
+        "/register" => {
+            let (name, password) = two_words(rest, "/register <name> <password>")?;
+            ConsoleCommand::Register {
+                name: name.to_string(),
+                password: password.to_string(),
+            }
+        }
+        "/password" => {
+            let (name, password) = two_words(rest, "/password <name> <new password>")?;
+            ConsoleCommand::Password {
+                name: name.to_string(),
+                password: password.to_string(),
+            }
+        }
+        "/unregister" if rest.is_empty() || rest.contains(char::is_whitespace) => {
+            return Err(ConsoleError::Usage("/unregister <name>"))
+        }
+        "/unregister" => ConsoleCommand::Unregister(rest.to_string()),
+        "/rename" => {
+            let (old, new) = two_words(rest, "/rename <old> <new>")?;
+            if new.contains(char::is_whitespace) {
+                return Err(ConsoleError::Usage("/rename <old> <new>"));
+            }
+            ConsoleCommand::Rename {
+                old: old.to_string(),
+                new: new.to_string(),
+            }
+        }
+        "/accounts" => ConsoleCommand::Accounts,
+        "/users" => ConsoleCommand::Users,
+        "/rooms" => ConsoleCommand::Rooms,
+        "/close" => ConsoleCommand::Close,
+        "/open" => ConsoleCommand::Open,
+        "/status" => ConsoleCommand::Status,
+        "/shutdown" => ConsoleCommand::Shutdown,
+        "/help" => ConsoleCommand::Help,
+        // Only the first word: the rest may be a password with a typo
+        // before it (`/regster alice secret`), and replies are logged.
+        _ => return Err(ConsoleError::Unknown(word.to_string())),
+    };
+    Ok(command)
+}
+
 const HELP: &str = "console commands:
+  text                 everyone online gets [server] text (same as /say)
+  @name text           name gets [DM] server: text
   /say text            everyone online gets [server] text
   /kick name [reason]  disconnect a client
   /users               list who is online
   /rooms               list the rooms
   /register name pass  create an account (also when registration is closed)
   /accounts            list the registered names
+  /password name new   set a new password for an account
+  /unregister name     delete an account
+  /rename old new      rename an account and, if online, its user
+  /close               refuse new logins (everyone online stays)
+  /open                accept new logins again
+  /status              uptime, connections, accounts, rooms, messages
   /shutdown            tell everyone, close all connections, exit
   /help                show this help
+The chat is shown here as it happens: every room, and direct messages
+users send to @server (unless console_echo = false or --quiet).
 ";
 
-/// Reads console commands from `input` until `/shutdown` or end of input,
-/// writing replies to `output`.
-pub fn run(input: impl BufRead, mut output: impl Write, server: ServerHandle) {
+/// Reads console commands from `input` until `/shutdown` or end of input.
+///
+/// Replies, and the chat when `console_echo` is on, are written to
+/// `output` by a thread of its own (`console output`), through the
+/// server's feed (see [`feed`]): a stdout that nobody reads
+/// costs the chat nothing. That thread outlives this function, so the chat
+/// is still shown after end of input.
+pub fn run(input: impl BufRead, output: impl Write + Send + 'static, server: ServerHandle) {
+    let feed = server.feed();
+    let printer = thread::Builder::new()
+        .name("console output".into())
+        .spawn(move || feed::print(&feed, output));
+    if let Err(e) = printer {
+        crate::log!("console: cannot start the output thread ({e}); replies are not shown");
+    }
     for line in input.lines() {
         let Ok(line) = line else {
             crate::log!("console: cannot read standard input; the console is off");
             return;
         };
-        let reply = match ConsoleCommand::parse(&crate::protocol::sanitize(&line)) {
+        let command = ConsoleCommand::parse(&crate::protocol::sanitize(&line));
+        let reply = match command {
             Ok(ConsoleCommand::Empty) => continue,
-            Ok(ConsoleCommand::Say(text)) => {
-                server.say(&text);
-                "* said to everyone\n".to_string()
-            }
-            Ok(ConsoleCommand::Kick { name, reason }) => {
-                match server.kick(&name, reason.as_deref()) {
-                    Ok(()) => {
-                        crate::log!("console: kicked {name}");
-                        format!("* kicked {name}\n")
-                    }
-                    Err(e) => crate::protocol::error(e),
-                }
-            }
-            Ok(ConsoleCommand::Users) => server.users_line(),
-            Ok(ConsoleCommand::Rooms) => server.rooms_line(),
-            Ok(ConsoleCommand::Register { name, password }) => {
-                match crate::protocol::validate_name(&name) {
-                    Err(e) => crate::protocol::error(e),
-                    Ok(()) => match server.register(&name, &password) {
-                        Ok(()) => {
-                            crate::log!("console: registered {name}");
-                            crate::protocol::notice(&format!("{name} is now registered"))
-                        }
-                        Err(e) => crate::protocol::error(e),
-                    },
-                }
-            }
-            Ok(ConsoleCommand::Accounts) => {
-                let names = server.account_names();
-                if names.is_empty() {
-                    crate::protocol::notice("accounts: none")
-                } else {
-                    crate::protocol::notice(&format!("accounts: {}", names.join(", ")))
-                }
-            }
-            Ok(ConsoleCommand::Help) => HELP.to_string(),
             Ok(ConsoleCommand::Shutdown) => {
                 server.shutdown();
                 return;
             }
+            Ok(command) => execute(command, &server),
             Err(e) => crate::protocol::error(e),
         };
-        // Nobody to tell if stdout is gone; the server goes on.
-        let _ = output
-            .write_all(reply.as_bytes())
-            .and_then(|()| output.flush());
+        server.feed().reply(&reply);
     }
     crate::log!("console: standard input closed; the server keeps running (stop it with a signal)");
+}
+
+/// Carries out one console command; returns the reply, whole lines.
+fn execute(command: ConsoleCommand, server: &ServerHandle) -> String {
+    use crate::protocol::{error, notice};
+    let done = |result: Result<String, String>| match result {
+        Ok(text) => notice(&text),
+        Err(text) => error(text),
+    };
+    match command {
+        ConsoleCommand::Empty | ConsoleCommand::Shutdown => String::new(),
+        ConsoleCommand::Say(text) => {
+            server.say(&text);
+            notice("said to everyone")
+        }
+        ConsoleCommand::Direct { to, text } => done(server.direct(&to, &text)),
+        ConsoleCommand::Kick { name, reason } => done(server.kick(&name, reason.as_deref())),
+        ConsoleCommand::Users => server.users_line(),
+        ConsoleCommand::Rooms => server.rooms_line(),
+        ConsoleCommand::Register { name, password } => done(server.register(&name, &password)),
+        ConsoleCommand::Accounts => {
+            let names = server.account_names();
+            match names.is_empty() {
+                true => notice("accounts: none"),
+                false => notice(&format!("accounts: {}", names.join(", "))),
+            }
+        }
+        ConsoleCommand::Password { name, password } => {
+            done(server.reset_password(&name, &password))
+        }
+        ConsoleCommand::Unregister(name) => done(server.unregister(&name)),
+        ConsoleCommand::Rename { old, new } => done(server.rename(&old, &new)),
+        ConsoleCommand::Close => notice(&server.set_closed(true)),
+        ConsoleCommand::Open => notice(&server.set_closed(false)),
+        ConsoleCommand::Status => notice(&server.status()),
+        ConsoleCommand::Help => HELP.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -208,6 +311,43 @@ mod tests {
         );
         assert_eq!(ConsoleCommand::parse("/accounts"), Ok(Accounts));
         assert_eq!(ConsoleCommand::parse("/help"), Ok(Help));
+        assert_eq!(ConsoleCommand::parse("/close"), Ok(Close));
+        assert_eq!(ConsoleCommand::parse("/open"), Ok(Open));
+        assert_eq!(ConsoleCommand::parse("/status"), Ok(Status));
+        assert_eq!(
+            ConsoleCommand::parse("/password bob n3w-secret"),
+            Ok(Password {
+                name: "bob".into(),
+                password: "n3w-secret".into()
+            })
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/unregister bob"),
+            Ok(Unregister("bob".into()))
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/rename bob robert"),
+            Ok(Rename {
+                old: "bob".into(),
+                new: "robert".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_plain_line_is_said_and_an_at_line_is_a_direct_message() {
+        use ConsoleCommand::*;
+        assert_eq!(
+            ConsoleCommand::parse("hello all"),
+            Ok(Say("hello all".into()))
+        );
+        assert_eq!(
+            ConsoleCommand::parse("@bob are you there?"),
+            Ok(Direct {
+                to: "bob".into(),
+                text: "are you there?".into()
+            })
+        );
     }
 
     #[test]
@@ -225,8 +365,24 @@ mod tests {
             Err(ConsoleError::Usage("/register <name> <password>"))
         );
         assert_eq!(
-            ConsoleCommand::parse("hello"),
-            Err(ConsoleError::Unknown("hello".into()))
+            ConsoleCommand::parse("/frobnicate"),
+            Err(ConsoleError::Unknown("/frobnicate".into()))
+        );
+        assert_eq!(
+            ConsoleCommand::parse("@bob"),
+            Err(ConsoleError::Usage("@name <text>"))
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/password bob"),
+            Err(ConsoleError::Usage("/password <name> <new password>"))
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/unregister"),
+            Err(ConsoleError::Usage("/unregister <name>"))
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/rename bob"),
+            Err(ConsoleError::Usage("/rename <old> <new>"))
         );
         assert_eq!(
             ConsoleCommand::parse("/regster alice s3cret-pw"),

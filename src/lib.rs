@@ -12,74 +12,150 @@
 //! The server greets with `* Welcome to lanchat! Enter your name:`; the
 //! client's first line is its name. After that, a plain line is said in the
 //! current room, `#room text` in another room, `@name text` to one person,
-//! and `/join`, `/leave`, `/rooms`, `/users`, `/nick`, `/me`, `/help`,
-//! `/quit` do what they say. Every line the server sends starts with `* `
-//! (notice), `! ` (error), `[#room]`, `[DM]` or `[server]`.
+//! and `/join`, `/leave`, `/rooms`, `/users`, `/nick`, `/me`, `/history`,
+//! `/topic`, `/help`, `/quit` do what they say (`@server text` reaches the
+//! operator, who takes part from the server's console). Every line the
+//! server sends starts with `* ` (notice), `! ` (error), `[#room]`, `[DM]` or
+//! `[server]`. A browser speaks the same lines over HTTP ([`web`]), and IRC
+//! clients join the same rooms on a listener of their own ([`irc`],
+//! `docs/IRC.md`).
 //!
-//! ## The threads
+//! ## The picture
 //!
 //! ```text
-//!   main thread: accept loop ──spawns──▶ one thread per client (handler)
-//!                                           │ reads its own socket
-//!                                           ▼
-//!   console thread ──────────────▶ Registry (Mutex): clients by name, rooms
-//!   (server's stdin)                  │            │ queues each line
-//!                                     ▼            ▼
-//!                     History (Mutex)     one Outbox per client (Mutex)
-//!                     the chat log                 │
-//!                                                  ▼
-//!                               writer threads (4): write outboxes to sockets
+//!  terminal listener ─ accept loop ──spawns──▶ client thread (handler) ─┐
+//!  web listener ───── accept loop ──spawns──▶ HTTP thread (web)  ───────┤
+//!  IRC listener ───── accept loop ──spawns──▶ IRC thread (irc_handler) ──┤
+//!  console thread (server's stdin) ──────────────────────────────────────┤
+//!    (the registry shows the chat to the operator through the feed ─▶ console output thread ─▶ stdout)
+//!                                                                        ▼
+//!            login ─▶ commands ─▶ Registry (Mutex): who is online, rooms
+//!                                   │ logs each room message first
+//!                                   ├──────────────▶ History (Mutex): the chat log
+//!                                   │ renders each event once per frontend kind
+//!                                   ▼
+//!                        one Outbox per client (Mutex): bytes to send
+//!                                   │
+//!                                   ▼
+//!                   writer threads (4): write outboxes to sockets
 //! ```
 //!
-//! - The **accept loop** ([`server`]) blocks in `accept` and starts a thread
-//!   for every connection.
-//! - Each **client thread** ([`handler`]) owns the reading side of its
-//!   socket: it blocks in `read`, frames lines ([`protocol`]), and turns each
-//!   into a command.
-//! - The **registry** ([`registry`]) is the shared state: who is online,
-//!   which rooms exist ([`rooms`]). Every line to a registered client is
-//!   queued under its lock, so lines keep one order for everyone.
-//! - Each client's **outbox** ([`outbox`]) holds the bytes queued for it, up
-//!   to a limit; a small pool of **writer threads** sends them, many lines
-//!   per write under load. A client that stops reading only fills its own
-//!   outbox, and is cut off when it is full.
-//! - The **history** ([`history`]) appends every room message to a file
-//!   before it is delivered, and keeps the last few of each room for replay.
-//! - The **console thread** ([`console`]) reads operator commands from the
-//!   server's standard input.
-//! - The **web page** ([`web`]) has a listener and accept loop of its own;
-//!   a browser's session is one more client in the registry.
+//! What happens in the chat is an [`event::Event`]; the registry hands it to
+//! each recipient's [`frontend::Frontend`], which renders it in that
+//! connection's wire format, once per kind of frontend per event.
 //!
-//! ## Reading order
+//! ## Threads, sockets, locks
 //!
-//! 1. [`protocol`]: framing, capping, parsing a line into a command.
-//! 2. [`handler`]: one client's life.
-//! 3. [`registry`] and [`rooms`]: the shared state and the lock.
-//! 4. [`outbox`]: sending without waiting.
-//! 5. [`history`]: the chat log.
-//! 6. [`login`]: the rules of logging in, for terminals and browsers.
-//! 7. [`server`] and [`console`]: accept, spawn, shut down.
-//! 8. [`web`]: the page, over HTTP and Server-Sent Events.
-//! 9. [`config`] and [`cli`]: settings from `config.toml` and flags.
-//! 10. [`accounts`] and [`crypto`]: registered names and their passwords.
-//! 11. [`rate`], [`clock`], [`log`](mod@log): small helpers.
+//! | thread | how many | owns (socket or half) | blocks in |
+//! |---|---|---|---|
+//! | main: terminal accept loop ([`server`]) | 1 | the terminal listener | `accept` |
+//! | `web accept` ([`server`]) | 1 | the web listener | `accept` |
+//! | `irc accept` ([`server`]) | 1 | the IRC listener | `accept` |
+//! | `client ADDR` ([`handler`]) | one per terminal client | the read half of its socket | `read` |
+//! | `irc ADDR` ([`irc_handler`]) | one per IRC client | the read half of its socket | `read` (with a read timeout: the keep-alive `PING`), or a fakelag `sleep` |
+//! | `web ADDR` ([`web`]) | one per HTTP request | its socket: reads the request, writes the answer directly; an event stream's socket is read here and written by the writers | `read` |
+//! | `writer N` ([`outbox`]) | 4 | the write half of every terminal socket and event stream, one outbox at a time | `write` (bounded by `write_timeout_ms`), or waiting for work |
+//! | `console` ([`console`]) | 1 | the server's stdin | reading stdin |
+//! | `console output` ([`feed`]) | 1 | the server's stdout: console replies and the chat shown to the operator | `write` to stdout, or waiting for lines |
+//! | `web janitor` ([`server`]) | 1 | nothing: ends browser sessions that never opened their stream | `sleep(1 s)` |
+//!
+//! | mutex | protects | held for |
+//! |---|---|---|
+//! | `Registry::state` ([`registry`]) | online clients by name, the rooms, the order lines are queued in | map updates, memory copies, one log append |
+//! | `History::inner` ([`history`]) | the log file and the replay buffers | one append, or copying a replay |
+//! | `Outbox::state` ([`outbox`], one per client) | its queued bytes, socket and flags | copying bytes in or out, never a write |
+//! | `Writers::queue` ([`outbox`]) | the ready queue of outboxes (with two condvars) | a push or a pop |
+//! | `Feed::queue` ([`feed`], with a condvar) | the lines waiting for stdout | a push or a take, never a write |
+//! | `Admission::table` ([`admission`]) | every open connection and browser session, per address | an insert, a removal, a copy |
+//! | `Accounts::file` ([`accounts`]) | one change to the accounts at a time | a change, including its file write |
+//! | `Accounts::map` ([`accounts`]) | the accounts in force | a lookup, a copy, a swap |
+//! | `HASHING` ([`accounts`], with a condvar) | how many password hashes run | a counter update |
+//! | `Sessions::by_token` ([`web`]) | browser sessions by token | a lookup, an insert, a removal |
+//! | `Sessions::strikes` ([`web`]) | wrong web passwords per address | a counter update |
+//! | `WebSession::chat` ([`web`], one per browser) | its chat session and rate limit | one line's command |
+//!
+//! **The lock order.** A thread that holds two locks took them in this
+//! order, and never the other way: `WebSession::chat` → `Registry::state`
+//! → one of `Accounts::map` (a name check under the registry lock),
+//! `History::inner` (the log append), an `Outbox::state` (queuing) or
+//! `Feed::queue` (showing the chat to the operator); and
+//! `Accounts::file` → `Accounts::map`. The others are never held with
+//! another. No lock is held while reading a socket, hashing a password or
+//! sleeping, and every lock is taken through [`lock`](mod@lock), which
+//! recovers one that a panic poisoned.
+//!
+//! ## Modules, bottom-up
+//!
+//! Each module uses only modules above it in this list (`use crate::`
+//! arrows point up), so there are no import circles.
+//!
+//! 1. Leaves and near-leaves: [`clock`], [`log`](mod@log) (uses `clock`),
+//!    [`lock`](mod@lock) (uses `log`), [`rate`], [`crypto`], [`event`]
+//!    (what happens, as values), [`files`] (owner-only files).
+//! 2. [`net`]: the socket techniques, each once (line framing, deadlines,
+//!    the lingering close, writes with a deadline, accepting).
+//! 3. [`rooms`] (room names, membership, topics; uses `event`),
+//!    [`protocol`] (the terminal protocol: parsing a line into a command,
+//!    rendering events) and [`irc`] (the IRC protocol: parsing, the
+//!    registration state machine, rendering events; uses `event`,
+//!    `protocol`, `rooms`).
+//! 4. [`config`] (uses `rooms`), [`cli`] (uses `config`).
+//! 5. [`frontend`] (uses `event`, `protocol`, `irc`): one event, many wire
+//!    formats.
+//! 6. [`outbox`] (uses `net`): sending without waiting; [`feed`] (uses
+//!    `lock`): the console's stdout, never waited for.
+//! 7. [`history`] (uses `event`, `files`, `net`, `protocol`): the chat log.
+//! 8. [`accounts`] (uses `crypto`, `files`, `protocol`): registered names.
+//! 9. [`registry`] (uses `event`, `feed`, `frontend`, `history`, `outbox`, `rooms`):
+//!    the shared state and the lock.
+//! 10. [`admission`] (uses `config`, `outbox`, `registry`): the connection
+//!     table and its limits.
+//! 11. [`context`] (uses `accounts`, `admission`, `config`, `registry`).
+//! 12. [`login`] and [`commands`] (use `context`): the rules, once for
+//!     every frontend.
+//! 13. [`handler`] (a terminal client's life), [`irc_handler`] (an IRC
+//!     client's life) and [`web`] (the page, over HTTP and Server-Sent
+//!     Events).
+//! 14. [`server`] (bind, accept, spawn, shut down), then [`console`].
 //!
 //! The binaries in `src/bin/` only parse arguments and wire these together.
 
-pub mod accounts;
+#![forbid(unsafe_code)]
+// The tour above links to the private modules on purpose: this crate is
+// read with `cargo doc --document-private-items`, and CI builds the docs that
+// way with warnings denied, so a broken link still fails.
+#![allow(rustdoc::private_intra_doc_links)]
+
+pub(crate) mod accounts;
+pub(crate) mod admission;
 pub mod cli;
-pub mod clock;
+pub(crate) mod clock;
+pub(crate) mod commands;
 pub mod config;
 pub mod console;
+pub(crate) mod context;
 pub mod crypto;
-pub mod handler;
-pub mod history;
-pub mod log;
-pub mod login;
-pub mod outbox;
+pub(crate) mod event;
+pub(crate) mod feed;
+pub(crate) mod files;
+pub(crate) mod frontend;
+pub(crate) mod handler;
+pub(crate) mod history;
+pub(crate) mod irc;
+pub(crate) mod irc_handler;
+pub(crate) mod lock;
+pub(crate) mod log;
+pub(crate) mod login;
+pub mod net;
+pub(crate) mod outbox;
 pub mod protocol;
-pub mod rate;
-pub mod registry;
-pub mod rooms;
+pub(crate) mod rate;
+pub(crate) mod registry;
+pub(crate) mod rooms;
 pub mod server;
-pub mod web;
+pub(crate) mod throttle;
+pub(crate) mod web;
+
+// The errors a server's start can fail with, named in [`server::ServerError`].
+pub use accounts::AccountsOpenError;
+pub use history::HistoryError;

@@ -6,77 +6,99 @@
 //! Two steps, because a password may have to be asked for in between:
 //! [`check`] says whether a name is free for a guest, belongs to an account
 //! (then the caller verifies the password, slowly and holding no lock), or
-//! is refused; [`enter`] then registers it.
+//! is refused; [`enter`] then brings it online.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::handler::Context;
+use crate::context::Context;
+use crate::frontend::Frontend;
 use crate::outbox::Outbox;
 use crate::protocol::{self, BadName};
-use crate::registry::{ChatError, ConnId, Session};
+use crate::registry::{ChatError, Claim, ConnId, Session};
+
+/// Wrong passwords allowed before a terminal connection is closed, or
+/// before an address must wait to try again on the web page.
+pub(crate) const MAX_STRIKES: u32 = 3;
 
 /// Whose a name is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Name {
-    /// Nobody's: a guest may use it (if it is free when registering).
+pub(crate) enum Name {
+    /// Nobody's: a guest may use it (if it is still free when entering).
     Guest(String),
     /// A registered account's, spelled as registered: the password is due.
     Account(String),
+    /// Nobody's, on a server without guests but with open registration:
+    /// its account may be created at the door.
+    New(String),
 }
 
 /// Why a name cannot log in at all. `Display` is the text after `! `.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refused {
+pub(crate) enum LoginError {
     BadName(BadName),
-    AlreadyOnline(String),
     AccountsOnly,
 }
 
-impl fmt::Display for Refused {
+impl fmt::Display for LoginError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refused::BadName(e) => e.fmt(f),
-            Refused::AlreadyOnline(name) => write!(f, "{name} is already online"),
-            Refused::AccountsOnly => {
+            LoginError::BadName(e) => e.fmt(f),
+            LoginError::AccountsOnly => {
                 write!(f, "this server requires an account; ask the operator")
             }
         }
     }
 }
 
-impl std::error::Error for Refused {}
+impl std::error::Error for LoginError {}
 
 /// Checks a requested name against the name rules, the accounts and who is
 /// online. Quick: no password is involved yet.
-pub fn check(ctx: &Context, name: &str) -> Result<Name, Refused> {
-    protocol::validate_name(name).map_err(Refused::BadName)?;
+pub(crate) fn check(ctx: &Context, name: &str) -> Result<Name, LoginError> {
+    protocol::validate_name(name).map_err(LoginError::BadName)?;
     match ctx.accounts.registered_name(name) {
-        // Checked before the password, so nobody can use the prompt to
-        // guess the password of someone who is online.
-        Some(account) if ctx.registry.is_online(&account) => Err(Refused::AlreadyOnline(account)),
+        // Even when the account is online: its owner, with the password,
+        // takes the name over from a connection that may be dead (a laptop
+        // that slept). The throttle, not this check, limits guessing.
         Some(account) => Ok(Name::Account(account)),
-        None if !ctx.config.guests_allowed => Err(Refused::AccountsOnly),
+        None if !ctx.config.guests_allowed && ctx.config.open_registration => {
+            Ok(Name::New(name.to_string()))
+        }
+        None if !ctx.config.guests_allowed => Err(LoginError::AccountsOnly),
         None => Ok(Name::Guest(name.to_string())),
     }
 }
 
-/// Registers a checked name (an account's only after its password was
-/// verified). Lines to the client go to `outbox`.
-pub fn enter(
+/// Brings a checked name online (an account's only after its password was
+/// verified). Events for the client are rendered by `frontend` and queued
+/// in `outbox`.
+pub(crate) fn enter(
     ctx: &Context,
     name: &Name,
     id: ConnId,
     addr: SocketAddr,
-    outbox: Arc<Outbox>,
+    connection: (Frontend, Arc<Outbox>),
 ) -> Result<Session, ChatError> {
     let (name, is_guest) = match name {
         Name::Guest(name) => (name, true),
-        Name::Account(name) => (name, false),
+        // A new name enters once its account exists.
+        Name::Account(name) | Name::New(name) => (name, false),
     };
     // A guest may not take a name that was registered in the moment since
     // `check`; the registry asks again under its lock.
     let still_free = |name: &str| !(is_guest && ctx.accounts.is_registered(name));
-    ctx.registry.register(name, id, addr, outbox, still_free)
+    // An account's owner (the password was right) takes the name over from
+    // an older session of it; a guest never does.
+    let claim = if is_guest {
+        Claim::IfFree
+    } else {
+        Claim::TakeOver
+    };
+    let mut session = ctx
+        .registry
+        .enter(name, id, addr, connection, claim, still_free)?;
+    session.set_owns_account(!is_guest);
+    Ok(session)
 }

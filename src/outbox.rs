@@ -30,41 +30,48 @@
 //! full, which the limit and the timeout bound.
 
 use std::collections::VecDeque;
-use std::io::{self, ErrorKind, Write};
 use std::mem;
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::lock::{lock, wait, wait_timeout};
 use crate::log;
+use crate::net::write::write_within;
 
 /// The outbox refused a line: it is closed (the client is leaving) or the
 /// client fell too far behind and has been cut off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Closed;
+pub(crate) struct Closed;
 
 /// One client's queue of bytes to send.
-pub struct Outbox {
+pub(crate) struct Outbox {
+    /// The most bytes a client may be behind (`send_queue_bytes`).
     limit: usize,
-    framing: Framing,
+    /// How long a socket may take nothing before its client is cut off
+    /// (`write_timeout_ms`).
+    stall_limit: Duration,
     /// Protects the queued bytes, the socket and the flags. Held only to
     /// copy bytes in or take them out, never during a write.
-    state: Mutex<State>,
-}
-
-/// How lines are put on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
-    /// As they are: the terminal protocol.
-    Lines,
-    /// Each line as a Server-Sent Event, for a browser (see `web`).
-    Events,
+    state: Mutex<Pending>,
 }
 
 #[derive(Default)]
-struct State {
+struct Pending {
+    /// Bytes waiting for a writer.
     queued: Vec<u8>,
+    /// The unsent tail of the last write attempt: the socket took only part
+    /// of it. Sent before `queued`.
+    leftover: Vec<u8>,
+    /// Bytes a writer has taken out and is writing right now: still behind,
+    /// so they count against the limit.
+    in_flight: usize,
+    /// When the socket last took a byte (or when this outbox began to wait).
+    last_progress: Option<Instant>,
+    /// How long to wait before the next attempt while the socket takes
+    /// nothing: grows from [`RETRY_FIRST`] to [`RETRY_MAX`].
+    retry_after: Duration,
     /// Where to write. A browser's event stream connects after its login,
     /// so until then lines wait here (up to the limit).
     stream: Option<Arc<TcpStream>>,
@@ -77,46 +84,86 @@ struct State {
     shutdown_when_drained: Option<Shutdown>,
 }
 
-impl State {
+impl Pending {
     fn shutdown(&self, how: Shutdown) {
         if let Some(stream) = &self.stream {
             let _ = stream.shutdown(how);
         }
     }
+
+    /// How far behind the client is, in bytes.
+    fn behind(&self) -> usize {
+        self.queued.len() + self.leftover.len() + self.in_flight
+    }
+
+    /// Cuts the client off: nothing more is accepted or sent, and shutting
+    /// the socket down wakes the client's own thread, which then leaves.
+    fn cut_off(&mut self) {
+        self.closed = true;
+        self.queued = Vec::new();
+        self.leftover = Vec::new();
+        self.shutdown(Shutdown::Both);
+    }
 }
+
+/// What a writer does with an outbox after one attempt.
+enum Next {
+    /// Everything was sent: it leaves the writers until more is queued.
+    Done,
+    /// More was queued meanwhile: back to the ready queue.
+    Again,
+    /// The socket took only part (it is full): try again at this instant.
+    RetryAt(Instant),
+}
+
+/// How long one write attempt may block. A writer never waits on one
+/// socket for longer: the rest stays in the outbox and the writer moves on.
+pub(crate) const WRITE_ATTEMPT: Duration = Duration::from_millis(2);
+/// The first pause before retrying a socket that was full.
+const RETRY_FIRST: Duration = Duration::from_millis(10);
+/// The longest pause between retries of a socket that takes nothing.
+const RETRY_MAX: Duration = Duration::from_millis(100);
 
 impl Outbox {
     /// An outbox for a terminal client's `stream`, holding at most `limit`
-    /// unsent bytes.
-    pub fn new(stream: Arc<TcpStream>, limit: usize) -> Arc<Outbox> {
-        let outbox = Outbox::detached(Framing::Lines, limit);
+    /// unsent bytes, and cutting the client off when its socket took nothing
+    /// for `stall_limit`. Sets the socket's write timeout to
+    /// [`WRITE_ATTEMPT`].
+    pub(crate) fn new(stream: Arc<TcpStream>, limit: usize, stall_limit: Duration) -> Arc<Outbox> {
+        let outbox = Outbox::detached(limit, stall_limit);
+        let _ = stream.set_write_timeout(Some(WRITE_ATTEMPT));
         outbox.lock().stream = Some(stream);
         outbox
     }
 
     /// An outbox with no socket yet: lines wait until [`attach`](Self::attach).
-    pub fn detached(framing: Framing, limit: usize) -> Arc<Outbox> {
+    pub(crate) fn detached(limit: usize, stall_limit: Duration) -> Arc<Outbox> {
         Arc::new(Outbox {
             limit,
-            framing,
-            state: Mutex::new(State::default()),
+            stall_limit,
+            state: Mutex::new(Pending::default()),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        lock(&self.state, "outbox")
     }
 
     /// Gives a detached outbox its socket and hands it to the writers if
     /// lines are waiting. False if it already had one.
-    pub fn attach(self: &Arc<Self>, writers: &Writers, stream: Arc<TcpStream>) -> bool {
+    pub(crate) fn attach(self: &Arc<Self>, writers: &Writers, stream: Arc<TcpStream>) -> bool {
         let mut state = self.lock();
         if state.stream.is_some() {
             return false;
         }
+        let _ = stream.set_write_timeout(Some(WRITE_ATTEMPT));
         state.stream = Some(stream);
+        if state.closed && state.queued.is_empty() {
+            // Closed before its socket came (a browser logged out before
+            // its event stream connected): close the socket now.
+            state.shutdown(state.shutdown_when_drained.unwrap_or(Shutdown::Both));
+            return true;
+        }
         let waiting = !state.queued.is_empty() && !state.scheduled;
         state.scheduled |= waiting;
         drop(state);
@@ -126,45 +173,25 @@ impl Outbox {
         true
     }
 
-    /// Queues `bytes` (whole lines). Returns `Ok(true)` if the outbox was
-    /// idle and must now be handed to the writers with [`Writers::schedule`];
-    /// the caller does that, possibly for many outboxes at once, so that
-    /// one broadcast costs one wake-up rather than one per recipient.
+    /// Queues `bytes` (whole lines, or whole events, already rendered by
+    /// the client's frontend). Returns `Ok(true)` if the outbox was idle and
+    /// must now be handed to the writers with [`Writers::schedule`]; the
+    /// caller does that, possibly for many outboxes at once, so that one
+    /// broadcast costs one wake-up rather than one per recipient.
     ///
     /// If the client is more than `limit` bytes behind, its socket is shut
-    /// down and the line refused with [`Closed`].
-    pub fn push(&self, bytes: &[u8]) -> Result<bool, Closed> {
-        match self.framing {
-            Framing::Lines => self.push_raw(bytes),
-            // Each line becomes one event, `data: line` and a blank line.
-            // Our lines never hold a newline inside (they are sanitized),
-            // the one thing a single `data:` field could not carry.
-            Framing::Events => {
-                let mut framed = Vec::with_capacity(bytes.len() + 16);
-                for line in bytes.split_inclusive(|&b| b == b'\n') {
-                    framed.extend_from_slice(b"data: ");
-                    framed.extend_from_slice(line.strip_suffix(b"\n").unwrap_or(line));
-                    framed.extend_from_slice(b"\n\n");
-                }
-                self.push_raw(&framed)
-            }
-        }
-    }
-
-    /// Queues bytes exactly as given (for an event stream's keepalive).
-    pub fn push_raw(&self, bytes: &[u8]) -> Result<bool, Closed> {
+    /// down and the bytes refused with [`Closed`].
+    pub(crate) fn push(&self, bytes: &[u8]) -> Result<bool, Closed> {
         let mut state = self.lock();
         if state.closed {
             return Err(Closed);
         }
         // An empty outbox takes any one push (a long history replay, say):
         // the limit is on how far behind a client is, not on one message.
-        if !state.queued.is_empty() && state.queued.len() + bytes.len() > self.limit {
-            state.closed = true;
-            state.queued = Vec::new();
-            // Also wakes a writer blocked on this socket, and the client's
-            // own thread blocked reading it.
-            state.shutdown(Shutdown::Both);
+        // Bytes a writer holds count too: they are not sent yet.
+        let behind = state.behind();
+        if behind > 0 && behind + bytes.len() > self.limit {
+            state.cut_off();
             return Err(Closed);
         }
         state.queued.extend_from_slice(bytes);
@@ -175,28 +202,16 @@ impl Outbox {
 
     /// Queues `bytes` and, if needed, hands this outbox to the writers: the
     /// one-recipient form of [`push`](Self::push) and [`Writers::schedule`].
-    pub fn send(self: &Arc<Self>, writers: &Writers, bytes: &[u8]) -> Result<(), Closed> {
-        let newly_scheduled = self.push(bytes)?;
-        self.hand_over(writers, newly_scheduled);
-        Ok(())
-    }
-
-    /// [`send`](Self::send) without framing (an event stream's keepalive).
-    pub fn send_raw(self: &Arc<Self>, writers: &Writers, bytes: &[u8]) -> Result<(), Closed> {
-        let newly_scheduled = self.push_raw(bytes)?;
-        self.hand_over(writers, newly_scheduled);
-        Ok(())
-    }
-
-    fn hand_over(self: &Arc<Self>, writers: &Writers, newly_scheduled: bool) {
-        if newly_scheduled {
+    pub(crate) fn send(self: &Arc<Self>, writers: &Writers, bytes: &[u8]) -> Result<(), Closed> {
+        if self.push(bytes)? {
             writers.schedule([Arc::clone(self)]);
         }
+        Ok(())
     }
 
     /// Shuts the socket down now, whatever is still queued (the last step
     /// of a shutdown, after the writers had their chance).
-    pub fn shutdown_now(&self) {
+    pub(crate) fn shutdown_now(&self) {
         let mut state = self.lock();
         state.closed = true;
         state.shutdown(Shutdown::Both);
@@ -205,110 +220,126 @@ impl Outbox {
     /// Stops accepting bytes; once what is queued has been sent, shuts the
     /// socket down with `how`. Used for a goodbye: the last lines still
     /// arrive, then the connection ends.
-    pub fn close_after_flush(&self, how: Shutdown) {
+    pub(crate) fn close_after_flush(&self, how: Shutdown) {
         let mut state = self.lock();
         if state.closed {
             return;
         }
         state.closed = true;
-        if state.scheduled {
-            // A writer has it; the writer shuts down when done.
+        if state.scheduled || state.stream.is_none() {
+            // A writer has it, or its socket has not come yet: the writer
+            // (or `attach`) shuts it down when the last lines are sent.
             state.shutdown_when_drained = Some(how);
         } else {
             state.shutdown(how);
         }
     }
 
-    /// Writes what is queued (one writer at a time, see `scheduled`).
-    /// Returns true if more arrived meanwhile and it must be scheduled again.
-    fn drain(&self) -> bool {
+    /// One write attempt (one writer at a time, see `scheduled`): sends
+    /// what the socket takes within [`WRITE_ATTEMPT`], keeps the rest, and
+    /// says when to come back. What it has to log, it logs after letting go
+    /// of the outbox's lock: a stalled stderr must not freeze the server.
+    fn drain(&self) -> Next {
+        let (next, note) = self.attempt();
+        if let Some(note) = note {
+            log!("{note}");
+        }
+        next
+    }
+
+    /// [`drain`](Self::drain)'s work, under the lock, and a line to log.
+    fn attempt(&self) -> (Next, Option<String>) {
         let (bytes, stream) = {
             let mut state = self.lock();
-            (mem::take(&mut state.queued), state.stream.clone())
+            let mut bytes = mem::take(&mut state.leftover);
+            if bytes.is_empty() {
+                bytes = mem::take(&mut state.queued);
+            } else {
+                bytes.append(&mut state.queued);
+            }
+            state.in_flight = bytes.len();
+            (bytes, state.stream.clone())
         };
-        // Scheduled only with a socket; an empty write is harmless.
-        let written = match &stream {
-            Some(stream) => write_all_in_time(stream, &bytes),
-            None => Ok(()),
+        // Scheduled only with a socket.
+        let (written, result) = match &stream {
+            Some(stream) => write_within(stream, &bytes),
+            None => (bytes.len(), Ok(())),
         };
         let mut state = self.lock();
-        if let Err(e) = written {
-            // Timed out (the client stopped reading) or the connection is
-            // gone. Shutting the socket down wakes the client's thread, which
-            // unregisters it.
-            if !state.closed {
-                let peer = stream.as_ref().and_then(|s| s.peer_addr().ok());
-                let peer = peer.map_or_else(|| "?".to_string(), |p| p.to_string());
-                log!("client {peer}: cannot send ({e}); closing the connection");
-            }
-            state.closed = true;
-            state.queued = Vec::new();
+        state.in_flight = 0;
+        if let Err(e) = result {
+            // The connection is gone. Shutting the socket down wakes the
+            // client's thread, which takes the client offline.
+            let note = (!state.closed)
+                .then(|| format!("client {}: cannot send ({e}); closing", peer(&stream)));
+            state.cut_off();
             state.scheduled = false;
-            state.shutdown(Shutdown::Both);
-            return false;
+            return (Next::Done, note);
+        }
+        let now = Instant::now();
+        if written > 0 || state.last_progress.is_none() {
+            state.last_progress = Some(now);
+            state.retry_after = RETRY_FIRST;
+        }
+        if written < bytes.len() {
+            return self.retry_later(&mut state, bytes, written, now, &stream);
         }
         if !state.queued.is_empty() {
-            return true;
+            return (Next::Again, None);
         }
         state.scheduled = false;
+        state.last_progress = None;
         if let Some(how) = state.shutdown_when_drained.take() {
             state.shutdown(how);
         }
-        false
+        (Next::Done, None)
+    }
+
+    /// The socket is full: keep the unsent tail and come back after a pause
+    /// that grows while it takes nothing, or cut the client off once it has
+    /// taken nothing for `stall_limit`.
+    fn retry_later(
+        &self,
+        state: &mut Pending,
+        mut bytes: Vec<u8>,
+        written: usize,
+        now: Instant,
+        stream: &Option<Arc<TcpStream>>,
+    ) -> (Next, Option<String>) {
+        let cut_off_meanwhile = state.closed && state.shutdown_when_drained.is_none();
+        let stalled_since = state.last_progress.unwrap_or(now);
+        let stalled = now.duration_since(stalled_since) >= self.stall_limit;
+        let mut note = None;
+        if stalled && !cut_off_meanwhile {
+            let stall = self.stall_limit.as_millis();
+            note = Some(format!(
+                "client {}: took nothing for {stall} ms; closing the connection",
+                peer(stream)
+            ));
+            state.cut_off();
+        }
+        if stalled || cut_off_meanwhile {
+            state.scheduled = false;
+            return (Next::Done, note);
+        }
+        bytes.drain(..written);
+        state.leftover = bytes;
+        let pause = state.retry_after;
+        if written == 0 {
+            state.retry_after = (pause * 2).min(RETRY_MAX);
+        }
+        (Next::RetryAt(now + pause), None)
     }
 }
 
-/// Writes all of `bytes` within the socket's write timeout *in total*.
-///
-/// The socket's timeout bounds each system call, and a `write` that moves
-/// any byte succeeds: so a client reading a trickle, a few bytes before
-/// each timeout runs out, could hold a writer thread for as long as it
-/// likes, and four such clients would hold them all. After a partial write
-/// we therefore shrink the timeout to what is left of the first one, and
-/// put it back at the end. (A partial write is rare: it means the client's
-/// buffers are full, so the extra system calls cost nothing in the common
-/// case.)
-fn write_all_in_time(stream: &TcpStream, bytes: &[u8]) -> io::Result<()> {
-    let start = Instant::now();
-    let mut rest = bytes;
-    let mut budget = None; // the socket's own timeout, once we changed it
-    let result = loop {
-        if rest.is_empty() {
-            break Ok(());
-        }
-        let written = match (&*stream).write(rest) {
-            Ok(0) => break Err(io::Error::from(ErrorKind::WriteZero)),
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => break Err(e),
-        };
-        rest = &rest[written..];
-        if rest.is_empty() {
-            break Ok(());
-        }
-        if budget.is_none() {
-            budget = Some(stream.write_timeout()?);
-        }
-        let Some(Some(limit)) = budget else {
-            continue; // no timeout on this socket: nothing to enforce
-        };
-        let left = limit.saturating_sub(start.elapsed());
-        if left.is_zero() {
-            break Err(io::Error::new(
-                ErrorKind::TimedOut,
-                "client reads too slowly",
-            ));
-        }
-        stream.set_write_timeout(Some(left))?;
-    };
-    if let Some(original) = budget {
-        let _ = stream.set_write_timeout(original);
-    }
-    result
+/// The peer's address for the activity log.
+fn peer(stream: &Option<Arc<TcpStream>>) -> String {
+    let peer = stream.as_ref().and_then(|s| s.peer_addr().ok());
+    peer.map_or_else(|| "?".to_string(), |p| p.to_string())
 }
 
 /// The pool of writer threads and their ready queue.
-pub struct Writers {
+pub(crate) struct Writers {
     /// Protects the ready queue and the counters. Never held during a write.
     queue: Mutex<Queue>,
     /// Signalled when work arrives or the pool stops.
@@ -320,14 +351,38 @@ pub struct Writers {
 #[derive(Default)]
 struct Queue {
     ready: VecDeque<Arc<Outbox>>,
+    /// Outboxes whose socket was full, with when to try each again.
+    waiting: Vec<(Instant, Arc<Outbox>)>,
     /// Writers in the middle of a write.
     busy: usize,
     stopping: bool,
 }
 
+impl Queue {
+    /// Moves the waiting outboxes whose pause is over to the ready queue.
+    fn wake_due(&mut self, now: Instant) {
+        if self.waiting.iter().any(|(when, _)| *when <= now) {
+            let (due, later): (Vec<_>, Vec<_>) =
+                self.waiting.drain(..).partition(|(when, _)| *when <= now);
+            self.waiting = later;
+            self.ready.extend(due.into_iter().map(|(_, outbox)| outbox));
+        }
+    }
+
+    /// When the next waiting outbox is due, if any waits.
+    fn next_due(&self) -> Option<Instant> {
+        self.waiting.iter().map(|(when, _)| *when).min()
+    }
+
+    /// Nothing to write now or later, and no writer busy.
+    fn is_idle(&self) -> bool {
+        self.ready.is_empty() && self.waiting.is_empty() && self.busy == 0
+    }
+}
+
 impl Writers {
     /// Starts `count` writer threads.
-    pub fn start(count: usize) -> std::io::Result<(Arc<Writers>, Vec<JoinHandle<()>>)> {
+    pub(crate) fn start(count: usize) -> std::io::Result<(Arc<Writers>, Vec<JoinHandle<()>>)> {
         let writers = Arc::new(Writers {
             queue: Mutex::new(Queue::default()),
             work: Condvar::new(),
@@ -345,13 +400,11 @@ impl Writers {
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.queue, "writer queue")
     }
 
     /// Hands outboxes that [`Outbox::push`] reported idle to the writers.
-    pub fn schedule(&self, outboxes: impl IntoIterator<Item = Arc<Outbox>>) {
+    pub(crate) fn schedule(&self, outboxes: impl IntoIterator<Item = Arc<Outbox>>) {
         let mut queue = self.lock();
         let before = queue.ready.len();
         queue.ready.extend(outboxes);
@@ -364,50 +417,55 @@ impl Writers {
         }
     }
 
-    /// One writer thread: take an outbox, write it, repeat.
+    /// One writer thread: take an outbox, write what its socket takes,
+    /// repeat. An outbox whose socket was full waits in `waiting` and is
+    /// retried after its pause, so no writer ever waits on one socket.
     fn run(&self) {
         let mut queue = self.lock();
         loop {
+            queue.wake_due(Instant::now());
             if let Some(outbox) = queue.ready.pop_front() {
                 queue.busy += 1;
                 drop(queue);
-                let again = outbox.drain();
+                let next = outbox.drain();
                 queue = self.lock();
                 queue.busy -= 1;
-                if again {
+                match next {
+                    Next::Done => {}
                     // To the back of the line: one busy client cannot
                     // starve the others.
-                    queue.ready.push_back(outbox);
+                    Next::Again => queue.ready.push_back(outbox),
+                    Next::RetryAt(when) => queue.waiting.push((when, outbox)),
                 }
-                if queue.ready.is_empty() && queue.busy == 0 {
+                if queue.is_idle() {
                     self.idle.notify_all();
                 }
             } else if queue.stopping {
                 return;
+            } else if let Some(next_due) = queue.next_due() {
+                let pause = next_due.saturating_duration_since(Instant::now());
+                queue = wait_timeout(&self.work, queue, pause);
             } else {
-                queue = self.work.wait(queue).unwrap_or_else(|p| p.into_inner());
+                queue = wait(&self.work, queue);
             }
         }
     }
 
     /// Waits until every queued byte has been written, or `limit` passes.
-    pub fn wait_idle(&self, limit: Duration) {
+    pub(crate) fn wait_idle(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         let mut queue = self.lock();
-        while !(queue.ready.is_empty() && queue.busy == 0) {
+        while !queue.is_idle() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return;
             }
-            queue = match self.idle.wait_timeout(queue, left) {
-                Ok((queue, _)) => queue,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            queue = wait_timeout(&self.idle, queue, left);
         }
     }
 
     /// Lets the writer threads finish what is queued and exit.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.lock().stopping = true;
         self.work.notify_all();
     }
@@ -434,7 +492,7 @@ mod tests {
     fn lines_arrive_in_order() {
         let (server, client) = pair();
         let (writers, _threads) = Writers::start(2).expect("writers");
-        let outbox = Outbox::new(Arc::new(server), 1 << 20);
+        let outbox = Outbox::new(Arc::new(server), 1 << 20, Duration::from_secs(5));
         for i in 0..100 {
             if outbox.push(format!("line {i}\n").as_bytes()) == Ok(true) {
                 writers.schedule([Arc::clone(&outbox)]);
@@ -450,66 +508,46 @@ mod tests {
     }
 
     #[test]
-    fn a_trickling_reader_cannot_stretch_a_write_past_the_timeout() {
-        let (server, mut client) = pair();
-        server
-            .set_write_timeout(Some(Duration::from_millis(300)))
-            .expect("timeout");
-        // The reader takes 64 KB every 100 ms: each write makes progress well
-        // within 300 ms, so only a deadline for the whole write can stop it.
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stop = Arc::clone(&done);
-        let reader = std::thread::spawn(move || {
-            let mut chunk = vec![0u8; 64 * 1024];
-            for _ in 0..100 {
-                let stopped = stop.load(std::sync::atomic::Ordering::SeqCst);
-                if stopped || std::io::Read::read(&mut client, &mut chunk).unwrap_or(0) == 0 {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        let start = Instant::now();
-        let result = write_all_in_time(&server, &vec![b'x'; 64 * 1024 * 1024]);
-        assert!(
-            result.is_err(),
-            "a 64 MB write to a trickling reader succeeded"
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(3),
-            "took {:?}",
-            start.elapsed()
-        );
-        // The socket's own timeout is back as it was.
-        assert_eq!(
-            server.write_timeout().ok().flatten(),
-            Some(Duration::from_millis(300))
-        );
-        done.store(true, std::sync::atomic::Ordering::SeqCst);
-        let _ = reader.join();
-    }
-
-    #[test]
-    fn an_event_outbox_sends_each_line_as_a_server_sent_event() {
+    fn a_detached_outbox_holds_its_lines_until_a_socket_is_attached() {
         let (server, client) = pair();
         let (writers, _threads) = Writers::start(1).expect("writers");
-        let outbox = Outbox::detached(Framing::Events, 1 << 20);
-        outbox
-            .send(&writers, b"* Hello alice!\n[#general] bob: hi\n")
-            .expect("send");
-        // Lines wait until the stream is attached.
+        let outbox = Outbox::detached(1 << 20, Duration::from_secs(5));
+        outbox.send(&writers, b"one\ntwo\n").expect("send");
         assert!(outbox.attach(&writers, Arc::new(server)));
         outbox.close_after_flush(Shutdown::Both);
         let mut text = String::new();
         std::io::Read::read_to_string(&mut BufReader::new(client), &mut text).expect("read");
-        assert_eq!(text, "data: * Hello alice!\n\ndata: [#general] bob: hi\n\n");
+        assert_eq!(text, "one\ntwo\n");
+        writers.stop();
+    }
+
+    #[test]
+    fn an_outbox_closed_before_its_socket_came_closes_the_socket() {
+        let (writers, _threads) = Writers::start(1).expect("writers");
+        // Nothing queued: the socket is shut at once.
+        let (server, client) = pair();
+        let outbox = Outbox::detached(1 << 20, Duration::from_secs(5));
+        outbox.close_after_flush(Shutdown::Both);
+        assert!(outbox.attach(&writers, Arc::new(server)));
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut BufReader::new(client), &mut text).expect("end");
+        assert_eq!(text, "");
+        // Lines queued: they are sent first, then the socket is shut.
+        let (server, client) = pair();
+        let outbox = Outbox::detached(1 << 20, Duration::from_secs(5));
+        outbox.send(&writers, b"bye\n").expect("send");
+        outbox.close_after_flush(Shutdown::Both);
+        assert!(outbox.attach(&writers, Arc::new(server)));
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut BufReader::new(client), &mut text).expect("end");
+        assert_eq!(text, "bye\n");
         writers.stop();
     }
 
     #[test]
     fn only_the_first_push_schedules() {
         let (server, _client) = pair();
-        let outbox = Outbox::new(Arc::new(server), 1 << 20);
+        let outbox = Outbox::new(Arc::new(server), 1 << 20, Duration::from_secs(5));
         assert_eq!(outbox.push(b"a\n"), Ok(true));
         assert_eq!(outbox.push(b"b\n"), Ok(false));
     }
@@ -517,7 +555,7 @@ mod tests {
     #[test]
     fn a_client_too_far_behind_is_cut_off() {
         let (server, mut client) = pair();
-        let outbox = Outbox::new(Arc::new(server), 10);
+        let outbox = Outbox::new(Arc::new(server), 10, Duration::from_secs(5));
         // The first push is always taken, even when it is over the limit.
         assert_eq!(outbox.push(b"12345678901234\n"), Ok(true));
         assert_eq!(outbox.push(b"1\n"), Err(Closed));
@@ -531,7 +569,7 @@ mod tests {
     fn close_after_flush_sends_the_last_lines_first() {
         let (server, client) = pair();
         let (writers, _threads) = Writers::start(1).expect("writers");
-        let outbox = Outbox::new(Arc::new(server), 1 << 20);
+        let outbox = Outbox::new(Arc::new(server), 1 << 20, Duration::from_secs(5));
         if outbox.push(b"bye\n") == Ok(true) {
             writers.schedule([Arc::clone(&outbox)]);
         }

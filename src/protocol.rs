@@ -1,115 +1,79 @@
-//! The wire protocol: TCP delivers bytes, not messages; this module rebuilds
-//! lines, turns a line into a [`Command`], and formats the lines we send.
+//! The terminal protocol: a line of text in, a [`Command`] out; an
+//! [`Event`] in, the lines a terminal shows out.
 //!
-//! Three things here are easy to get wrong and are why this module exists:
+//! **Parse, then act.** [`Command::parse`] is a pure function from text to
+//! a value, unit-tested below; the [`commands`](crate::commands) module only
+//! dispatches on the value. The other protocols (the web page sends the same
+//! lines; an IRC frontend would map its own commands) meet on the same
+//! [`Command`], so every rule is checked in one place.
 //!
-//! - **Framing.** A `read` returns whatever bytes have arrived: half a line,
-//!   three lines, a line and a half. We keep one `BufReader` per connection
-//!   for its whole life and cut the stream at `\n`.
-//! - **Capping.** A client that never sends `\n` must not make us buffer
-//!   forever. [`read_line_capped`] reads at most `max + 1` bytes, and skips
-//!   the rest of an over-long line without storing it.
-//! - **Parse, then act.** [`Command::parse`] is a pure function from text to
-//!   a value, unit-tested below; the handler only dispatches on the value.
+//! **Render, do not format in place.** [`render`] is the terminal's wire
+//! format for every [`Event`], and the only place that knows it. The lines
+//! start with `* ` (notice), `! ` (error), `[#room]`, `[DM]` or `[server]`;
+//! docs/PROTOCOL.md is the contract.
 //!
-//! Nothing here touches a `TcpStream`: everything takes `impl BufRead`, so
-//! tests feed it a `Cursor` of bytes.
+//! Framing the byte stream into lines is a socket technique and lives in
+//! [`net::lines`](crate::net::lines).
 
 use std::fmt;
-use std::io::{self, BufRead, ErrorKind, Read};
 
+use crate::event::{Event, Leaving, Message, Style, Topic};
 use crate::rooms::{normalize_room_name, BadRoomName};
 
 /// The longest name, in bytes (all allowed characters are ASCII).
 pub const MAX_NAME: usize = 24;
 
-/// What one call to [`read_line_capped`] found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum LineRead {
-    /// A whole line, without its `\n` or `\r\n`.
-    Line(String),
-    /// The line was longer than the cap; it was skipped up to its newline.
-    TooLong,
-    /// The line was not valid UTF-8; it was dropped.
-    NotUtf8,
-    /// The peer closed the connection. Bytes after the last `\n` (a line the
-    /// peer never finished) are dropped.
-    Eof,
-}
-
-/// Reads one line of at most `max` bytes (not counting the `\n`).
-///
-/// Blocks until a whole line, end of file, or an error from the reader (for
-/// a socket with a read timeout: `WouldBlock`/`TimedOut`). `buf` is scratch
-/// space, reused between calls so a busy connection does not allocate for
-/// every line; it never grows past `max + 1` bytes.
-pub fn read_line_capped(
-    reader: &mut impl BufRead,
-    max: usize,
-    buf: &mut Vec<u8>,
-) -> io::Result<LineRead> {
-    buf.clear();
-    // Cap the raw bytes before decoding: `take` stops `read_until` after
-    // max + 1 bytes, whatever the client sends.
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    // (`read_until` retries reads interrupted by a signal by itself.)
-    let n = Read::take(&mut *reader, limit).read_until(b'\n', buf)?;
-    if n == 0 {
-        return Ok(LineRead::Eof);
-    }
-    if buf.last() != Some(&b'\n') {
-        if buf.len() > max {
-            skip_past_newline(reader)?;
-            return Ok(LineRead::TooLong);
-        }
-        // Fewer than max + 1 bytes and no newline: the peer closed mid-line.
-        return Ok(LineRead::Eof);
-    }
-    buf.pop();
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    match std::str::from_utf8(buf) {
-        Ok(text) => Ok(LineRead::Line(text.to_string())),
-        Err(_) => Ok(LineRead::NotUtf8),
-    }
-}
-
-/// Discards input up to and including the next `\n`, without storing it.
-fn skip_past_newline(reader: &mut impl BufRead) -> io::Result<()> {
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(available) => available,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(()); // EOF: the next read reports it
-        }
-        match available.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                reader.consume(i + 1);
-                return Ok(());
-            }
-            None => {
-                let len = available.len();
-                reader.consume(len);
-            }
-        }
-    }
-}
-
-/// Removes control characters (escape sequences, bells, NULs, C1 codes) and
-/// turns tabs into spaces, so nothing a client sends can drive another
-/// user's terminal, and tabs can separate fields in the chat log.
+/// Removes control characters (escape sequences, bells, NULs, C1 codes)
+/// and invisible format characters, and turns tabs into spaces, so nothing
+/// a client sends can drive another user's terminal, hide in a name or
+/// reorder the text around it, and tabs can separate fields in the chat
+/// log.
 pub fn sanitize(text: &str) -> String {
     text.chars()
         .filter_map(|c| match c {
             '\t' => Some(' '),
-            c if c.is_control() => None,
+            c if c.is_control() || is_format(c) => None,
             c => Some(c),
         })
         .collect()
+}
+
+/// Whether `c` is an invisible format character (Unicode category Cf).
+/// Among them the bidirectional controls (U+202A–U+202E, U+2066–U+2069),
+/// which make `gpj.exe` read as `exe.jpg` ("Trojan Source"), and the zero
+/// widths (U+200B–U+200F, U+2060–U+2064, U+FEFF) and the soft hyphen
+/// (U+00AD), which make two different strings look the same.
+///
+/// std has no Unicode categories, so this is the Cf list of Unicode 15.1,
+/// written out; a production server would use a crate that tracks Unicode.
+/// The price: the zero width joiner (U+200D) goes too, so an emoji built
+/// with it (a family) shows as its separate people, and the tag characters
+/// (U+E0020–U+E007F) of a subdivision flag go, leaving a plain black flag.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// Why a name was refused.
@@ -178,6 +142,13 @@ pub enum Command {
     Nick(String),
     /// `/me action`
     Me(String),
+    /// `/topic [text]`: show, or set, the topic of a room (the current
+    /// room when `room` is None; a terminal always means that one). An
+    /// empty text clears it (IRC `TOPIC #room :`).
+    Topic {
+        room: Option<String>,
+        text: Option<String>,
+    },
     /// `/help`
     Help,
     /// `/register password`: protect the current name with a password.
@@ -186,9 +157,17 @@ pub enum Command {
     Password { old: String, new: String },
     /// `/unregister password`
     Unregister(String),
+    /// `/history [room] [N]`: the last `count` messages of a room (default:
+    /// the current one), read from the log.
+    History { room: Option<String>, count: usize },
     /// `/quit`, `quit` or `bye`
     Quit,
 }
+
+/// How many messages `/history` shows when not told.
+pub const HISTORY_DEFAULT: usize = 20;
+/// The most messages one `/history` shows.
+pub const HISTORY_MAX: usize = 200;
 
 /// Why a line could not be turned into a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,6 +247,10 @@ fn parse_slash(rest: &str) -> Result<Command, ParseError> {
         "nick" => Command::Nick(arg.ok_or(ParseError::Usage("/nick <name>"))?.to_string()),
         "me" => Command::Me(arg.ok_or(ParseError::Usage("/me <action>"))?.to_string()),
         "help" => Command::Help,
+        "topic" => Command::Topic {
+            room: None,
+            text: arg.map(str::to_string),
+        },
         "register" => Command::Register(
             arg.ok_or(ParseError::Usage("/register <password>"))?
                 .to_string(),
@@ -287,10 +270,36 @@ fn parse_slash(rest: &str) -> Result<Command, ParseError> {
             arg.ok_or(ParseError::Usage("/unregister <password>"))?
                 .to_string(),
         ),
+        "history" => parse_history(arg.unwrap_or(""))?,
         "quit" => Command::Quit,
         _ => return Err(ParseError::Unknown(name.to_string())),
     };
     Ok(command)
+}
+
+/// Parses the arguments of `/history [room] [N]`. An all-digit argument
+/// is N, so a room whose name is all digits is written with its `#`
+/// (`/history #2024 50`). N is at least 1; more than [`HISTORY_MAX`] is
+/// taken as the most.
+fn parse_history(args: &str) -> Result<Command, ParseError> {
+    let usage = ParseError::Usage("/history [room] [N]");
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let is_count = |word: &str| word.bytes().all(|b| b.is_ascii_digit());
+    let (room, count) = match words.as_slice() {
+        [] => (None, None),
+        [word] if is_count(word) => (None, Some(*word)),
+        [room] => (Some(*room), None),
+        [room, count] if !is_count(room) && is_count(count) => (Some(*room), Some(*count)),
+        _ => return Err(usage),
+    };
+    let count = match count.map(str::parse::<usize>) {
+        None => HISTORY_DEFAULT,
+        Some(Ok(0)) => return Err(usage),
+        Some(Ok(n)) => n.min(HISTORY_MAX),
+        Some(Err(_)) => HISTORY_MAX, // all digits, so only too big to parse
+    };
+    let room = room.map(normalize_room_name).transpose()?;
+    Ok(Command::History { room, count })
 }
 
 /// Splits `"word rest of line"` into `("word", "rest of line")`.
@@ -299,6 +308,30 @@ fn split_word(text: &str) -> (&str, &str) {
         Some((word, rest)) => (word, rest.trim()),
         None => (text, ""),
     }
+}
+
+/// Whether a line looks like the request line of HTTP (`GET / HTTP/1.1`,
+/// `POST /chat HTTP/1.0`: any upper-case method, a target, `HTTP/1.x`).
+///
+/// A browser can be made to send an HTTP request to any port, the terminal
+/// port included: a cross-site form POST would arrive as a request line,
+/// headers and a body, and each line would become a name or a message. No
+/// name holds a space, so treating such a first line as "not a chat client"
+/// costs a real client nothing.
+pub fn looks_like_http_request(line: &str) -> bool {
+    let mut words = line.trim().split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return false;
+    };
+    let is_method =
+        |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_uppercase() || b == b'-');
+    let is_version = |v: &str| {
+        v.strip_prefix("HTTP/1.")
+            .is_some_and(|minor| !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
+    };
+    is_method(method) && !target.is_empty() && is_version(version)
 }
 
 /// Whether a line asks to leave: `/quit`, `quit` or `bye`, in any case. The
@@ -312,55 +345,184 @@ pub fn is_quit(line: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Outgoing lines. Each function returns one whole line with its `\n`, so the
-// caller sends it with one `write_all` and it cannot be interleaved.
+// Outgoing lines. Each event becomes whole lines, each with its `\n`, so the
+// outbox sends them with one write and they cannot be interleaved.
+
+/// The lines a terminal shows for `event`.
+pub(crate) fn render(event: &Event) -> String {
+    match event {
+        Event::Said { message, .. } => said(message),
+        Event::Direct {
+            from, text, style, ..
+        } => match style {
+            Style::Action => format!("[DM] * {from} {text}\n"),
+            Style::Plain | Style::Notice => format!("[DM] {from}: {text}\n"),
+        },
+        Event::Joined { room, name, .. } => notice(&format!("{name} joined #{room}")),
+        Event::Left {
+            room, name, how, ..
+        } => {
+            let why = if *how == Leaving::Kicked {
+                " (kicked)"
+            } else {
+                ""
+            };
+            notice(&format!("{name} left #{room}{why}"))
+        }
+        // A terminal has already been told per room (`Left`).
+        Event::Quit { .. } => String::new(),
+        Event::Renamed { old, new, .. } => notice(&format!("{old} is now known as {new}")),
+        Event::TopicSet {
+            room, name, text, ..
+        } if text.is_empty() => notice(&format!("{name} cleared the topic of #{room}")),
+        Event::TopicSet {
+            room, name, text, ..
+        } => notice(&format!("{name} set the topic of #{room}: {text}")),
+        Event::ServerSaid(text) => format!("[server] {text}\n"),
+        Event::ShuttingDown => notice("server is shutting down"),
+        Event::Hello { name, room, .. } => hello(name, room.as_deref()),
+        Event::Replay { room, messages } => replay(room, messages),
+        Event::YouJoined { room, .. } => notice(&format!("you joined #{room}")),
+        Event::NowTalkingIn(room) => notice(&format!("you are now talking in #{room}")),
+        Event::YouLeft { room, .. } => notice(&format!("you left #{room}")),
+        Event::NowKnownAs { new, .. } => notice(&format!("you are now known as {new}")),
+        Event::Topic { room, topic } => topic_line(room, topic.as_ref()),
+        Event::Rooms { rooms, more } => rooms_line(rooms, *more),
+        Event::Users { room, names, more } => {
+            let list = names.join(", ") + &and_more(*more);
+            match room {
+                None => notice(&format!("online: {list}")),
+                Some(room) => notice(&format!("in #{room}: {list}")),
+            }
+        }
+        Event::Help => help(),
+        Event::Bye(name) => notice(&format!("Bye {name}!")),
+        Event::Kicked { reason: None } => notice("you were kicked by the operator"),
+        Event::Kicked {
+            reason: Some(reason),
+        } => notice(&format!("you were kicked by the operator: {reason}")),
+        Event::Notice(text) => notice(text),
+        Event::Error(text) => error(text),
+    }
+}
+
+/// `* Hello alice! You are in #general. ...`
+fn hello(name: &str, room: Option<&str>) -> String {
+    match room {
+        Some(room) => notice(&format!(
+            "Hello {name}! You are in #{room}. Type /help for commands."
+        )),
+        None => notice(&format!("Hello {name}! Type /help for commands.")),
+    }
+}
+
+/// `* topic of #room: text (set by alice)`, or `* #room has no topic`.
+fn topic_line(room: &str, topic: Option<&Topic>) -> String {
+    match topic {
+        Some(topic) => notice(&format!(
+            "topic of #{room}: {} (set by {})",
+            topic.text, topic.by
+        )),
+        None => notice(&format!("#{room} has no topic")),
+    }
+}
+
+/// `[#room] name: text`, or `[#room] * name text` for an action.
+fn said(message: &Message) -> String {
+    let Message {
+        room,
+        from,
+        text,
+        action,
+        ..
+    } = message;
+    if *action {
+        format!("[#{room}] * {from} {text}\n")
+    } else {
+        format!("[#{room}] {from}: {text}\n")
+    }
+}
+
+/// `* last N messages in #room:` and the messages, oldest first; nothing
+/// if there are none.
+fn replay(room: &str, messages: &[Message]) -> String {
+    if messages.is_empty() {
+        return String::new();
+    }
+    let count = match messages.len() {
+        1 => "1 message".to_string(),
+        n => format!("{n} messages"),
+    };
+    let mut out = notice(&format!("last {count} in #{room}:"));
+    for message in messages {
+        out.push_str(&said(message));
+    }
+    out
+}
+
+/// `* rooms: #dev (1), #general (3)`, or `* rooms: none`; `, and N more`
+/// after the biggest when there are more.
+fn rooms_line(rooms: &[(String, usize)], more: usize) -> String {
+    if rooms.is_empty() {
+        return notice("rooms: none");
+    }
+    let list: Vec<String> = rooms
+        .iter()
+        .map(|(name, count)| format!("#{name} ({count})"))
+        .collect();
+    notice(&format!("rooms: {}{}", list.join(", "), and_more(more)))
+}
+
+/// `, and N more` when a list was cut short.
+fn and_more(more: usize) -> String {
+    match more {
+        0 => String::new(),
+        n => format!(", and {n} more"),
+    }
+}
+
+/// The welcome message's lines, each sanitized (a motd file must not
+/// drive terminals either); trailing blank lines dropped.
+pub(crate) fn motd_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| sanitize(l).trim_end().to_string())
+        .collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
 
 /// `* text`: a notice.
-pub fn notice(text: &str) -> String {
+pub(crate) fn notice(text: &str) -> String {
     format!("* {text}\n")
 }
 
 /// `! text`: an error; the connection stays open.
-pub fn error(text: impl fmt::Display) -> String {
+pub(crate) fn error(text: impl fmt::Display) -> String {
     format!("! {text}\n")
 }
 
-/// `[#room] name: text`
-pub fn room_message(room: &str, name: &str, text: &str) -> String {
-    format!("[#{room}] {name}: {text}\n")
-}
-
-/// `[#room] * name text`: an action (`/me`).
-pub fn room_action(room: &str, name: &str, text: &str) -> String {
-    format!("[#{room}] * {name} {text}\n")
-}
-
-/// `[DM] name: text`
-pub fn direct_message(from: &str, text: &str) -> String {
-    format!("[DM] {from}: {text}\n")
-}
-
-/// `[server] text`: the operator, from the server console.
-pub fn server_message(text: &str) -> String {
-    format!("[server] {text}\n")
-}
-
 /// The reply to `/help`.
-pub fn help() -> String {
+fn help() -> String {
     [
         "commands:",
         "  text                 say text in your current room",
         "  #room text           say text in another room you are in",
         "  @name text           send a direct message",
+        "  @server text         send a message to the server's operator",
         "  /join room           join a room (or switch to it) and see its history",
         "  /leave [room]        leave a room (default: the current one)",
         "  /rooms               list the rooms",
         "  /users [room]        list who is online, or who is in a room",
         "  /nick name           change your name",
         "  /me action           act in your current room: /me waves",
+        "  /topic [text]        show, or set, the topic of your current room",
         "  /register password   protect your name with a password",
         "  /password old new    change your password",
         "  /unregister password give up your registered name",
+        "  /history [room] [N]  the last N messages of a room (default 20)",
         "  /help                show this help",
         "  /quit (or quit, bye) leave the chat",
     ]
@@ -372,95 +534,78 @@ pub fn help() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{BufReader, Cursor};
+    use crate::event::Frontend;
 
-    fn read_all(input: &[u8], max: usize) -> Vec<LineRead> {
-        let mut reader = BufReader::with_capacity(8, Cursor::new(input.to_vec()));
-        let mut buf = Vec::new();
-        let mut out = Vec::new();
-        loop {
-            let line = read_line_capped(&mut reader, max, &mut buf).expect("read");
-            let done = line == LineRead::Eof;
-            out.push(line);
-            if done {
-                return out;
-            }
+    #[test]
+    fn http_request_lines_are_recognized() {
+        for line in [
+            "GET / HTTP/1.1",
+            "GET /index.html?x=1 HTTP/1.0",
+            "POST /chat HTTP/1.1",
+            "PUT * HTTP/1.1",
+            "CONNECT example.com:443 HTTP/1.1",
+            "M-SEARCH * HTTP/1.1",
+            "OPTIONS http://127.0.0.1:7878/ HTTP/1.1",
+            " GET / HTTP/1.1 ",
+        ] {
+            assert!(looks_like_http_request(line), "{line:?}");
         }
     }
 
-    fn line(s: &str) -> LineRead {
-        LineRead::Line(s.to_string())
+    #[test]
+    fn chat_lines_are_not_http() {
+        for line in [
+            "alice",
+            "GET",
+            "GET /",
+            "get / HTTP/1.1",
+            "GET / HTTP/2",
+            "GET / HTTP/1.",
+            "GET / HTTP/1.x",
+            "GET  / HTTP/1.1",
+            "I GET HTTP/1.1 now",
+            "POST this HTTP/1.1 please",
+            "/join #http",
+        ] {
+            assert!(!looks_like_http_request(line), "{line:?}");
+        }
     }
 
     #[test]
-    fn splits_lines_and_strips_crlf() {
-        assert_eq!(
-            read_all(b"one\ntwo\r\n\nthree\n", 100),
-            vec![
-                line("one"),
-                line("two"),
-                line(""),
-                line("three"),
-                LineRead::Eof
-            ]
-        );
-    }
-
-    #[test]
-    fn line_of_exactly_max_bytes_is_accepted() {
-        assert_eq!(
-            read_all(b"abcde\nabcdef\nok\n", 5),
-            vec![line("abcde"), LineRead::TooLong, line("ok"), LineRead::Eof]
-        );
-    }
-
-    #[test]
-    fn too_long_line_is_skipped_up_to_its_newline() {
-        let mut input = vec![b'x'; 10_000];
-        input.extend_from_slice(b"\nnext\n");
-        assert_eq!(
-            read_all(&input, 100),
-            vec![LineRead::TooLong, line("next"), LineRead::Eof]
-        );
-    }
-
-    #[test]
-    fn too_long_line_at_eof_then_eof() {
-        assert_eq!(
-            read_all(&[b'x'; 50], 10),
-            vec![LineRead::TooLong, LineRead::Eof]
-        );
-    }
-
-    #[test]
-    fn cut_utf8_at_the_cap_is_too_long_not_bad_utf8() {
-        // "é" is two bytes; the cap falls between them.
-        let input = "aaaé\n".as_bytes();
-        assert_eq!(read_all(input, 4), vec![LineRead::TooLong, LineRead::Eof]);
-    }
-
-    #[test]
-    fn invalid_utf8_is_reported_and_the_next_line_read() {
-        assert_eq!(
-            read_all(b"bad \xff\xfe\nok\n", 100),
-            vec![LineRead::NotUtf8, line("ok"), LineRead::Eof]
-        );
-    }
-
-    #[test]
-    fn eof_in_the_middle_of_a_line_drops_the_fragment() {
-        assert_eq!(
-            read_all(b"whole\npart", 100),
-            vec![line("whole"), LineRead::Eof]
-        );
-    }
-
-    #[test]
-    fn multibyte_text_survives() {
-        assert_eq!(
-            read_all("héllo wörld ✓\n".as_bytes(), 100),
-            vec![line("héllo wörld ✓"), LineRead::Eof]
-        );
+    fn sanitize_removes_bidi_controls_and_invisible_characters() {
+        // Right-to-left override: would show `evil` reversed.
+        assert_eq!(sanitize("a\u{202E}live\u{202C}b"), "aliveb");
+        for c in [
+            '\u{202A}',
+            '\u{202B}',
+            '\u{202C}',
+            '\u{202D}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{2060}',
+            '\u{2061}',
+            '\u{2062}',
+            '\u{2063}',
+            '\u{2064}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{061C}',
+            '\u{E0001}',
+            '\u{E007F}',
+        ] {
+            assert_eq!(sanitize(&format!("x{c}y")), "xy", "U+{:04X}", u32::from(c));
+        }
+        // Visible neighbours stay: letters, marks, symbols, emoji.
+        let visible = "e\u{0301} \u{2010} \u{2070} \u{FE0F} \u{FFFC} \u{1F600} Ω";
+        assert_eq!(sanitize(visible), visible);
     }
 
     #[test]
@@ -481,6 +626,51 @@ mod tests {
         assert_eq!(validate_name("élodie"), Err(BadName::Characters));
         assert_eq!(validate_name("Server"), Err(BadName::Reserved));
         assert_eq!(name_key("Alice"), "alice");
+    }
+
+    #[test]
+    fn motd_lines_are_sanitized_and_trailing_blanks_dropped() {
+        assert_eq!(motd_lines(""), Vec::<String>::new());
+        assert_eq!(
+            motd_lines("Welcome!\r\n\nrules: \x1b[31mbe nice\n\n\n"),
+            ["Welcome!", "", "rules: [31mbe nice"]
+        );
+    }
+
+    #[test]
+    fn history_takes_an_optional_room_and_count() {
+        let history = |room: Option<&str>, count| Command::History {
+            room: room.map(str::to_string),
+            count,
+        };
+        assert_eq!(Command::parse("/history"), Ok(history(None, 20)));
+        assert_eq!(Command::parse("/history 50"), Ok(history(None, 50)));
+        assert_eq!(Command::parse("/history Dev"), Ok(history(Some("dev"), 20)));
+        assert_eq!(
+            Command::parse("/history #dev 5"),
+            Ok(history(Some("dev"), 5))
+        );
+        assert_eq!(
+            Command::parse("/history #2024 50"),
+            Ok(history(Some("2024"), 50))
+        );
+        assert_eq!(Command::parse("/history 100000"), Ok(history(None, 200)));
+        assert_eq!(
+            Command::parse("/history 99999999999999999999999"),
+            Ok(history(None, 200))
+        );
+        for bad in [
+            "/history 0",
+            "/history 5 dev",
+            "/history a b",
+            "/history dev 5 6",
+        ] {
+            assert_eq!(
+                Command::parse(bad),
+                Err(ParseError::Usage("/history [room] [N]")),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -554,6 +744,20 @@ mod tests {
         );
         assert_eq!(Command::parse("/help"), Ok(Command::Help));
         assert_eq!(
+            Command::parse("/topic"),
+            Ok(Command::Topic {
+                room: None,
+                text: None
+            })
+        );
+        assert_eq!(
+            Command::parse("/topic release day"),
+            Ok(Command::Topic {
+                room: None,
+                text: Some("release day".into())
+            })
+        );
+        assert_eq!(
             Command::parse("/register s3cret-pw"),
             Ok(Command::Register("s3cret-pw".into()))
         );
@@ -626,12 +830,241 @@ mod tests {
     fn outgoing_lines_are_whole() {
         assert_eq!(notice("hi"), "* hi\n");
         assert_eq!(error("no"), "! no\n");
-        assert_eq!(room_message("dev", "al", "yo"), "[#dev] al: yo\n");
-        assert_eq!(room_action("dev", "al", "waves"), "[#dev] * al waves\n");
-        assert_eq!(direct_message("al", "psst"), "[DM] al: psst\n");
-        assert_eq!(server_message("noon"), "[server] noon\n");
         let help = help();
         assert!(help.lines().count() > 5);
         assert!(help.lines().all(|l| l.starts_with("* ")));
+    }
+
+    fn message(text: &str, action: bool) -> Message {
+        Message {
+            room: "dev".into(),
+            from: "al".into(),
+            text: text.into(),
+            action,
+            time: "2026-11-24T13:05:09Z".into(),
+        }
+    }
+
+    fn said(text: &str, action: bool) -> Event {
+        Event::Said {
+            message: message(text, action),
+            via: Frontend::Irc,
+            notice: false,
+        }
+    }
+
+    #[test]
+    fn every_event_renders_as_the_documented_line() {
+        let s = |s: &str| s.to_string();
+        let via = Frontend::Terminal;
+        let cases = [
+            (said("yo", false), "[#dev] al: yo\n"),
+            (said("waves", true), "[#dev] * al waves\n"),
+            (
+                Event::Direct {
+                    from: s("al"),
+                    via,
+                    to: s("bo"),
+                    text: s("psst"),
+                    style: Style::Plain,
+                },
+                "[DM] al: psst\n",
+            ),
+            (
+                Event::Direct {
+                    from: s("al"),
+                    via,
+                    to: s("bo"),
+                    text: s("waves"),
+                    style: Style::Action,
+                },
+                "[DM] * al waves\n",
+            ),
+            (
+                Event::Joined {
+                    room: s("dev"),
+                    name: s("al"),
+                    via,
+                },
+                "* al joined #dev\n",
+            ),
+            (
+                Event::Left {
+                    room: s("dev"),
+                    name: s("al"),
+                    via,
+                    how: Leaving::Kicked,
+                    reason: None,
+                },
+                "* al left #dev (kicked)\n",
+            ),
+            (
+                Event::Left {
+                    room: s("dev"),
+                    name: s("al"),
+                    via,
+                    how: Leaving::Quit,
+                    reason: None,
+                },
+                "* al left #dev\n",
+            ),
+            (
+                Event::Quit {
+                    name: s("al"),
+                    via,
+                    reason: s("Quit"),
+                },
+                "",
+            ),
+            (
+                Event::Renamed {
+                    old: s("al"),
+                    new: s("bo"),
+                    via,
+                },
+                "* al is now known as bo\n",
+            ),
+            (
+                Event::TopicSet {
+                    room: s("dev"),
+                    name: s("al"),
+                    via,
+                    text: s("release day"),
+                },
+                "* al set the topic of #dev: release day\n",
+            ),
+            (
+                Event::TopicSet {
+                    room: s("dev"),
+                    name: s("al"),
+                    via,
+                    text: s(""),
+                },
+                "* al cleared the topic of #dev\n",
+            ),
+            (
+                Event::Topic {
+                    room: s("dev"),
+                    topic: Some(Topic {
+                        text: s("release day"),
+                        by: s("al"),
+                        at: 0,
+                    }),
+                },
+                "* topic of #dev: release day (set by al)\n",
+            ),
+            (
+                Event::Topic {
+                    room: s("dev"),
+                    topic: None,
+                },
+                "* #dev has no topic\n",
+            ),
+            (
+                Event::Hello {
+                    name: s("al"),
+                    room: None,
+                    online: 1,
+                    max_online: 1,
+                    rooms: 0,
+                },
+                "* Hello al! Type /help for commands.\n",
+            ),
+            (Event::ServerSaid(s("noon")), "[server] noon\n"),
+            (Event::ShuttingDown, "* server is shutting down\n"),
+            (
+                Event::YouJoined {
+                    room: s("dev"),
+                    topic: None,
+                    names: vec![],
+                },
+                "* you joined #dev\n",
+            ),
+            (
+                Event::NowTalkingIn(s("dev")),
+                "* you are now talking in #dev\n",
+            ),
+            (
+                Event::YouLeft {
+                    room: s("dev"),
+                    reason: None,
+                },
+                "* you left #dev\n",
+            ),
+            (
+                Event::NowKnownAs {
+                    old: s("al"),
+                    new: s("bo"),
+                },
+                "* you are now known as bo\n",
+            ),
+            (
+                Event::Rooms {
+                    rooms: vec![],
+                    more: 0,
+                },
+                "* rooms: none\n",
+            ),
+            (
+                Event::Rooms {
+                    rooms: vec![(s("dev"), 1), (s("general"), 3)],
+                    more: 0,
+                },
+                "* rooms: #dev (1), #general (3)\n",
+            ),
+            (
+                Event::Rooms {
+                    rooms: vec![(s("dev"), 1)],
+                    more: 7,
+                },
+                "* rooms: #dev (1), and 7 more\n",
+            ),
+            (
+                Event::Users {
+                    room: None,
+                    names: vec![s("al"), s("bo")],
+                    more: 0,
+                },
+                "* online: al, bo\n",
+            ),
+            (
+                Event::Users {
+                    room: Some(s("dev")),
+                    names: vec![s("al")],
+                    more: 2,
+                },
+                "* in #dev: al, and 2 more\n",
+            ),
+            (Event::Bye(s("al")), "* Bye al!\n"),
+            (
+                Event::Kicked { reason: None },
+                "* you were kicked by the operator\n",
+            ),
+            (
+                Event::Kicked {
+                    reason: Some(s("spam")),
+                },
+                "* you were kicked by the operator: spam\n",
+            ),
+            (Event::Notice(s("password changed")), "* password changed\n"),
+            (Event::Error(s("slow down")), "! slow down\n"),
+            (
+                Event::Replay {
+                    room: s("dev"),
+                    messages: vec![],
+                },
+                "",
+            ),
+            (
+                Event::Replay {
+                    room: s("dev"),
+                    messages: vec![message("yo", false)],
+                },
+                "* last 1 message in #dev:\n[#dev] al: yo\n",
+            ),
+        ];
+        for (event, line) in cases {
+            assert_eq!(render(&event), line, "{event:?}");
+        }
     }
 }

@@ -6,6 +6,12 @@
 //! pasting a thousand lines gets `! slow down` and its extra lines dropped.
 //! The warning itself is limited to one a second, so that a flood is not
 //! answered with a flood.
+//!
+//! IRC clients expect the other way, "fakelag": every line is answered, in
+//! order, and lines over the rate are *delayed* rather than dropped
+//! ([`RateLimiter::delay`]). They send bursts on purpose (a `JOIN`, `MODE`
+//! and `WHO` per channel at connect), and a dropped line would leave one
+//! unanswered.
 
 use std::time::{Duration, Instant};
 
@@ -40,16 +46,21 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a token for one line arriving at `now`, if there is one.
-    pub fn check(&mut self, now: Instant) -> Verdict {
-        if self.per_sec == 0.0 {
-            return Verdict::Allow;
-        }
+    /// Adds the tokens earned since the last refill.
+    fn refill(&mut self, now: Instant) {
         let elapsed = now
             .saturating_duration_since(self.last_refill)
             .as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.per_sec).min(self.burst);
         self.last_refill = now;
+    }
+
+    /// Takes a token for one line arriving at `now`, if there is one.
+    pub fn check(&mut self, now: Instant) -> Verdict {
+        if self.per_sec == 0.0 {
+            return Verdict::Allow;
+        }
+        self.refill(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             return Verdict::Allow;
@@ -66,9 +77,45 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// Takes a token for one line arriving at `now`, borrowing it if the
+    /// bucket is empty, and says how long the line must wait before it is
+    /// carried out (zero when a token was there). A caller that waits that
+    /// long before reading the next line keeps a client at the rate
+    /// exactly, however much it sends.
+    pub fn delay(&mut self, now: Instant) -> Duration {
+        if self.per_sec == 0.0 {
+            return Duration::ZERO;
+        }
+        self.refill(now);
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.per_sec)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fakelag_delays_lines_over_the_rate_instead_of_dropping_them() {
+        let t0 = Instant::now();
+        let mut limiter = RateLimiter::new(2, 2, t0);
+        assert_eq!(limiter.delay(t0), Duration::ZERO);
+        assert_eq!(limiter.delay(t0), Duration::ZERO);
+        assert_eq!(limiter.delay(t0), Duration::from_millis(500));
+        // The caller waited the 500 ms: the next line waits 500 ms more.
+        let t1 = t0 + Duration::from_millis(500);
+        assert_eq!(limiter.delay(t1), Duration::from_millis(500));
+        // After a pause, the burst is back.
+        let later = t1 + Duration::from_secs(10);
+        assert_eq!(limiter.delay(later), Duration::ZERO);
+        assert_eq!(RateLimiter::new(0, 1, t0).delay(t0), Duration::ZERO);
+    }
 
     #[test]
     fn a_burst_passes_then_lines_are_dropped_with_one_warning() {

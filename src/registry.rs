@@ -1,16 +1,18 @@
 //! The registry: who is online, under which name, in which rooms, and the
-//! one place that queues lines to them (the writer threads of
-//! [`outbox`](crate::outbox) then send them).
+//! one place that queues events to them (each rendered by the recipient's
+//! [`Frontend`], then sent by the writer threads of
+//! [`outbox`](crate::outbox)).
 //!
 //! At heart it is a `Mutex<HashMap<String, TcpStream>>` keyed by name (here
 //! the stream sits, inside its outbox, in a small `Client` struct with the
 //! client's rooms).
 //! This is the only module that locks it, and it never hands the guard out.
 //!
-//! **Delivering under the lock.** Every line to a registered client is
+//! **Delivering under the lock.** Every event to an online client is
 //! queued while holding the lock, so everyone sees the lines of a room in the
 //! same order, and a new client's hello and replay come before anything
-//! else. Queuing is only a memory copy into the client's [`Outbox`]; the
+//! else. An event is rendered once per frontend kind ([`Renderings`]), and
+//! queuing is then only a memory copy into the client's [`Outbox`]; the
 //! socket writes happen later, on the writer threads, without the lock. So
 //! a client that stops reading costs the others nothing: its outbox fills,
 //! refuses more, and the client is dropped here. (The first version of this
@@ -27,57 +29,162 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::mem;
-use std::net::{Shutdown, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::history::{Entry, History};
-use crate::log;
+use crate::event::{Event, Leaving, Message, Style, Topic};
+use crate::feed::Feed;
+use crate::frontend::{Frontend, Recipient, Renderings};
+use crate::history::History;
+use crate::lock::lock;
 use crate::outbox::{Closed, Outbox, Writers};
 use crate::protocol::{self, name_key, BadName};
 use crate::rooms::Rooms;
+use crate::{clock, log};
 
 /// Connection ids are never reused while the server runs.
-pub type ConnId = u64;
+pub(crate) type ConnId = u64;
 
-/// One registered client.
+/// One online client.
 struct Client {
     id: ConnId,
     /// The name as the user typed it; the map key is its lower-case form.
     name: String,
     addr: SocketAddr,
-    /// Where lines for this client are queued for sending.
+    /// How events are put on this client's wire.
+    frontend: Frontend,
+    /// Where this client's bytes are queued for sending.
     outbox: Arc<Outbox>,
     /// The rooms this client is in, in the order joined: the last one is the
     /// current room, where plain text goes.
     rooms: Vec<String>,
+    /// Why the client is away (IRC's `AWAY`), if it is.
+    away: Option<String>,
+    /// The "real name" an IRC client gave (`USER`), if any.
+    realname: Option<String>,
 }
 
 impl Client {
-    fn current_room(&self) -> Option<&String> {
-        self.rooms.last()
+    /// `room` if this client is in it, or else the current room when
+    /// `room` is None.
+    fn pick_room(&self, room: Option<&str>) -> Result<String, ChatError> {
+        match room {
+            Some(room) if self.rooms.iter().any(|r| r == room) => Ok(room.to_string()),
+            Some(room) => Err(ChatError::NotInRoom(room.to_string())),
+            None => self.rooms.last().cloned().ok_or(ChatError::NoRoom),
+        }
     }
+}
+
+/// Someone online, as others may see them (IRC's `WHO` and `WHOIS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Person {
+    pub(crate) name: String,
+    pub(crate) via: Frontend,
+    /// Their rooms, in the order joined.
+    pub(crate) rooms: Vec<String>,
+    pub(crate) away: Option<String>,
+    /// What IRC's `WHOIS` shows as the real name: the name, unless an IRC
+    /// client gave one.
+    pub(crate) realname: String,
+}
+
+impl Person {
+    fn of(client: &Client) -> Person {
+        Person {
+            name: client.name.clone(),
+            via: client.frontend,
+            rooms: client.rooms.clone(),
+            away: client.away.clone(),
+            realname: client.realname.clone().unwrap_or(client.name.clone()),
+        }
+    }
+}
+
+/// A room as listed: its name, how many are in it, its topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Listing {
+    pub(crate) room: String,
+    pub(crate) members: usize,
+    pub(crate) topic: Option<Topic>,
+}
+
+/// Takes a client offline when dropped: a connection's thread holds one
+/// from the moment its client is online, so every way out (a quit, a read
+/// error, an early return, a panic) cleans up.
+pub(crate) struct Presence<'a> {
+    pub(crate) registry: &'a Registry,
+    pub(crate) session: Session,
+    /// Why the client leaves, for those who are told one (an IRC `QUIT`).
+    pub(crate) reason: String,
+}
+
+impl<'a> Presence<'a> {
+    pub(crate) fn new(registry: &'a Registry, session: Session) -> Presence<'a> {
+        Presence {
+            registry,
+            session,
+            reason: "Connection closed".to_string(),
+        }
+    }
+}
+
+impl Drop for Presence<'_> {
+    fn drop(&mut self) {
+        self.registry.depart(&self.session, &self.reason);
+    }
+}
+
+/// What entering does when the name is online already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// Refuse: the name is taken (a guest's name, or a second guest).
+    IfFree,
+    /// Take it over: the old session is told `* logged in from elsewhere`
+    /// and closed (an account's owner, who gave the password).
+    TakeOver,
+}
+
+/// A change in whether a room is in use, for the chat log.
+#[derive(Debug, Clone, Copy)]
+enum RoomUse {
+    InUse,
+    Emptied,
 }
 
 /// A handler's proof of who it is: its name and its connection id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub(crate) struct Session {
     id: ConnId,
     name: String,
+    /// Where the client connects from (for the password throttle).
+    addr: SocketAddr,
+    /// This session logged into (or created) the account of its name, so
+    /// the account moves with a `/nick`.
+    owns_account: bool,
 }
 
 impl Session {
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
-    pub fn id(&self) -> ConnId {
-        self.id
+    pub(crate) fn ip(&self) -> IpAddr {
+        self.addr.ip()
+    }
+
+    pub(crate) fn owns_account(&self) -> bool {
+        self.owns_account
+    }
+
+    pub(crate) fn set_owns_account(&mut self, owns: bool) {
+        self.owns_account = owns;
     }
 }
 
 /// Why a request was refused. `Display` is the text after `! `.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChatError {
+pub(crate) enum ChatError {
     Taken(String),
     /// Someone else's registered name.
     Registered(String),
@@ -87,6 +194,12 @@ pub enum ChatError {
     NotInRoom(String),
     NoRoom,
     NoSuchRoom(String),
+    /// The client is in `max_rooms_per_client` rooms already.
+    TooManyRoomsForYou(usize),
+    /// The server has `max_rooms` rooms already.
+    TooManyRooms,
+    /// `/history` found no message of the room in the log.
+    NoHistory(String),
     /// This session was removed (kicked, or dropped for not reading).
     Gone,
 }
@@ -102,6 +215,9 @@ impl fmt::Display for ChatError {
             ChatError::NotInRoom(room) => write!(f, "you are not in #{room}"),
             ChatError::NoRoom => write!(f, "you are not in any room (try /join <room>)"),
             ChatError::NoSuchRoom(room) => write!(f, "no room #{room}"),
+            ChatError::TooManyRoomsForYou(max) => write!(f, "you are in too many rooms ({max})"),
+            ChatError::TooManyRooms => write!(f, "too many rooms on this server"),
+            ChatError::NoHistory(room) => write!(f, "no history for #{room}"),
             ChatError::Gone => write!(f, "you are no longer connected"),
         }
     }
@@ -118,19 +234,59 @@ impl From<BadName> for ChatError {
 /// Everything the registry lock protects.
 struct State {
     clients: HashMap<String, Client>,
+    /// The key in `clients` of each connection id: how a [`Session`] finds
+    /// its client even after the operator renamed it.
+    by_id: HashMap<ConnId, String>,
     rooms: Rooms,
     /// Clients whose outbox refused a line during the current operation:
     /// removed before the lock is released.
     dead: Vec<String>,
+    /// Lines for the activity log, written after the lock is released: a
+    /// stalled stderr must never hold the registry.
+    notes: Vec<String>,
     /// Outboxes that were idle and got lines during the current operation:
     /// handed to the writers after the lock is released, all at once.
     to_schedule: Vec<Arc<Outbox>>,
-    /// Rooms bigger than this get no join and leave notices (0: no limit).
-    announce_max_members: usize,
+    limits: Limits,
+    /// Where the operator reads the chat (None: `console_echo` is off).
+    /// Not itself protected by the lock: it is set once, before the server
+    /// starts; it lives here so the delivery code below can reach it.
+    console: Option<Arc<Feed>>,
+    /// Room messages and actions said since the server started.
+    messages: u64,
+    /// Rooms that came into use or emptied during the current operation,
+    /// in order: the chat log learns of them before the lock is released
+    /// (it keeps the replays of rooms in use, and of a bounded number of
+    /// empty ones).
+    room_changes: Vec<(String, RoomUse)>,
+    /// The server's name in IRC prefixes (see [`Recipient`]).
+    server_name: String,
+    /// The most clients ever online at once (IRC's `LUSERS` tells it).
+    max_online: usize,
 }
 
+/// How big the chat may grow (from the config).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Rooms bigger than this get no join and leave notices (0: no limit).
+    pub(crate) announce_max_members: usize,
+    /// The most rooms one client may be in.
+    pub(crate) max_rooms_per_client: usize,
+    /// The most rooms with members.
+    pub(crate) max_rooms: usize,
+}
+
+/// The most rooms a `/rooms` reply names, and the most names a `/users`
+/// reply lists: every reply line has a fixed bound, however big the chat.
+const LIST_ROOMS: usize = 50;
+const LIST_USERS: usize = 100;
+
+/// The name direct messages to the operator are sent to, and the sender's
+/// name on the operator's.
+pub(crate) const OPERATOR: &str = "server";
+
 /// The shared registry of online clients and rooms.
-pub struct Registry {
+pub(crate) struct Registry {
     /// Protects the client map, the rooms, and the order in which lines are
     /// queued to clients. Held for map updates, memory copies and the chat
     /// log's one append per message: never while reading or writing a
@@ -139,354 +295,687 @@ pub struct Registry {
     history: History,
     writers: Arc<Writers>,
     default_room: String,
+    /// The welcome message, one notice per line, sent after the hello.
+    motd: Vec<String>,
+}
+
+/// Counts for the console's `/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) terminals: usize,
+    pub(crate) browsers: usize,
+    pub(crate) irc: usize,
+    pub(crate) rooms: usize,
+    pub(crate) messages: u64,
 }
 
 impl Registry {
-    pub fn new(
+    /// `server_name` is the server's name in IRC prefixes and numerics.
+    pub(crate) fn new(
         history: History,
         writers: Arc<Writers>,
-        default_room: &str,
-        announce_max_members: usize,
+        (default_room, server_name): (&str, &str),
+        limits: Limits,
     ) -> Registry {
         Registry {
             state: Mutex::new(State {
                 clients: HashMap::new(),
+                by_id: HashMap::new(),
                 rooms: Rooms::new(),
                 dead: Vec::new(),
+                notes: Vec::new(),
                 to_schedule: Vec::new(),
-                announce_max_members,
+                limits,
+                console: None,
+                messages: 0,
+                room_changes: Vec::new(),
+                server_name: server_name.to_string(),
+                max_online: 0,
             }),
             history,
             writers,
             default_room: default_room.to_string(),
+            motd: Vec::new(),
         }
+    }
+
+    /// Shows the chat to the operator through `feed` (see
+    /// [`feed`](crate::feed)).
+    pub(crate) fn with_console(mut self, feed: Arc<Feed>) -> Registry {
+        let state = self.state.get_mut();
+        // Not shared yet, so nobody can have poisoned it; recover anyway.
+        state.unwrap_or_else(PoisonError::into_inner).console = Some(feed);
+        self
+    }
+
+    /// Sends every client `motd`, one notice per line, after its hello.
+    pub(crate) fn with_motd(mut self, motd: Vec<String>) -> Registry {
+        self.motd = motd;
+        self
     }
 
     /// Runs `op` under the lock, then removes any client whose outbox
     /// refused a line during it (announcing their departure), before the lock
     /// is released. Finally hands the outboxes that got lines to the writers.
     fn with_state<R>(&self, op: impl FnOnce(&mut State) -> R) -> R {
-        // A panic in another thread while it held the lock leaves the map
-        // consistent enough to go on (each update below is a few plain
-        // statements); recover the data instead of taking the server down.
-        let mut state: MutexGuard<'_, State> = self.state.lock().unwrap_or_else(|poisoned| {
-            log!("registry lock was poisoned by a panic; carrying on with its data");
-            poisoned.into_inner()
-        });
+        let mut state = lock(&self.state, "registry");
         let result = op(&mut state);
         state.reap();
+        // Still under the lock, so the log's idea of which rooms are in use
+        // changes in the same order as the rooms do.
+        for (room, change) in mem::take(&mut state.room_changes) {
+            match change {
+                RoomUse::InUse => self.history.room_in_use(&room),
+                RoomUse::Emptied => self.history.room_emptied(&room),
+            }
+        }
         let to_schedule = mem::take(&mut state.to_schedule);
+        let notes = mem::take(&mut state.notes);
         drop(state);
         self.writers.schedule(to_schedule);
+        for note in notes {
+            log!("{note}");
+        }
         result
     }
 
-    /// The writer pool, for the handler's lines before registration.
-    pub fn writers(&self) -> &Writers {
+    /// The writer pool, for lines sent before a client is online.
+    pub(crate) fn writers(&self) -> &Writers {
         &self.writers
     }
 
-    /// Registers `name` for connection `id`, if the name is free and
+    /// Brings `name` online for connection `id`, if the name is free and
     /// `allowed(name)` says yes. (`allowed` runs under the lock, so the
     /// caller's own rule, such as "not someone's registered name", is checked
     /// atomically with the name being free. It must be quick and must not
     /// take this lock.)
     ///
-    /// The hello line and the replay of the default room are queued before
-    /// the client joins the room, under the same lock, so they are the first
+    /// The hello and the replay of the default room are queued before the
+    /// client joins the room, under the same lock, so they are the first
     /// lines it gets after its name: no one else's message can come between.
-    /// Then the room's members get `* name joined #room`.
-    pub fn register(
+    /// Then the room's members are told it joined. (An IRC client joins no
+    /// room here: see [`Frontend::joins_default_room`].)
+    pub(crate) fn enter(
         &self,
         name: &str,
         id: ConnId,
         addr: SocketAddr,
-        outbox: Arc<Outbox>,
+        (frontend, outbox): (Frontend, Arc<Outbox>),
+        claim: Claim,
         allowed: impl FnOnce(&str) -> bool,
     ) -> Result<Session, ChatError> {
         let key = name_key(name);
-        let room = self.default_room.clone();
-        let hello = protocol::notice(&format!(
-            "Hello {name}! You are in #{room}. Type /help for commands."
-        ));
-        let joined = protocol::notice(&format!("{name} joined #{room}"));
+        let room = Some(self.default_room.clone()).filter(|_| frontend.joins_default_room());
         self.with_state(|state| {
             if state.clients.contains_key(&key) {
-                return Err(ChatError::Taken(name.to_string()));
+                if claim == Claim::IfFree {
+                    return Err(ChatError::Taken(name.to_string()));
+                }
+                let elsewhere = Event::Notice("logged in from elsewhere".to_string());
+                state.write(&key, &elsewhere);
+                state.evict(&key, Leaving::Quit, "logged in from elsewhere");
             }
             if !allowed(name) {
                 return Err(ChatError::Registered(name.to_string()));
             }
-            let greeting = hello + &self.history.replay(&room);
-            match outbox.push(greeting.as_bytes()) {
+            let greeting = self.greeting(state, name, room.as_deref(), frontend);
+            match outbox.push(&greeting) {
                 Ok(true) => state.to_schedule.push(Arc::clone(&outbox)),
                 Ok(false) => {}
                 Err(Closed) => return Err(ChatError::Gone),
             }
-            state.announce(&room, &joined);
-            state.rooms.join(&room, &key);
-            state.clients.insert(
-                key,
-                Client {
-                    id,
+            if let Some(room) = &room {
+                let joined = Event::Joined {
+                    room: room.clone(),
                     name: name.to_string(),
-                    addr,
-                    outbox,
-                    rooms: vec![room],
-                },
-            );
+                    via: frontend,
+                };
+                state.announce(room, &joined);
+                state.join_room(room, &key);
+            }
+            let client = Client {
+                id,
+                name: name.to_string(),
+                addr,
+                frontend,
+                outbox,
+                rooms: room.into_iter().collect(),
+                away: None,
+                realname: None,
+            };
+            state.by_id.insert(id, key.clone());
+            state.clients.insert(key, client);
+            state.max_online = state.max_online.max(state.clients.len());
             Ok(Session {
                 id,
                 name: name.to_string(),
+                addr,
+                owns_account: false,
             })
         })
     }
 
-    /// Removes a session and tells its rooms it left. Does nothing if the
-    /// session is already gone (kicked, dropped, or its name now belongs to
-    /// a newer connection).
-    pub fn unregister(&self, session: &Session) {
+    /// The hello of a client coming online, and the replay of its room.
+    fn greeting(&self, state: &State, name: &str, room: Option<&str>, to: Frontend) -> Vec<u8> {
+        let online = state.clients.len() + 1;
+        let hello = Event::Hello {
+            name: name.to_string(),
+            room: room.map(str::to_string),
+            online,
+            max_online: state.max_online.max(online),
+            rooms: state.rooms.count(),
+        };
+        let recipient = Recipient::new(&state.server_name, name);
+        let mut greeting = to.render(&hello, recipient);
+        for line in &self.motd {
+            greeting.extend(to.render(&Event::Notice(line.clone()), recipient));
+        }
+        if let Some(room) = room {
+            greeting.extend(to.render(&self.replay(room), recipient));
+        }
+        greeting
+    }
+
+    /// The replay of `room` from the chat log's memory.
+    fn replay(&self, room: &str) -> Event {
+        Event::Replay {
+            room: room.to_string(),
+            messages: self.history.recent(room),
+        }
+    }
+
+    /// Takes a session offline and tells its rooms it left (`reason` is
+    /// what IRC users see in its `QUIT`). Does nothing if the session is
+    /// already gone (kicked, dropped, or its name now belongs to a newer
+    /// connection).
+    pub(crate) fn depart(&self, session: &Session, reason: &str) {
         self.with_state(|state| {
-            if state.client(session).is_ok() {
-                state.remove(&name_key(&session.name), "");
+            if let Ok(client) = state.client(session) {
+                let key = name_key(&client.name);
+                state.remove(&key, Leaving::Quit, reason);
             }
         });
     }
 
-    /// Sends one or more whole lines to this session.
-    pub fn reply(&self, session: &Session, lines: &str) -> Result<(), ChatError> {
+    /// Tells this session something (a reply to its own request).
+    pub(crate) fn reply(&self, session: &Session, event: &Event) -> Result<(), ChatError> {
         self.with_state(|state| {
-            state.client(session)?;
-            state.write(&name_key(&session.name), lines);
+            let key = name_key(&state.client(session)?.name);
+            state.write(&key, event);
             Ok(())
         })
     }
 
     /// Says `text` in `room` (default: the current room): logged first, then
     /// delivered to every other member.
-    pub fn say(
+    pub(crate) fn say(
         &self,
         session: &Session,
         room: Option<&str>,
         text: &str,
-        action: bool,
+        style: Style,
     ) -> Result<(), ChatError> {
-        let key = name_key(&session.name);
         self.with_state(|state| {
             let client = state.client(session)?;
-            let room = match room {
-                Some(room) if client.rooms.iter().any(|r| r == room) => room.to_string(),
-                Some(room) => return Err(ChatError::NotInRoom(room.to_string())),
-                None => client.current_room().ok_or(ChatError::NoRoom)?.clone(),
-            };
-            let entry = Entry {
+            let key = name_key(&client.name);
+            let via = client.frontend;
+            let room = client.pick_room(room)?;
+            let message = Message {
                 room,
-                name: session.name.clone(),
+                from: client.name.clone(),
                 text: text.to_string(),
-                action,
+                action: style == Style::Action,
+                time: clock::now_rfc3339(),
             };
-            let line = entry.to_wire();
-            let room = entry.room.clone();
             // Log before delivery, under the registry lock so the log's order
             // is the order everyone sees. The price: this one file write is
             // made holding the lock, so a disk that stalls stalls every
             // sender. We accept it for a local disk; a server that must not
             // would hand log lines, in this order, to a writer thread.
-            self.history.append(entry);
-            state.write_room(&room, Some(&key), &line);
+            if let Err(e) = self.history.append(&message) {
+                state
+                    .notes
+                    .push(format!("cannot write to the history file: {e}"));
+            }
+            state.messages += 1;
+            let room = message.room.clone();
+            let notice = style == Style::Notice;
+            let said = Event::Said {
+                message,
+                via,
+                notice,
+            };
+            state.write_room(&room, Some(&key), &said);
             Ok(())
         })
     }
 
-    /// Sends a direct message to `to`. Not logged.
-    pub fn direct(&self, session: &Session, to: &str, text: &str) -> Result<(), ChatError> {
-        let line = protocol::direct_message(&session.name, text);
+    /// Sends a direct message (or action) to `to`, or to the operator's
+    /// console if `to` is [`OPERATOR`] (with the console's echo off, it is
+    /// lost without a word, as on a pager nobody watches). Not logged.
+    /// Returns the recipient's away message, if they are away.
+    pub(crate) fn direct(
+        &self,
+        session: &Session,
+        to: &str,
+        text: &str,
+        style: Style,
+    ) -> Result<Option<String>, ChatError> {
         self.with_state(|state| {
-            state.client(session)?;
+            let client = state.client(session)?;
+            let (from, via) = (client.name.clone(), client.frontend);
             let to_key = name_key(to);
-            if !state.clients.contains_key(&to_key) {
-                return Err(ChatError::NotOnline(to.to_string()));
+            if to_key == OPERATOR {
+                let event = Event::Direct {
+                    from,
+                    via,
+                    to: OPERATOR.to_string(),
+                    text: text.to_string(),
+                    style,
+                };
+                state.echo(&event);
+                return Ok(None);
             }
-            state.write(&to_key, &line);
+            let Some(recipient) = state.clients.get(&to_key) else {
+                return Err(ChatError::NotOnline(to.to_string()));
+            };
+            let away = recipient.away.clone();
+            let event = Event::Direct {
+                from,
+                via,
+                to: recipient.name.clone(),
+                text: text.to_string(),
+                style,
+            };
+            state.write(&to_key, &event);
+            Ok(away)
+        })
+    }
+
+    /// Sends `[DM] server: text` to `to`, from the operator's console.
+    pub(crate) fn direct_from_operator(&self, to: &str, text: &str) -> Result<(), ChatError> {
+        self.with_state(|state| {
+            let to_key = name_key(to);
+            let Some(recipient) = state.clients.get(&to_key) else {
+                return Err(ChatError::NotOnline(to.to_string()));
+            };
+            let event = Event::Direct {
+                from: OPERATOR.to_string(),
+                via: Frontend::Terminal,
+                to: recipient.name.clone(),
+                text: text.to_string(),
+                style: Style::Plain,
+            };
+            state.write(&to_key, &event);
             Ok(())
         })
     }
 
     /// Joins `room` (or, if already in it, makes it the current room).
     ///
-    /// Like [`register`](Self::register), the reply and replay are written
-    /// before the client becomes a member, so live messages follow the replay.
-    pub fn join(&self, session: &Session, room: &str) -> Result<(), ChatError> {
-        let key = name_key(&session.name);
-        let joined = protocol::notice(&format!("{} joined #{room}", session.name));
+    /// Like [`enter`](Self::enter), the reply (with the room's topic and
+    /// members) and the replay are queued under the same lock that makes the
+    /// client a member, so live messages follow the replay.
+    pub(crate) fn join(&self, session: &Session, room: &str) -> Result<(), ChatError> {
         self.with_state(|state| {
+            let limits = state.limits;
+            let room_exists = state.rooms.members(room).is_some();
+            let room_count = state.rooms.count();
             let client = state.client(session)?;
+            let (key, name) = (name_key(&client.name), client.name.clone());
             if let Some(i) = client.rooms.iter().position(|r| r == room) {
                 let r = client.rooms.remove(i);
                 client.rooms.push(r);
-                let line = protocol::notice(&format!("you are now talking in #{room}"));
-                state.write(&key, &line);
+                state.write(&key, &Event::NowTalkingIn(room.to_string()));
                 return Ok(());
             }
+            if client.rooms.len() >= limits.max_rooms_per_client {
+                return Err(ChatError::TooManyRoomsForYou(limits.max_rooms_per_client));
+            }
+            if !room_exists && room_count >= limits.max_rooms {
+                return Err(ChatError::TooManyRooms);
+            }
             client.rooms.push(room.to_string());
-            let reply =
-                protocol::notice(&format!("you joined #{room}")) + &self.history.replay(room);
-            state.write(&key, &reply);
+            let via = client.frontend;
+            let joined = Event::Joined {
+                room: room.to_string(),
+                name,
+                via,
+            };
             state.announce(room, &joined);
-            state.rooms.join(room, &key);
+            state.join_room(room, &key);
+            let you_joined = Event::YouJoined {
+                room: room.to_string(),
+                topic: state.rooms.topic(room).cloned(),
+                names: state.names(room),
+            };
+            state.write_all(&key, &[you_joined, self.replay(room)]);
             Ok(())
         })
     }
 
-    /// Leaves `room` (default: the current room). Returns the room left.
-    pub fn leave(&self, session: &Session, room: Option<&str>) -> Result<String, ChatError> {
-        let key = name_key(&session.name);
+    /// Leaves `room` (default: the current room), giving `reason` if any.
+    /// Returns the room left.
+    pub(crate) fn leave(
+        &self,
+        session: &Session,
+        room: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<String, ChatError> {
+        let reason = reason.map(str::to_string);
         self.with_state(|state| {
             let client = state.client(session)?;
-            let room = match room {
-                Some(room) => room.to_string(),
-                None => client.current_room().ok_or(ChatError::NoRoom)?.clone(),
+            let (key, name) = (name_key(&client.name), client.name.clone());
+            let room = client.pick_room(room)?;
+            let via = client.frontend;
+            if let Some(i) = client.rooms.iter().position(|r| *r == room) {
+                client.rooms.remove(i);
+            }
+            state.leave_room(&room, &key);
+            let you_left = Event::YouLeft {
+                room: room.clone(),
+                reason: reason.clone(),
             };
-            let Some(i) = client.rooms.iter().position(|r| *r == room) else {
-                return Err(ChatError::NotInRoom(room));
+            state.write(&key, &you_left);
+            let left = Event::Left {
+                room: room.clone(),
+                name,
+                via,
+                how: Leaving::Parted,
+                reason,
             };
-            client.rooms.remove(i);
-            state.rooms.leave(&room, &key);
-            state.write(&key, &protocol::notice(&format!("you left #{room}")));
-            let left = protocol::notice(&format!("{} left #{room}", session.name));
             state.announce(&room, &left);
             Ok(room)
         })
     }
 
     /// Renames a session, if `new` is free and `allowed(new)` (checked under
-    /// the lock, as in [`register`](Self::register)). Everyone who shares a
+    /// the lock, as in [`enter`](Self::enter)). Everyone who shares a
     /// room with it is told once.
-    pub fn rename(
+    pub(crate) fn rename(
         &self,
         session: &mut Session,
         new: &str,
         allowed: impl FnOnce(&str) -> bool,
     ) -> Result<(), ChatError> {
         protocol::validate_name(new)?;
-        let old_key = name_key(&session.name);
-        let new_key = name_key(new);
-        let notice = protocol::notice(&format!("{} is now known as {new}", session.name));
         self.with_state(|state| {
-            state.client(session)?;
-            if new_key != old_key && state.clients.contains_key(&new_key) {
-                return Err(ChatError::Taken(new.to_string()));
+            let old_key = name_key(&state.client(session)?.name);
+            state.rename(&old_key, new, allowed)
+        })?;
+        session.name = new.to_string();
+        Ok(())
+    }
+
+    /// Renames whoever is online as `old` (the console's `/rename`), as in
+    /// [`rename`](Self::rename). Ok(false) if nobody is online as `old`.
+    /// Their handler's [`Session`] keeps the old name until it calls
+    /// [`refresh`](Self::refresh): sessions are known by their id.
+    pub(crate) fn rename_online(
+        &self,
+        old: &str,
+        new: &str,
+        allowed: impl FnOnce(&str) -> bool,
+    ) -> Result<bool, ChatError> {
+        protocol::validate_name(new)?;
+        self.with_state(|state| {
+            let old_key = name_key(old);
+            if !state.clients.contains_key(&old_key) {
+                return Ok(false);
             }
-            if !allowed(new) {
-                return Err(ChatError::Registered(new.to_string()));
+            state.rename(&old_key, new, allowed)?;
+            Ok(true)
+        })
+    }
+
+    /// Brings a session's name up to date (the operator may have renamed
+    /// it), before a command that uses the name outside the registry.
+    pub(crate) fn refresh(&self, session: &mut Session) -> Result<(), ChatError> {
+        let name =
+            self.with_state(|state| Ok::<_, ChatError>(state.client(session)?.name.clone()))?;
+        session.name = name;
+        Ok(())
+    }
+
+    /// `/history`: the last `count` messages of `room` (default: the
+    /// current room), which the session must be in, as a replay. The
+    /// membership is checked under the lock; the log is read after it is
+    /// released, holding no lock that delivery needs (see
+    /// [`History::read_back`]).
+    pub(crate) fn history(
+        &self,
+        session: &Session,
+        room: Option<&str>,
+        count: usize,
+    ) -> Result<Event, ChatError> {
+        let room = self.with_state(|state| {
+            let client = state.client(session)?;
+            match room {
+                Some(room) if client.rooms.iter().any(|r| r == room) => Ok(room.to_string()),
+                Some(room) => Err(ChatError::NotInRoom(room.to_string())),
+                None => client.pick_room(None),
             }
-            let Some(mut client) = state.clients.remove(&old_key) else {
-                return Err(ChatError::Gone);
+        })?;
+        let messages = self.history.read_back(&room, count);
+        if messages.is_empty() {
+            return Err(ChatError::NoHistory(room));
+        }
+        Ok(Event::Replay { room, messages })
+    }
+
+    /// Shows (`text: None`) or sets the topic of `room` (default: the
+    /// current room). Setting needs membership; everyone in the room, the
+    /// setter too, is told. An empty text clears the topic.
+    pub(crate) fn topic(
+        &self,
+        session: &Session,
+        room: Option<&str>,
+        text: Option<&str>,
+    ) -> Result<(), ChatError> {
+        let key = name_key(&session.name);
+        self.with_state(|state| {
+            let client = state.client(session)?;
+            let via = client.frontend;
+            let picked = client.pick_room(room);
+            let room = match (room, text) {
+                (Some(room), None) if state.rooms.members(room).is_some() => room.to_string(),
+                (Some(room), None) => return Err(ChatError::NoSuchRoom(room.to_string())),
+                _ => picked?,
             };
-            client.name = new.to_string();
-            state.rooms.rename(&client.rooms, &old_key, &new_key);
-            let neighbours: BTreeSet<String> = client
+            let Some(text) = text else {
+                let topic = state.rooms.topic(&room).cloned();
+                state.write(&key, &Event::Topic { room, topic });
+                return Ok(());
+            };
+            let topic = Some(Topic {
+                text: text.to_string(),
+                by: session.name.clone(),
+                at: clock::unix_secs(),
+            });
+            state
                 .rooms
-                .iter()
-                .filter_map(|room| state.rooms.members(room))
-                .flatten()
-                .filter(|member| **member != new_key)
-                .cloned()
-                .collect();
-            state.clients.insert(new_key.clone(), client);
-            state.write(
-                &new_key,
-                &protocol::notice(&format!("you are now known as {new}")),
-            );
-            for member in &neighbours {
-                state.write(member, &notice);
-            }
-            session.name = new.to_string();
+                .set_topic(&room, topic.filter(|t| !t.text.is_empty()));
+            let set = Event::TopicSet {
+                room: room.clone(),
+                name: session.name.clone(),
+                via,
+                text: text.to_string(),
+            };
+            state.write_room(&room, None, &set);
             Ok(())
         })
     }
 
-    /// Whether someone is online under `name` (ignoring case).
-    pub fn is_online(&self, name: &str) -> bool {
-        self.with_state(|state| state.clients.contains_key(&name_key(name)))
+    /// Marks a session away with a reason, or back (`None`).
+    pub(crate) fn set_away(&self, session: &Session, away: Option<&str>) -> Result<(), ChatError> {
+        self.with_state(|state| {
+            state.client(session)?.away = away.map(str::to_string);
+            Ok(())
+        })
     }
 
-    /// `* rooms: #dev (1), #general (3)`, sorted by name.
-    pub fn rooms_line(&self) -> String {
-        let rooms: Vec<String> = self.with_state(|state| {
+    /// Records the real name an IRC client gave.
+    pub(crate) fn set_realname(&self, session: &Session, realname: &str) -> Result<(), ChatError> {
+        self.with_state(|state| {
+            state.client(session)?.realname = Some(realname.to_string());
+            Ok(())
+        })
+    }
+
+    /// Someone online, by name (ignoring case).
+    pub(crate) fn person(&self, name: &str) -> Option<Person> {
+        self.with_state(|state| state.clients.get(&name_key(name)).map(Person::of))
+    }
+
+    /// The members of `room`, sorted ignoring case.
+    pub(crate) fn people_in(&self, room: &str) -> Result<Vec<Person>, ChatError> {
+        self.with_state(|state| {
+            let members = state
+                .rooms
+                .members(room)
+                .ok_or_else(|| ChatError::NoSuchRoom(room.to_string()))?;
+            Ok(members
+                .iter()
+                .filter_map(|key| state.clients.get(key))
+                .map(Person::of)
+                .collect())
+        })
+    }
+
+    /// Every room with its member count and topic, sorted by name.
+    pub(crate) fn listing(&self) -> Vec<Listing> {
+        self.with_state(|state| {
             state
                 .rooms
                 .list()
-                .map(|(name, count)| format!("#{name} ({count})"))
+                .map(|(room, members)| Listing {
+                    room: room.to_string(),
+                    members,
+                    topic: state.rooms.topic(room).cloned(),
+                })
                 .collect()
-        });
-        if rooms.is_empty() {
-            protocol::notice("rooms: none")
-        } else {
-            protocol::notice(&format!("rooms: {}", rooms.join(", ")))
-        }
+        })
     }
 
-    /// `* online: alice, bob`, or with a room `* in #dev: alice`; sorted
-    /// ignoring case.
-    pub fn users_line(&self, room: Option<&str>) -> Result<String, ChatError> {
-        let names = self.with_state(|state| {
-            let mut names: Vec<(String, String)> = match room {
+    /// How many clients are online, the most there ever were at once, and
+    /// how many rooms exist (IRC's `LUSERS`).
+    pub(crate) fn population(&self) -> (usize, usize, usize) {
+        self.with_state(|s| (s.clients.len(), s.max_online, s.rooms.count()))
+    }
+
+    /// Everyone online whose name matches an IRC mask (`*` and `?` as
+    /// wildcards, ignoring case).
+    pub(crate) fn people_matching(&self, mask: &str) -> Vec<Person> {
+        let mask = name_key(mask);
+        self.with_state(|state| {
+            let mut people: Vec<(&String, Person)> = state
+                .clients
+                .iter()
+                .filter(|(key, _)| wildcard(&mask, key))
+                .map(|(key, client)| (key, Person::of(client)))
+                .collect();
+            people.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            people.into_iter().map(|(_, person)| person).collect()
+        })
+    }
+
+    /// Whether someone is online under `name` (ignoring case).
+    pub(crate) fn is_online(&self, name: &str) -> bool {
+        self.with_state(|state| state.clients.contains_key(&name_key(name)))
+    }
+
+    /// The 50 biggest rooms with their member counts, sorted by name, and
+    /// how many more there are.
+    pub(crate) fn rooms(&self) -> Event {
+        let (rooms, more) = self.with_state(|state| state.rooms.biggest(LIST_ROOMS));
+        Event::Rooms { rooms, more }
+    }
+
+    /// Who is online, or who is in `room`: the first 100 names ignoring
+    /// case, and how many more there are.
+    pub(crate) fn users(&self, room: Option<&str>) -> Result<Event, ChatError> {
+        let (names, more) = self.with_state(|state| {
+            let mut names: Vec<(String, &str)> = match room {
                 None => state
                     .clients
                     .iter()
-                    .map(|(key, c)| (key.clone(), c.name.clone()))
+                    .map(|(key, c)| (key.clone(), c.name.as_str()))
                     .collect(),
                 Some(room) => state
                     .rooms
                     .members(room)
                     .ok_or_else(|| ChatError::NoSuchRoom(room.to_string()))?
                     .iter()
-                    .filter_map(|key| state.clients.get(key))
-                    .map(|c| (name_key(&c.name), c.name.clone()))
+                    .filter_map(|key| state.clients.get_key_value(key))
+                    .map(|(key, c)| (key.clone(), c.name.as_str()))
                     .collect(),
             };
+            let more = names.len().saturating_sub(LIST_USERS);
+            if more > 0 {
+                names.select_nth_unstable_by(LIST_USERS, |a, b| a.0.cmp(&b.0));
+                names.truncate(LIST_USERS);
+            }
             names.sort_unstable(); // keys are unique: stability buys nothing
-            Ok::<_, ChatError>(names.into_iter().map(|(_, name)| name).collect::<Vec<_>>())
+            let names = names.into_iter().map(|(_, name)| name.to_string());
+            Ok::<_, ChatError>((names.collect(), more))
         })?;
-        let list = names.join(", ");
-        Ok(match room {
-            None => protocol::notice(&format!("online: {list}")),
-            Some(room) => protocol::notice(&format!("in #{room}: {list}")),
+        Ok(Event::Users {
+            room: room.map(str::to_string),
+            names,
+            more,
         })
     }
 
-    /// Sends one line to every registered client (the console's `/say`, the
-    /// shutdown notice).
-    pub fn broadcast(&self, line: &str) {
+    /// Tells every online client (the console's `/say`, the shutdown
+    /// notice).
+    pub(crate) fn broadcast(&self, event: &Event) {
         self.with_state(|state| {
-            let keys: Vec<String> = state.clients.keys().cloned().collect();
-            for key in keys {
-                state.write(&key, line);
-            }
+            let keys: BTreeSet<String> = state.clients.keys().cloned().collect();
+            state.write_each(&keys, event);
         });
     }
 
-    /// Disconnects `name` with a notice; its rooms get `* name left #room
-    /// (kicked)`.
-    pub fn kick(&self, name: &str, reason: Option<&str>) -> Result<(), ChatError> {
+    /// Disconnects `name` with a notice; its rooms are told it left
+    /// (kicked).
+    pub(crate) fn kick(&self, name: &str, reason: Option<&str>) -> Result<(), ChatError> {
         let key = name_key(name);
-        let notice = match reason {
-            Some(reason) => protocol::notice(&format!("you were kicked by the operator: {reason}")),
-            None => protocol::notice("you were kicked by the operator"),
+        let kicked = Event::Kicked {
+            reason: reason.map(str::to_string),
+        };
+        let why = match reason {
+            Some(reason) => format!("Kicked by the operator: {reason}"),
+            None => "Kicked by the operator".to_string(),
         };
         self.with_state(|state| {
             if !state.clients.contains_key(&key) {
                 return Err(ChatError::NotOnline(name.to_string()));
             }
-            state.write(&key, &notice);
-            state.evict(&key, " (kicked)");
+            state.write(&key, &kicked);
+            state.evict(&key, Leaving::Kicked, &why);
             Ok(())
         })
     }
 
+    /// How many are online on each frontend, how many rooms there are, and
+    /// how many messages were said since the start.
+    pub(crate) fn counts(&self) -> Counts {
+        self.with_state(|state| {
+            let on = |frontend| {
+                let clients = state.clients.values();
+                clients.filter(|c| c.frontend == frontend).count()
+            };
+            Counts {
+                terminals: on(Frontend::Terminal),
+                browsers: on(Frontend::Web),
+                irc: on(Frontend::Irc),
+                rooms: state.rooms.count(),
+                messages: state.messages,
+            }
+        })
+    }
+
     /// Forces the chat log to disk.
-    pub fn flush_history(&self) {
+    pub(crate) fn flush_history(&self) {
         if let Err(e) = self.history.flush() {
             log!("cannot flush the history file: {e}");
         }
@@ -494,37 +983,137 @@ impl Registry {
 }
 
 impl State {
-    /// The client of this session, if it is still registered.
+    /// The client of this session, if it is still online: found by its
+    /// connection id, so a session the operator renamed is still itself.
     fn client(&mut self, session: &Session) -> Result<&mut Client, ChatError> {
-        match self.clients.get_mut(&name_key(&session.name)) {
+        let key = self.by_id.get(&session.id).ok_or(ChatError::Gone)?;
+        match self.clients.get_mut(key) {
             Some(client) if client.id == session.id => Ok(client),
             _ => Err(ChatError::Gone),
         }
     }
 
-    /// Queues lines to one client. If its outbox refuses them (the client
-    /// is too far behind), it is removed before the lock is released.
-    fn write(&mut self, key: &str, line: &str) {
-        if let Some(client) = self.clients.get(key) {
-            queue(client, key, line, &mut self.dead, &mut self.to_schedule);
+    /// Renames the online client `old_key` to `new`, if `new` is free and
+    /// `allowed(new)`. It is told, and so is everyone who shares a room
+    /// with it, once.
+    fn rename(
+        &mut self,
+        old_key: &str,
+        new: &str,
+        allowed: impl FnOnce(&str) -> bool,
+    ) -> Result<(), ChatError> {
+        let new_key = name_key(new);
+        if new_key != old_key && self.clients.contains_key(&new_key) {
+            return Err(ChatError::Taken(new.to_string()));
         }
+        if !allowed(new) {
+            return Err(ChatError::Registered(new.to_string()));
+        }
+        let Some(mut client) = self.clients.remove(old_key) else {
+            return Err(ChatError::Gone);
+        };
+        let old = mem::replace(&mut client.name, new.to_string());
+        let renamed = Event::Renamed {
+            old: old.clone(),
+            new: new.to_string(),
+            via: client.frontend,
+        };
+        self.rooms.rename(&client.rooms, old_key, &new_key);
+        let neighbours = self.neighbours(&client.rooms, &new_key, false);
+        self.by_id.insert(client.id, new_key.clone());
+        self.clients.insert(new_key.clone(), client);
+        let now_known_as = Event::NowKnownAs {
+            old,
+            new: new.to_string(),
+        };
+        self.write(&new_key, &now_known_as);
+        self.echo(&renamed);
+        self.write_each(&neighbours, &renamed);
+        Ok(())
+    }
+
+    /// Queues an event to one client, rendered for it alone (a reply may
+    /// name its recipient). If its outbox refuses it (the client is too far
+    /// behind), it is removed before the lock is released.
+    fn write(&mut self, key: &str, event: &Event) {
+        self.write_all(key, std::slice::from_ref(event));
+    }
+
+    /// Queues several events to one client in one push, so they stay
+    /// together (a reply and its replay).
+    fn write_all(&mut self, key: &str, events: &[Event]) {
+        if let Some(client) = self.clients.get(key) {
+            let to = Recipient::new(&self.server_name, &client.name);
+            let bytes: Vec<u8> = events
+                .iter()
+                .flat_map(|event| client.frontend.render(event, to))
+                .collect();
+            queue(client, key, &bytes, &mut self.dead, &mut self.to_schedule);
+        }
+    }
+
+    /// Queues one event to each of `keys`: rendered once per frontend kind,
+    /// then copied into each outbox.
+    fn write_each(&mut self, keys: &BTreeSet<String>, event: &Event) {
+        let mut renderings = Renderings::new(event, &self.server_name);
+        for key in keys {
+            if let Some(client) = self.clients.get(key) {
+                let bytes = renderings.bytes(client.frontend);
+                queue(client, key, bytes, &mut self.dead, &mut self.to_schedule);
+            }
+        }
+    }
+
+    /// Everyone who shares one of `rooms` with `key` (not `key` itself),
+    /// each once; with `announced_only`, only in rooms small enough to be
+    /// told of comings and goings (see [`announce`](Self::announce)).
+    fn neighbours(&self, rooms: &[String], key: &str, announced_only: bool) -> BTreeSet<String> {
+        rooms
+            .iter()
+            .filter_map(|room| self.rooms.members(room))
+            .filter(|members| !announced_only || self.announced(members.len()))
+            .flatten()
+            .filter(|member| *member != key)
+            .cloned()
+            .collect()
+    }
+
+    /// The names of the members of `room`, as spelled, sorted by key.
+    fn names(&self, room: &str) -> Vec<String> {
+        self.rooms.members(room).map_or_else(Vec::new, |members| {
+            members
+                .iter()
+                .filter_map(|key| self.clients.get(key))
+                .map(|c| c.name.clone())
+                .collect()
+        })
+    }
+
+    /// Whether a room of `members` is told of joins and leaves.
+    fn announced(&self, members: usize) -> bool {
+        let max = self.limits.announce_max_members;
+        max == 0 || members <= max
     }
 
     /// Sends a join or leave notice to `room`, unless the room is bigger
-    /// than `announce_max_members` (0: no limit). In a room of thousands, announcing every
-    /// arrival would cost each arrival a line to every member: a crowd of N
-    /// joining sends N²/2 notices, which swamps the server and buries the
-    /// conversation. Big rooms stay quiet; `/users room` still tells who is
-    /// there.
-    fn announce(&mut self, room: &str, line: &str) {
+    /// than `announce_max_members` (0: no limit). In a room of thousands,
+    /// announcing every arrival would cost each arrival a line to every
+    /// member: a crowd of N joining sends N²/2 notices, which swamps the
+    /// server and buries the conversation. Big rooms stay quiet; `/users
+    /// room` still tells who is there.
+    fn announce(&mut self, room: &str, event: &Event) {
         let members = self.rooms.members(room).map_or(0, |m| m.len());
-        if self.announce_max_members == 0 || members <= self.announce_max_members {
-            self.write_room(room, None, line);
+        if self.announced(members) {
+            self.write_room(room, None, event);
         }
     }
 
-    /// Queues a line to every member of `room`, except `except`.
-    fn write_room(&mut self, room: &str, except: Option<&str>, line: &str) {
+    /// Queues an event to every member of `room`, except `except`: rendered
+    /// once per frontend kind, then copied into each outbox. The operator
+    /// sees it too, in every room, even one that has just emptied.
+    fn write_room(&mut self, room: &str, except: Option<&str>, event: &Event) {
+        let mut renderings = Renderings::new(event, &self.server_name);
+        self.echo_rendered(&mut renderings);
         let Some(members) = self.rooms.members(room) else {
             return;
         };
@@ -533,19 +1122,73 @@ impl State {
                 continue;
             }
             if let Some(client) = self.clients.get(key) {
-                queue(client, key, line, &mut self.dead, &mut self.to_schedule);
+                let bytes = renderings.bytes(client.frontend);
+                queue(client, key, bytes, &mut self.dead, &mut self.to_schedule);
             }
         }
     }
 
-    /// Removes a client and tells its rooms it left.
-    fn remove(&mut self, key: &str, why: &str) -> Option<Client> {
+    /// Adds a member to a room, noting a room that comes into use (the
+    /// chat log keeps its replay).
+    fn join_room(&mut self, room: &str, key: &str) {
+        if self.rooms.members(room).is_none() {
+            self.room_changes.push((room.to_string(), RoomUse::InUse));
+        }
+        self.rooms.join(room, key);
+    }
+
+    /// Removes a member from a room, noting a room that empties (the chat
+    /// log may forget its replay: see `History`).
+    fn leave_room(&mut self, room: &str, key: &str) {
+        self.rooms.leave(room, key);
+        if self.rooms.members(room).is_none() {
+            self.room_changes.push((room.to_string(), RoomUse::Emptied));
+        }
+    }
+
+    /// Shows an event on the operator's console, in the terminal's format
+    /// (never waits: see [`Feed`]).
+    fn echo(&self, event: &Event) {
+        self.echo_rendered(&mut Renderings::new(event, &self.server_name));
+    }
+
+    /// [`echo`](Self::echo), with the terminal form made (or reused) by
+    /// `renderings`.
+    fn echo_rendered(&self, renderings: &mut Renderings) {
+        if let Some(feed) = &self.console {
+            let bytes = renderings.bytes(Frontend::Terminal);
+            feed.chat(&String::from_utf8_lossy(bytes));
+        }
+    }
+
+    /// Removes a client and tells its rooms it left: a `Left` per room
+    /// (what a terminal shows), then one `Quit` to each neighbour (what an
+    /// IRC client shows).
+    fn remove(&mut self, key: &str, how: Leaving, reason: &str) -> Option<Client> {
+        let neighbours = match self.clients.get(key) {
+            Some(client) => self.neighbours(&client.rooms, key, true),
+            None => return None,
+        };
         let client = self.clients.remove(key)?;
+        self.by_id.remove(&client.id);
+        let via = client.frontend;
         for room in &client.rooms {
-            self.rooms.leave(room, key);
-            let left = protocol::notice(&format!("{} left #{room}{why}", client.name));
+            self.leave_room(room, key);
+            let left = Event::Left {
+                room: room.clone(),
+                name: client.name.clone(),
+                via,
+                how,
+                reason: None,
+            };
             self.announce(room, &left);
         }
+        let quit = Event::Quit {
+            name: client.name.clone(),
+            via,
+            reason: reason.to_string(),
+        };
+        self.write_each(&neighbours, &quit);
         Some(client)
     }
 
@@ -553,8 +1196,8 @@ impl State {
     /// closes its connection once what is queued for it has been sent: the
     /// handler's blocked read then returns, and the handler ends (its later
     /// calls here get `Gone`).
-    fn evict(&mut self, key: &str, why: &str) {
-        if let Some(client) = self.remove(key, why) {
+    fn evict(&mut self, key: &str, how: Leaving, reason: &str) {
+        if let Some(client) = self.remove(key, how, reason) {
             client.outbox.close_after_flush(Shutdown::Both);
         }
     }
@@ -565,27 +1208,55 @@ impl State {
     fn reap(&mut self) {
         while let Some(key) = self.dead.pop() {
             if let Some(client) = self.clients.get(&key) {
-                log!(
+                self.notes.push(format!(
                     "client {} ({}) dropped: not reading (send queue full or write failed)",
-                    client.addr,
-                    client.name
-                );
+                    client.addr, client.name
+                ));
             }
-            self.evict(&key, "");
+            self.evict(&key, Leaving::Quit, "Connection closed: not reading");
         }
     }
 }
 
-/// Queues `line` in `client`'s outbox; notes the outbox for scheduling if
+/// Whether `text` matches `mask`, where `*` is any run of characters and
+/// `?` any one.
+fn wildcard(mask: &str, text: &str) -> bool {
+    let (mask, text): (Vec<char>, Vec<char>) = (mask.chars().collect(), text.chars().collect());
+    // The classic backtracking matcher: remember the last `*` and retry
+    // from one character further when a later part fails.
+    let (mut m, mut t, mut star, mut mark) = (0, 0, None, 0);
+    while t < text.len() {
+        if m < mask.len() && (mask[m] == '?' || mask[m] == text[t]) {
+            m += 1;
+            t += 1;
+        } else if m < mask.len() && mask[m] == '*' {
+            star = Some(m);
+            mark = t;
+            m += 1;
+        } else if let Some(s) = star {
+            m = s + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    mask[m..].iter().all(|c| *c == '*')
+}
+
+/// Queues `bytes` in `client`'s outbox; notes the outbox for scheduling if
 /// it was idle, or the client for removal if the outbox refused.
 fn queue(
     client: &Client,
     key: &str,
-    line: &str,
+    bytes: &[u8],
     dead: &mut Vec<String>,
     to_schedule: &mut Vec<Arc<Outbox>>,
 ) {
-    match client.outbox.push(line.as_bytes()) {
+    if bytes.is_empty() {
+        return; // an event this client's frontend does not show
+    }
+    match client.outbox.push(bytes) {
         Ok(true) => to_schedule.push(Arc::clone(&client.outbox)),
         Ok(false) => {}
         Err(Closed) => dead.push(key.to_string()),
@@ -601,6 +1272,12 @@ mod tests {
     use std::path::PathBuf;
     use std::time::Duration;
 
+    const LIMITS: Limits = Limits {
+        announce_max_members: 100,
+        max_rooms_per_client: 3,
+        max_rooms: 4,
+    };
+
     /// A registry with a history file in a fresh temp dir, removed on drop.
     struct Fixture {
         registry: Registry,
@@ -613,10 +1290,10 @@ mod tests {
         fn new(tag: &str) -> Fixture {
             let dir =
                 std::env::temp_dir().join(format!("lanchat-registry-{tag}-{}", std::process::id()));
-            let (history, _) = History::open(&dir.join("history.log"), 5).expect("history");
+            let (history, _) = History::open(&dir.join("history.log"), 5, 0).expect("history");
             let (writers, _threads) = Writers::start(1).expect("writers");
             Fixture {
-                registry: Registry::new(history, writers, "general", 100),
+                registry: Registry::new(history, writers, ("general", "lanchat.local"), LIMITS),
                 dir,
                 listener: TcpListener::bind("127.0.0.1:0").expect("bind"),
                 next_id: 1,
@@ -632,13 +1309,20 @@ mod tests {
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .expect("timeout");
             let (server_side, peer) = self.listener.accept().expect("accept");
-            let outbox = Outbox::new(Arc::new(server_side), 1 << 20);
+            let outbox = Outbox::new(Arc::new(server_side), 1 << 20, Duration::from_secs(5));
             let id = self.next_id;
             self.next_id += 1;
             let session = self
                 .registry
-                .register(name, id, peer, outbox, |_| true)
-                .expect("register");
+                .enter(
+                    name,
+                    id,
+                    peer,
+                    (Frontend::Terminal, outbox),
+                    Claim::IfFree,
+                    |_| true,
+                )
+                .expect("enter");
             let mut reader = BufReader::new(client);
             let mut hello = String::new();
             reader.read_line(&mut hello).expect("hello");
@@ -660,6 +1344,17 @@ mod tests {
     }
 
     #[test]
+    fn wildcards_match_as_irc_masks_do() {
+        assert!(wildcard("*", "alice"));
+        assert!(wildcard("al*", "alice"));
+        assert!(wildcard("a?ice", "alice"));
+        assert!(wildcard("*i*e", "alice"));
+        assert!(!wildcard("al", "alice"));
+        assert!(!wildcard("b*", "alice"));
+        assert!(wildcard("alice", "alice"));
+    }
+
+    #[test]
     fn a_panic_under_the_lock_does_not_stop_the_registry() {
         let mut fixture = Fixture::new("poison");
         let (alice, mut alice_reader) = fixture.join("alice");
@@ -675,30 +1370,30 @@ mod tests {
         assert!(registry.state.is_poisoned());
 
         // ...and the registry goes on: messages flow, and the panicking
-        // client's clean-up (its guard unregisters it) frees its name.
+        // client's clean-up (its guard takes it offline) frees its name.
         registry
-            .say(&alice, None, "still here", false)
+            .say(&alice, None, "still here", Style::Plain)
             .expect("say");
         assert_eq!(next_line(&mut bob_reader), "[#general] alice: still here\n");
-        registry.unregister(&alice);
+        registry.depart(&alice, "Quit");
         assert_eq!(next_line(&mut bob_reader), "* alice left #general\n");
         assert!(!registry.is_online("alice"));
         let (_alice_again, _reader) = fixture.join("alice");
     }
 
     #[test]
-    fn an_old_connection_cannot_unregister_a_new_owner_of_its_name() {
+    fn an_old_connection_cannot_take_a_new_owner_of_its_name_offline() {
         let mut fixture = Fixture::new("reuse");
         let (old, _old_reader) = fixture.join("alice");
         let registry = &fixture.registry;
-        registry.unregister(&old);
+        registry.depart(&old, "Quit");
         let (_new, _new_reader) = fixture.join("alice");
         // The old connection's guard runs late (say, after a panic) with
         // the same name but its own id: the new alice stays.
-        fixture.registry.unregister(&old);
+        fixture.registry.depart(&old, "Quit");
         assert!(fixture.registry.is_online("alice"));
         assert_eq!(
-            fixture.registry.say(&old, None, "ghost", false),
+            fixture.registry.say(&old, None, "ghost", Style::Plain),
             Err(ChatError::Gone)
         );
     }

@@ -14,28 +14,30 @@
 //!   we keep in a connection table for exactly that purpose, including
 //!   sockets still in the handshake that the registry does not know yet.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::fs::File;
+use std::fs;
 use std::io::{self, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::accounts::{AccountError, Accounts, AccountsOpenError};
+use crate::accounts::{Accounts, AccountsOpenError};
+use crate::admission::{Admission, AdmissionError, Hangup, Signups};
 use crate::config::ServerConfig;
-use crate::handler::Context;
+use crate::context::Context;
+use crate::event::Event;
+use crate::feed::{Feed, FEED_LINES};
 use crate::history::{History, HistoryError};
+use crate::net::accept::{self, Accepted, Acceptor};
+use crate::net::linger::linger;
 use crate::outbox::{Outbox, Writers};
-use crate::registry::{ChatError, ConnId, Registry};
+use crate::registry::{ConnId, Limits, Registry};
+use crate::throttle::Throttle;
 use crate::web::{self, WebContext};
-use crate::{handler, log, protocol};
-
-/// How long `accept` pauses after an error, so a persistent one (no file
-/// descriptors left) does not spin a core.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+use crate::{clock, handler, irc, irc_handler, log, protocol};
 
 /// Writer threads, which send what is queued in the clients' outboxes. A
 /// writer is busy only for the length of a `write` system call, unless a
@@ -54,6 +56,7 @@ pub enum ServerError {
     Bind { addr: String, source: io::Error },
     History(HistoryError),
     Accounts(AccountsOpenError),
+    Motd { path: PathBuf, source: io::Error },
     Threads(io::Error),
 }
 
@@ -66,7 +69,10 @@ impl fmt::Display for ServerError {
             ServerError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             ServerError::History(e) => e.fmt(f),
             ServerError::Accounts(e) => e.fmt(f),
-            ServerError::Threads(e) => write!(f, "cannot start the writer threads: {e}"),
+            ServerError::Motd { path, source } => {
+                write!(f, "cannot read motd_file {}: {source}", path.display())
+            }
+            ServerError::Threads(e) => write!(f, "cannot start the server's threads: {e}"),
         }
     }
 }
@@ -77,105 +83,9 @@ impl std::error::Error for ServerError {
             ServerError::Bind { source, .. } => Some(source),
             ServerError::History(e) => Some(e),
             ServerError::Accounts(e) => Some(e),
+            ServerError::Motd { source, .. } => Some(source),
             ServerError::Threads(e) => Some(e),
         }
-    }
-}
-
-/// Every open connection and browser session, registered or not, by id.
-///
-/// Used to hold clients to `max_clients` in all and `max_clients_per_ip`
-/// from one address, and to close everything at shutdown. A browser counts
-/// twice while its event stream is open: once for its session (from login
-/// to logout) and once for the connection carrying the stream.
-#[derive(Default)]
-pub(crate) struct Connections {
-    /// Protects the table. Held only to admit, remove or list.
-    table: Mutex<Table>,
-}
-
-/// How an entry is closed at shutdown.
-#[derive(Clone)]
-pub(crate) enum Entry {
-    /// A terminal client or a browser session: its last lines are sent
-    /// first, then its socket is shut down.
-    Outbox(Arc<Outbox>),
-    /// An HTTP connection: shut down once the outboxes had their chance
-    /// (an event stream's lines go through its session's outbox).
-    Socket(Arc<TcpStream>),
-}
-
-#[derive(Default)]
-struct Table {
-    open: HashMap<ConnId, (IpAddr, Entry)>,
-    /// How many of `open` come from each address (never 0: removed instead).
-    per_ip: HashMap<IpAddr, usize>,
-}
-
-/// Why a new client was turned away. `Display` is the text after `! `.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Turned {
-    Full,
-    TooManyFromAddress,
-}
-
-impl fmt::Display for Turned {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Turned::Full => write!(f, "server full"),
-            Turned::TooManyFromAddress => write!(f, "too many connections from your address"),
-        }
-    }
-}
-
-impl Connections {
-    fn lock(&self) -> MutexGuard<'_, Table> {
-        self.table
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Adds an entry if the limits allow (0 means no per-address limit).
-    pub(crate) fn admit(
-        &self,
-        id: ConnId,
-        ip: IpAddr,
-        entry: Entry,
-        config: &ServerConfig,
-    ) -> Result<(), Turned> {
-        let mut table = self.lock();
-        if table.open.len() >= config.max_clients {
-            return Err(Turned::Full);
-        }
-        let from_ip = table.per_ip.get(&ip).copied().unwrap_or(0);
-        if config.max_clients_per_ip > 0 && from_ip >= config.max_clients_per_ip {
-            return Err(Turned::TooManyFromAddress);
-        }
-        table.open.insert(id, (ip, entry));
-        table.per_ip.insert(ip, from_ip + 1);
-        Ok(())
-    }
-
-    pub(crate) fn remove(&self, id: ConnId) {
-        let mut table = self.lock();
-        let Some((ip, _)) = table.open.remove(&id) else {
-            return;
-        };
-        match table.per_ip.get_mut(&ip) {
-            Some(count) if *count > 1 => *count -= 1,
-            _ => {
-                table.per_ip.remove(&ip);
-            }
-        }
-    }
-
-    /// Every entry, to close them all.
-    fn entries(&self) -> Vec<Entry> {
-        self.lock()
-            .open
-            .values()
-            .map(|(_, entry)| entry.clone())
-            .collect()
     }
 }
 
@@ -184,26 +94,30 @@ struct Shared {
     config: ServerConfig,
     registry: Registry,
     accounts: Accounts,
-    connections: Connections,
+    admission: Admission,
+    throttle: Throttle,
     /// The browsers logged in through the web page.
     sessions: web::Sessions,
-    /// Connection ids are never reused while the server runs.
-    next_id: AtomicU64,
     stopping: AtomicBool,
     /// Where to connect to wake our own `accept` calls.
     wake_addrs: Vec<SocketAddr>,
+    /// What the console prints: its replies, and the chat if echoed.
+    feed: Arc<Feed>,
+    /// Accounts created at the door, per address.
+    signups: Signups,
+    /// When the server started, for `/status`.
+    started: Instant,
 }
 
 impl Shared {
-    fn next_id(&self) -> ConnId {
-        self.next_id.fetch_add(1, Ordering::SeqCst)
-    }
-
     fn context(&self) -> Context<'_> {
         Context {
             registry: &self.registry,
             accounts: &self.accounts,
             config: &self.config,
+            admission: &self.admission,
+            throttle: &self.throttle,
+            signups: &self.signups,
         }
     }
 }
@@ -215,12 +129,19 @@ enum Kind {
     Chat,
     /// HTTP, for the web page.
     Web,
+    /// IRC, for IRC clients.
+    Irc,
 }
+
+/// The web page's accept loop (which hands back its connections' threads
+/// when it ends) and its janitor.
+type WebThreads = (JoinHandle<Vec<JoinHandle<()>>>, JoinHandle<()>);
 
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     listener: TcpListener,
     web_listener: Option<TcpListener>,
+    irc_listener: Option<TcpListener>,
     shared: Arc<Shared>,
     writers: Arc<Writers>,
     writer_threads: Vec<JoinHandle<()>>,
@@ -234,64 +155,57 @@ pub struct ServerHandle {
 
 impl Server {
     /// Opens the chat log and the accounts, and binds the listening sockets
-    /// (the chat's, and the web page's unless `[web]` is disabled).
+    /// (the chat's, the web page's unless `[web]` is disabled, and the IRC
+    /// one unless `[irc]` is).
     pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
-        let (history, warnings) = History::open(&config.history_file, config.history_replay)
-            .map_err(ServerError::History)?;
-        for warning in warnings {
-            log!("history file {}: {warning}", config.history_file.display());
-        }
-        let (accounts, warnings) =
-            Accounts::open(&config.accounts_file, config.password_iterations)
-                .map_err(ServerError::Accounts)?;
-        for warning in warnings {
-            log!(
-                "accounts file {}: {warning}",
-                config.accounts_file.display()
-            );
-        }
-        let addr = format!("{}:{}", config.host, config.port);
-        let bind_error = |source| ServerError::Bind {
-            addr: addr.clone(),
-            source,
+        let (history, accounts) = open_files(&config)?;
+        let (listener, wake_addr) = listen(&config.host, config.port)?;
+        let mut wake_addrs = vec![wake_addr];
+        let mut optional = |enabled, host: &str, port| match enabled {
+            true => {
+                let (listener, wake_addr) = listen(host, port)?;
+                wake_addrs.push(wake_addr);
+                Ok(Some(listener))
+            }
+            false => Ok::<_, ServerError>(None),
         };
-        let listener = TcpListener::bind(&addr).map_err(bind_error)?;
-        let local = listener.local_addr().map_err(bind_error)?;
-        let mut wake_addrs = vec![wake_address(local)];
-        let web_listener = if config.web.enabled {
-            let addr = format!("{}:{}", config.web.host, config.web.port);
-            let bind_error = |source| ServerError::Bind {
-                addr: addr.clone(),
-                source,
-            };
-            let listener = TcpListener::bind(&addr).map_err(bind_error)?;
-            wake_addrs.push(wake_address(listener.local_addr().map_err(bind_error)?));
-            Some(listener)
-        } else {
-            None
-        };
+        let web_listener = optional(config.web.enabled, &config.web.host, config.web.port)?;
+        let irc_listener = optional(config.irc.enabled, &config.irc.host, config.irc.port)?;
         let (writers, writer_threads) =
             Writers::start(WRITER_THREADS).map_err(ServerError::Threads)?;
-        let registry = Registry::new(
+        let feed = Arc::new(Feed::new(FEED_LINES));
+        let mut registry = Registry::new(
             history,
             Arc::clone(&writers),
-            &config.default_room,
-            config.announce_max_members,
-        );
+            (&config.default_room, &config.irc.name),
+            Limits {
+                announce_max_members: config.announce_max_members,
+                max_rooms_per_client: config.max_rooms_per_client,
+                max_rooms: config.max_rooms,
+            },
+        )
+        .with_motd(read_motd(&config)?);
+        if config.console_echo {
+            registry = registry.with_console(Arc::clone(&feed));
+        }
         Ok(Server {
             listener,
             web_listener,
+            irc_listener,
             writers,
             writer_threads,
             shared: Arc::new(Shared {
                 config,
                 registry,
                 accounts,
-                connections: Connections::default(),
+                admission: Admission::default(),
+                throttle: Throttle::default(),
                 sessions: web::Sessions::default(),
-                next_id: AtomicU64::new(1),
                 stopping: AtomicBool::new(false),
                 wake_addrs,
+                feed,
+                signups: Signups::default(),
+                started: Instant::now(),
             }),
         })
     }
@@ -306,6 +220,11 @@ impl Server {
         self.web_listener.as_ref()?.local_addr().ok()
     }
 
+    /// The IRC listener's address, if it is enabled.
+    pub fn irc_addr(&self) -> Option<SocketAddr> {
+        self.irc_listener.as_ref()?.local_addr().ok()
+    }
+
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             shared: Arc::clone(&self.shared),
@@ -316,56 +235,98 @@ impl Server {
     /// down: tells every client, closes every connection, waits (a bounded
     /// time) for the client threads, and flushes the log. The web page, if
     /// enabled, is served by a second accept loop on a thread of its own.
-    pub fn run(mut self) {
-        let mut web = None;
-        let mut janitor = None;
-        if let Some(listener) = self.web_listener.take() {
-            let shared = Arc::clone(&self.shared);
-            let accepting = thread::Builder::new()
-                .name("web accept".into())
-                .spawn(move || accept_loop(&listener, &shared, Kind::Web));
-            let shared = Arc::clone(&self.shared);
-            let sweeping = thread::Builder::new()
-                .name("web janitor".into())
-                .spawn(move || end_abandoned_web_sessions(&shared));
-            match (accepting, sweeping) {
-                (Ok(accepting), Ok(sweeping)) => {
-                    web = Some(accepting);
-                    janitor = Some(sweeping);
-                }
-                (Err(e), _) | (_, Err(e)) => log!("cannot start the web page's threads: {e}"),
+    ///
+    /// If the web page's threads cannot be started, nothing is served: the
+    /// server shuts down again and says why.
+    pub fn run(mut self) -> Result<(), ServerError> {
+        let irc = match self.start_irc() {
+            Ok(irc) => irc,
+            Err(e) => {
+                self.shut_down(Vec::new());
+                return Err(ServerError::Threads(e));
             }
-        }
+        };
+        let (web, janitor) = match self.start_web() {
+            Ok(Some((web, janitor))) => (Some(web), Some(janitor)),
+            Ok(None) => (None, None),
+            Err(e) => {
+                self.handle().shutdown(); // wakes the IRC accept loop, which ends
+                if let Some(irc) = irc {
+                    let _ = irc.join();
+                }
+                self.shut_down(Vec::new());
+                return Err(ServerError::Threads(e));
+            }
+        };
         let mut threads = accept_loop(&self.listener, &self.shared, Kind::Chat);
         // The web loop hands back its client threads, to be waited for with
         // ours; the janitor stops by itself within a second.
-        if let Some(Ok(web_threads)) = web.map(JoinHandle::join) {
-            threads.extend(web_threads);
+        for other in [web, irc].into_iter().flatten() {
+            if let Ok(their_threads) = other.join() {
+                threads.extend(their_threads);
+            }
         }
         if let Some(janitor) = janitor {
             let _ = janitor.join();
         }
         self.shut_down(threads);
+        Ok(())
+    }
+
+    /// Starts the IRC listener's accept loop, if it is enabled.
+    fn start_irc(&mut self) -> io::Result<Option<JoinHandle<Vec<JoinHandle<()>>>>> {
+        let Some(listener) = self.irc_listener.take() else {
+            return Ok(None);
+        };
+        let shared = Arc::clone(&self.shared);
+        let accepting = thread::Builder::new()
+            .name("irc accept".into())
+            .spawn(move || accept_loop(&listener, &shared, Kind::Irc))?;
+        Ok(Some(accepting))
+    }
+
+    /// Starts the web page's accept loop and janitor, if it is enabled. If
+    /// either cannot start, the other is stopped and the error returned.
+    fn start_web(&mut self) -> io::Result<Option<WebThreads>> {
+        let Some(listener) = self.web_listener.take() else {
+            return Ok(None);
+        };
+        let shared = Arc::clone(&self.shared);
+        let accepting = thread::Builder::new()
+            .name("web accept".into())
+            .spawn(move || accept_loop(&listener, &shared, Kind::Web))?;
+        let shared = Arc::clone(&self.shared);
+        let sweeping = thread::Builder::new()
+            .name("web janitor".into())
+            .spawn(move || end_abandoned_web_sessions(&shared));
+        match sweeping {
+            Ok(sweeping) => Ok(Some((accepting, sweeping))),
+            Err(e) => {
+                self.handle().shutdown(); // wakes the web accept loop, which ends
+                let _ = accepting.join();
+                Err(e)
+            }
+        }
     }
 
     fn shut_down(self, threads: Vec<JoinHandle<()>>) {
         log!("shutting down");
         let registry = &self.shared.registry;
-        registry.broadcast(&protocol::notice("server is shutting down"));
+        registry.broadcast(&Event::ShuttingDown);
         registry.flush_history();
         // Let the writers send the notice (and anything before it), then
         // close every connection: the client threads' reads return.
-        let entries = self.shared.connections.entries();
-        for entry in &entries {
-            if let Entry::Outbox(outbox) = entry {
+        let hangups = self.shared.admission.hangups();
+        for hangup in &hangups {
+            if let Hangup::Outbox(outbox) = hangup {
                 outbox.close_after_flush(Shutdown::Both);
             }
         }
         self.writers.wait_idle(FLUSH_GRACE);
-        for entry in &entries {
-            match entry {
-                Entry::Outbox(outbox) => outbox.shutdown_now(),
-                Entry::Socket(stream) => {
+        for hangup in &hangups {
+            match hangup {
+                Hangup::Outbox(outbox) => outbox.shutdown_now(),
+                Hangup::Socket(stream) => {
                     let _ = stream.shutdown(Shutdown::Both);
                 }
             }
@@ -388,24 +349,62 @@ impl Server {
     }
 }
 
+/// The welcome message's lines: `motd`, or the file `motd_file` names.
+fn read_motd(config: &ServerConfig) -> Result<Vec<String>, ServerError> {
+    let text = match &config.motd_file {
+        Some(path) => fs::read_to_string(path).map_err(|source| ServerError::Motd {
+            path: path.clone(),
+            source,
+        })?,
+        None => config.motd.clone(),
+    };
+    Ok(protocol::motd_lines(&text))
+}
+
+/// Opens the chat log and the accounts, logging the lines they skipped.
+fn open_files(config: &ServerConfig) -> Result<(History, Accounts), ServerError> {
+    let (history, warnings) = History::open(
+        &config.history_file,
+        config.history_replay,
+        config.history_max_bytes,
+    )
+    .map_err(ServerError::History)?;
+    for warning in warnings {
+        log!("history file {}: {warning}", config.history_file.display());
+    }
+    let (accounts, warnings) = Accounts::open(&config.accounts_file, config.password_iterations)
+        .map_err(ServerError::Accounts)?;
+    for warning in warnings {
+        let path = config.accounts_file.display();
+        log!("accounts file {path}: {warning}");
+    }
+    Ok((history, accounts))
+}
+
+/// Binds a listener; returns it with the address that wakes its `accept`.
+fn listen(host: &str, port: u16) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let addr = format!("{host}:{port}");
+    let bind_error = |source| ServerError::Bind {
+        addr: addr.clone(),
+        source,
+    };
+    let listener = TcpListener::bind(&addr).map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, accept::wake_address(local)))
+}
+
 /// Accepts connections until the server stops; returns the threads of the
 /// connections still being served.
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<JoinHandle<()>> {
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
-    // A file descriptor kept in reserve. When the process runs out of
-    // descriptors, `accept` fails while the kernel keeps completing
-    // connections into the listen queue, and those clients would wait with
-    // no answer at all. Letting go of the reserve frees one descriptor: we
-    // accept one of them, tell it the server is full, close it, and take
-    // the reserve back.
-    let mut reserve = File::open("/dev/null").ok();
+    let mut acceptor = Acceptor::new(listener);
     loop {
-        let accepted = listener.accept();
+        let accepted = acceptor.next();
         if shared.stopping.load(Ordering::SeqCst) {
             return threads;
         }
         match accepted {
-            Ok((stream, addr)) => {
+            Accepted::Client(stream, addr) => {
                 if let Some(thread) = admit(shared, stream, addr, kind) {
                     threads.push(thread);
                 }
@@ -413,51 +412,13 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<
                 // long as the number of clients, not of connections.
                 threads.retain(|t| !t.is_finished());
             }
-            Err(e) if is_out_of_descriptors(&e) && reserve.is_some() => {
-                log!("accept failed: {e}; turning away whoever is waiting");
-                drop(reserve.take());
-                // Without blocking: Linux fails `accept` with EMFILE before
-                // looking at the queue, so there may be nobody waiting; then
-                // pause as for any other error, rather than spin.
-                match accept_nonblocking(listener) {
-                    Some((stream, addr)) => {
-                        log!("client {addr} refused: out of file descriptors");
-                        refuse(&stream, kind, "server full");
-                    }
-                    None => thread::sleep(ACCEPT_BACKOFF),
-                }
-                reserve = File::open("/dev/null").ok();
+            Accepted::TurnAway(stream, addr) => {
+                log_refusal(addr, &"out of file descriptors");
+                refuse(&stream, kind, "server full");
             }
-            Err(e) => {
-                log!("accept failed: {e}; retrying");
-                thread::sleep(ACCEPT_BACKOFF);
-                if reserve.is_none() {
-                    reserve = File::open("/dev/null").ok();
-                }
-            }
+            Accepted::Nothing => {}
         }
     }
-}
-
-/// Accepts a connection if one is waiting, without waiting for one.
-fn accept_nonblocking(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
-    listener.set_nonblocking(true).ok()?;
-    let accepted = listener.accept();
-    // Back to blocking, for the accept loop. (On Linux the accepted socket
-    // does not inherit the flag; some systems differ, so clear it anyway.)
-    let _ = listener.set_nonblocking(false);
-    let (stream, addr) = accepted.ok()?;
-    let _ = stream.set_nonblocking(false);
-    Some((stream, addr))
-}
-
-/// Whether an error means this process (EMFILE) or the whole system
-/// (ENFILE) has no file descriptor left. std has no `ErrorKind` for it, so
-/// we compare the error numbers, which are 24 and 23 on Linux and the BSDs.
-fn is_out_of_descriptors(e: &io::Error) -> bool {
-    const ENFILE: i32 = 23;
-    const EMFILE: i32 = 24;
-    matches!(e.raw_os_error(), Some(EMFILE | ENFILE))
 }
 
 /// Turns a new connection away with one line (an HTTP answer on the web
@@ -466,13 +427,25 @@ fn is_out_of_descriptors(e: &io::Error) -> bool {
 fn refuse(stream: &TcpStream, kind: Kind, why: &str) {
     let refusal = match kind {
         Kind::Chat => protocol::error(why).into_bytes(),
+        Kind::Irc => irc::render::closing_link("*", why).into_bytes(),
         Kind::Web => web::http::text(web::http::Status::ServiceUnavailable, &protocol::error(why)),
     };
     let mut writer = stream;
     let _ = writer.write_all(&refusal);
 }
 
-/// Sets up one accepted connection and starts its thread.
+/// Logs a refused connection, at most ten lines a second: a storm of
+/// connections must not turn into a storm of log lines.
+fn log_refusal(addr: SocketAddr, why: &dyn fmt::Display) {
+    static REFUSALS: log::Limited = log::Limited::new();
+    match REFUSALS.allow() {
+        Some(0) => log!("client {addr} refused: {why}"),
+        Some(hidden) => log!("client {addr} refused: {why} (and {hidden} more not shown)"),
+        None => {}
+    }
+}
+
+/// Sets up one accepted connection, admits it, and starts its thread.
 fn admit(
     shared: &Arc<Shared>,
     stream: TcpStream,
@@ -480,13 +453,7 @@ fn admit(
     kind: Kind,
 ) -> Option<JoinHandle<()>> {
     let config = &shared.config;
-    // Chat lines are small and should leave now: without this, Nagle's
-    // algorithm holds a small write back until the previous one is
-    // acknowledged, and latency sits near 40 ms.
-    let setup = stream.set_nodelay(true).and_then(|()| {
-        stream.set_write_timeout(Some(Duration::from_millis(config.write_timeout_ms)))
-    });
-    if let Err(e) = setup {
+    if let Err(e) = set_up_socket(&stream, config) {
         log!("client {addr}: cannot set up socket: {e}");
         return None;
     }
@@ -495,59 +462,112 @@ fn admit(
     // enough; `try_clone` would cost a file descriptor per clone.
     let stream = Arc::new(stream);
     let outbox = match kind {
-        Kind::Chat => Some(Outbox::new(Arc::clone(&stream), config.send_queue_bytes)),
+        Kind::Chat | Kind::Irc => {
+            let stall_limit = Duration::from_millis(config.write_timeout_ms);
+            let limit = config.send_queue_bytes;
+            Some(Outbox::new(Arc::clone(&stream), limit, stall_limit))
+        }
         Kind::Web => None, // an HTTP connection answers straight on its socket
     };
-    let entry = match &outbox {
-        Some(outbox) => Entry::Outbox(Arc::clone(outbox)),
-        None => Entry::Socket(Arc::clone(&stream)),
+    let hangup = match &outbox {
+        Some(outbox) => Hangup::Outbox(Arc::clone(outbox)),
+        None => Hangup::Socket(Arc::clone(&stream)),
     };
-    let id = shared.next_id();
-    if let Err(turned) = shared.connections.admit(id, addr.ip(), entry, config) {
-        log!("client {addr} refused: {turned}");
-        refuse(&stream, kind, &turned.to_string());
-        return None;
-    }
+    let id = match take_place(shared, addr, hangup, kind) {
+        Ok(id) => id,
+        Err(refused) => {
+            log_refusal(addr, &refused);
+            refuse(&stream, kind, &refused.to_string());
+            return None;
+        }
+    };
     // Created before the spawn, so that if the spawn fails the closure,
-    // and with it this guard, is dropped and the table entry removed.
-    let guard = Forget {
+    // and with it this guard, is dropped and the place given back.
+    let place = Place {
         shared: Arc::clone(shared),
         id,
     };
-    let shared = Arc::clone(shared);
     let name = match kind {
-        Kind::Chat => {
-            log!("client {addr} connected");
-            format!("client {addr}")
-        }
+        Kind::Chat => format!("client {addr}"),
         Kind::Web => format!("web {addr}"),
+        Kind::Irc => format!("irc {addr}"),
     };
-    let spawned = thread::Builder::new().name(name).spawn(move || {
-        let _guard = guard;
-        let ctx = shared.context();
-        match outbox {
-            Some(outbox) => {
-                if let Err(e) = handler::run(stream, outbox, id, addr, &ctx) {
-                    log!("client {addr}: {e}");
-                }
-            }
-            None => {
-                let next_id = || shared.next_id();
-                let web = WebContext {
-                    chat: ctx,
-                    sessions: &shared.sessions,
-                    connections: &shared.connections,
-                    next_id: &next_id,
-                };
-                web::serve(stream, addr, &web);
-            }
-        }
-    });
+    if !matches!(kind, Kind::Web) {
+        log!("{name} connected");
+    }
+    let spawned = thread::Builder::new()
+        .name(name)
+        .spawn(move || serve(place, stream, (kind, outbox), addr));
     match spawned {
         Ok(thread) => Some(thread),
         Err(e) => {
             log!("client {addr}: cannot start a thread: {e}");
             None
+        }
+    }
+}
+
+/// A place in the connection table for a new connection, if the server is
+/// open to it and the limits allow.
+fn take_place(
+    shared: &Shared,
+    addr: SocketAddr,
+    hangup: Hangup,
+    kind: Kind,
+) -> Result<ConnId, AdmissionError> {
+    // A new terminal connection is a newcomer; a web connection may carry
+    // the requests of a browser already online (its login is checked in
+    // `web`).
+    if let Kind::Chat = kind {
+        shared.admission.check_open()?;
+    }
+    shared.admission.admit(addr.ip(), hangup, &shared.config)
+}
+
+/// The socket options every accepted connection gets.
+fn set_up_socket(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
+    // Chat lines are small and should leave now: without this, Nagle's
+    // algorithm holds a small write back until the previous one is
+    // acknowledged, and latency sits near 40 ms.
+    stream.set_nodelay(true)?;
+    // An HTTP answer is written by the request's own thread, which may wait
+    // this long; a chat connection's outbox sets a much shorter timeout of
+    // its own (see `outbox::WRITE_ATTEMPT`).
+    stream.set_write_timeout(Some(Duration::from_millis(config.write_timeout_ms)))
+}
+
+/// One connection's thread: the terminal handler, the IRC handler, or one
+/// HTTP request.
+fn serve(
+    place: Place,
+    stream: Arc<TcpStream>,
+    (kind, outbox): (Kind, Option<Arc<Outbox>>),
+    addr: SocketAddr,
+) {
+    let shared = &place.shared;
+    let ctx = shared.context();
+    match (kind, outbox) {
+        (Kind::Chat, Some(outbox)) => {
+            if let Err(e) = handler::run(stream, outbox, place.id, addr, &ctx) {
+                log!("client {addr}: {e}");
+            }
+        }
+        (Kind::Irc, Some(outbox)) => {
+            if let Err(e) = irc_handler::run(stream, outbox, place.id, addr, &ctx) {
+                log!("irc {addr}: {e}");
+            }
+        }
+        _ => {
+            let web = WebContext {
+                chat: ctx,
+                sessions: &shared.sessions,
+            };
+            web::serve(Arc::clone(&stream), addr, &web);
+            // The request is answered: give the place back before the
+            // lingering drain (up to a second), so a browser's next request
+            // finds it free.
+            drop(place);
+            linger(&stream);
         }
     }
 }
@@ -558,22 +578,21 @@ fn end_abandoned_web_sessions(shared: &Shared) {
     let limit = Duration::from_secs(shared.config.handshake_timeout_secs);
     while !shared.stopping.load(Ordering::SeqCst) {
         let ctx = shared.context();
-        shared
-            .sessions
-            .end_abandoned(&ctx, &shared.connections, limit);
+        shared.sessions.end_abandoned(&ctx, limit);
         thread::sleep(Duration::from_secs(1));
     }
 }
 
-/// Removes a connection from the table when its thread ends.
-struct Forget {
+/// A connection's place in the admission table, given back when its
+/// thread ends (however it ends).
+struct Place {
     shared: Arc<Shared>,
     id: ConnId,
 }
 
-impl Drop for Forget {
+impl Drop for Place {
     fn drop(&mut self) {
-        self.shared.connections.remove(self.id);
+        self.shared.admission.release(self.id);
     }
 }
 
@@ -584,63 +603,154 @@ impl ServerHandle {
         // `accept` blocks until a connection arrives, so make one to each
         // listener. If it fails the listener is gone anyway.
         for addr in &self.shared.wake_addrs {
-            let _ = TcpStream::connect_timeout(addr, Duration::from_secs(1));
+            accept::wake(*addr);
         }
     }
 
     /// `[server] text` to everyone online.
-    pub fn say(&self, text: &str) {
+    pub(crate) fn say(&self, text: &str) {
+        let said = Event::ServerSaid(text.to_string());
+        self.shared.registry.broadcast(&said);
+    }
+
+    /// `[DM] server: text` to `to`.
+    pub(crate) fn direct(&self, to: &str, text: &str) -> Result<String, String> {
+        let registry = &self.shared.registry;
+        registry
+            .direct_from_operator(to, text)
+            .map_err(|e| e.to_string())?;
+        Ok(format!("sent to {to}"))
+    }
+
+    pub(crate) fn kick(&self, name: &str, reason: Option<&str>) -> Result<String, String> {
         self.shared
             .registry
-            .broadcast(&protocol::server_message(text));
+            .kick(name, reason)
+            .map_err(|e| e.to_string())?;
+        log!("console: kicked {name}");
+        Ok(format!("kicked {name}"))
     }
 
-    pub fn kick(&self, name: &str, reason: Option<&str>) -> Result<(), ChatError> {
-        self.shared.registry.kick(name, reason)
+    /// Where the console's replies, and the echoed chat, wait for stdout.
+    pub(crate) fn feed(&self) -> Arc<Feed> {
+        Arc::clone(&self.shared.feed)
     }
 
-    pub fn users_line(&self) -> String {
-        // Without a room this cannot fail.
-        self.shared.registry.users_line(None).unwrap_or_default()
+    /// `* online: alice, bob`, as a terminal would see it.
+    pub(crate) fn users_line(&self) -> String {
+        match self.shared.registry.users(None) {
+            Ok(users) => protocol::render(&users),
+            Err(e) => protocol::error(e), // without a room this cannot happen
+        }
     }
 
-    pub fn rooms_line(&self) -> String {
-        self.shared.registry.rooms_line()
+    /// `* rooms: #dev (1), #general (3)`, as a terminal would see it.
+    pub(crate) fn rooms_line(&self) -> String {
+        protocol::render(&self.shared.registry.rooms())
     }
 
-    /// Creates an account, even when registration is closed to users.
-    pub fn register(&self, name: &str, password: &str) -> Result<(), AccountError> {
-        self.shared.accounts.register(name, password)
+    /// Creates an account, even when registration is closed to users; but
+    /// not for a name a guest is using now: that guest would hold an
+    /// account without knowing its password. Checked just before, not
+    /// under the registry lock: a guest who takes the name in between is
+    /// simply the next `/kick`.
+    pub(crate) fn register(&self, name: &str, password: &str) -> Result<String, String> {
+        protocol::validate_name(name).map_err(|e| e.to_string())?;
+        if self.shared.registry.is_online(name) {
+            return Err(format!("{name} is online as a guest; /kick them first"));
+        }
+        let accounts = &self.shared.accounts;
+        accounts
+            .register(name, password)
+            .map_err(|e| e.to_string())?;
+        log!("console: registered {name}");
+        Ok(format!("{name} is now registered"))
+    }
+
+    /// Sets a new password for an account (a forgotten one).
+    pub(crate) fn reset_password(&self, name: &str, password: &str) -> Result<String, String> {
+        let accounts = &self.shared.accounts;
+        accounts
+            .reset_password(name, password)
+            .map_err(|e| e.to_string())?;
+        log!("console: set a new password for {name}");
+        Ok(format!("new password set for {name}"))
+    }
+
+    /// Deletes an account; its owner, if online, stays online as a guest.
+    pub(crate) fn unregister(&self, name: &str) -> Result<String, String> {
+        let removed = self
+            .shared
+            .accounts
+            .remove(name)
+            .map_err(|e| e.to_string())?;
+        log!("console: unregistered {removed}");
+        Ok(format!("{removed} is no longer registered"))
+    }
+
+    /// Renames an account and, if online, its user (or a guest who is
+    /// online: a squatted name is freed that way too).
+    pub(crate) fn rename(&self, old: &str, new: &str) -> Result<String, String> {
+        let (registry, accounts) = (&self.shared.registry, &self.shared.accounts);
+        protocol::validate_name(new).map_err(|e| e.to_string())?;
+        let registered = accounts.is_registered(old);
+        // Someone else's registered name stays theirs, as with `/nick`.
+        let allowed = |new: &str| {
+            let own = protocol::name_key(new) == protocol::name_key(old);
+            own || !accounts.is_registered(new)
+        };
+        let online = registry
+            .rename_online(old, new, allowed)
+            .map_err(|e| e.to_string())?;
+        if registered {
+            accounts.rename(old, new).map_err(|e| e.to_string())?;
+        } else if !online {
+            return Err(format!("{old} is neither registered nor online"));
+        }
+        log!("console: renamed {old} to {new}");
+        let what = match (registered, online) {
+            (true, true) => "account and user",
+            (true, false) => "account",
+            _ => "user",
+        };
+        Ok(format!("{what} {old} renamed to {new}"))
+    }
+
+    /// Refuses newcomers (`true`) or lets them in again; the reply.
+    pub(crate) fn set_closed(&self, closed: bool) -> String {
+        let changed = self.shared.admission.set_closed(closed);
+        let state = if closed { "closed to" } else { "open to" };
+        if changed {
+            log!("console: the server is now {state} new connections");
+        }
+        let already = if changed { "" } else { "already " };
+        format!("the server is {already}{state} new connections")
+    }
+
+    /// One line for `/status`.
+    pub(crate) fn status(&self) -> String {
+        let shared = &self.shared;
+        let counts = shared.registry.counts();
+        let open = match shared.admission.check_open() {
+            Ok(()) => "open",
+            Err(_) => "closed",
+        };
+        format!(
+            "status: {open}; up {}; online: {} terminal, {} web, {} irc; connections: {}; \
+             accounts: {}; rooms: {}; messages since start: {}",
+            clock::span(shared.started.elapsed().as_secs()),
+            counts.terminals,
+            counts.browsers,
+            counts.irc,
+            shared.admission.open_count(),
+            shared.accounts.names().len(),
+            counts.rooms,
+            counts.messages,
+        )
     }
 
     /// The registered names, sorted.
-    pub fn account_names(&self) -> Vec<String> {
+    pub(crate) fn account_names(&self) -> Vec<String> {
         self.shared.accounts.names()
-    }
-}
-
-/// The address to connect to in order to reach a listener bound to `local`:
-/// the wildcard addresses (0.0.0.0, ::) are not connectable, so use loopback.
-fn wake_address(local: SocketAddr) -> SocketAddr {
-    let ip = match local.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, local.port())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcard_addresses_are_woken_through_loopback() {
-        let v4: SocketAddr = "0.0.0.0:7878".parse().unwrap();
-        assert_eq!(wake_address(v4), "127.0.0.1:7878".parse().unwrap());
-        let v6: SocketAddr = "[::]:7878".parse().unwrap();
-        assert_eq!(wake_address(v6), "[::1]:7878".parse().unwrap());
-        let lan: SocketAddr = "192.0.2.7:7878".parse().unwrap();
-        assert_eq!(wake_address(lan), lan);
     }
 }

@@ -12,21 +12,25 @@ use lanchat::console;
 use lanchat::server::Server;
 
 const USAGE: &str = "usage: server [--config PATH] [--host HOST] [--port PORT] [--web-port PORT]
+              [--irc-port PORT] [--quiet]
 
 Runs a lanchat server. Settings come from --config PATH, else ./config.toml
 if present, else built-in defaults (127.0.0.1:7878); --host and --port
-override them. Type /help on the server's standard input for the console
-commands. Activity is logged on standard error.
+override them. The chat is shown on standard output; type on standard input
+to take part (/help lists the console commands). Activity is logged on
+standard error.
 
 options:
   --config PATH    read settings from this file
   --host HOST      address to listen on (0.0.0.0 for every interface)
   --port PORT      port to listen on (0 picks a free one)
   --web-port PORT  port of the web page (0 picks a free one)
+  --irc-port PORT  port for IRC clients (0 picks a free one)
+  --quiet          do not show the chat on standard output (console_echo = false)
   -h, --help       show this help";
 
 fn main() -> ExitCode {
-    let flags = ["config", "host", "port", "web-port"];
+    let flags = ["config", "host", "port", "web-port", "irc-port", "quiet"];
     let (config, _) = match cli::start(
         std::env::args().skip(1),
         &flags,
@@ -55,6 +59,9 @@ fn main() -> ExitCode {
     if let Some(addr) = server.web_addr() {
         println!("web on http://{addr}/");
     }
+    if let Some(addr) = server.irc_addr() {
+        println!("irc on {addr}");
+    }
     let _ = io::stdout().flush();
 
     let handle = server.handle();
@@ -67,6 +74,11 @@ fn main() -> ExitCode {
     }
     // The console thread may still be blocked reading stdin; returning from
     // main ends the process, and it with it.
-    server.run();
-    ExitCode::SUCCESS
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

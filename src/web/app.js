@@ -63,6 +63,9 @@ const el = {
   passwordRow: $('password-row'),
   password: $('password'),
   loginButton: $('login-button'),
+  signupToggle: $('signup-toggle'),
+  repeatRow: $('repeat-row'),
+  repeat: $('repeat'),
   loginError: $('login-error'),
   chatView: $('chat-view'),
   rooms: $('rooms'),
@@ -98,17 +101,35 @@ const state = {
 
 // --- Step 1: login ------------------------------------------------------------
 
+// "Create account" turns the form into a sign-up (name, password, repeat,
+// sent to POST /api/signup) and back. The server checks every rule and
+// answers in the same words as the terminal's sign-up.
+let signingUp = false;
+el.signupToggle.addEventListener('click', () => {
+  signingUp = !signingUp;
+  el.passwordRow.hidden = !signingUp;
+  el.repeatRow.hidden = !signingUp;
+  el.password.autocomplete = signingUp ? 'new-password' : 'current-password';
+  el.loginButton.textContent = signingUp ? 'Create account' : 'Log in';
+  el.signupToggle.textContent = signingUp ? 'Log in instead' : 'Create account';
+  el.loginError.textContent = '';
+});
+
 el.loginForm.addEventListener('submit', async (event) => {
   event.preventDefault(); // handle the form here instead of navigating
   const fields = { name: el.name.value.trim() };
   if (!el.passwordRow.hidden && el.password.value !== '') {
     fields.password = el.password.value;
   }
+  if (signingUp) {
+    fields.password = el.password.value;
+    fields.repeat = el.repeat.value;
+  }
 
   el.loginButton.disabled = true;
   el.loginError.textContent = '';
   try {
-    const response = await fetch('/api/login', {
+    const response = await fetch(signingUp ? '/api/signup' : '/api/login', {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: formEncode(fields),
@@ -153,6 +174,7 @@ function startSession(token) {
   renderUsers();
 
   el.password.value = ''; // do not keep the password in the page
+  el.repeat.value = '';
   el.loginError.textContent = '';
   el.loginHint.hidden = true;
   el.loginView.hidden = true;
@@ -555,9 +577,10 @@ function ownEcho(raw) {
 }
 
 // The server's clean-up of incoming lines: tabs become spaces, other control
-// characters are removed.
+// characters and invisible format characters (category Cf: bidi controls,
+// zero widths) are removed.
 function sanitize(text) {
-  return text.replace(/\t/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  return text.replace(/\t/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]|\p{Cf}/gu, '');
 }
 
 // `/quit`, `quit` and `bye`, in any case, as the whole line.

@@ -29,6 +29,7 @@
 //! does, see `.ci/run`).
 
 mod hardening;
+mod irc;
 mod protocol;
 mod support;
 mod web;

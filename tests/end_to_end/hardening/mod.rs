@@ -17,10 +17,15 @@ mod fds;
 mod flood;
 mod fuzz;
 mod limits;
+mod password_throttle;
+mod room_churn;
 mod slowloris;
 mod soak;
 mod stalled_readers;
+mod stalled_stderr;
+mod stalled_writers;
 mod storm;
+mod web_checks;
 
 /// Waits until no other hardening test runs, and holds that until the
 /// returned guard is dropped, at the end of the test.

@@ -258,7 +258,8 @@ fn registered_name_already_online_is_refused_before_any_password() {
 
 #[test]
 fn unregistered_name_is_refused_when_guests_are_not_allowed() {
-    let server = start("guests_allowed = false");
+    // With open registration the name would start a sign-up instead.
+    let server = start("guests_allowed = false\nopen_registration = false");
     let client = server.connect();
     client.expect_prefix(WELCOME);
     client.send("bob");
@@ -400,7 +401,7 @@ fn console_accounts_lists_the_registered_names() {
     register_and_quit(&server, "alice", PASSWORD);
     register_and_quit(&server, "bob", PASSWORD);
     server.console("/accounts");
-    let line = server.stdout_line();
+    let line = server.console_reply();
     assert!(line.contains("alice") && line.contains("bob"), "{line:?}");
 }
 

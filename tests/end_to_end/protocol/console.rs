@@ -76,7 +76,7 @@ fn kick_of_a_name_not_online_is_reported_on_stdout() {
     let mut server = TestServer::start();
     let (alice, _bob) = alice_and_bob(&server);
     server.console("/kick zed");
-    let line = server.stdout_line();
+    let line = server.console_reply();
     assert!(line.contains("not online"), "unexpected reply: {line:?}");
     alice.send("/users");
     alice.expect("* online: alice, bob");

@@ -1,4 +1,4 @@
-//! The load generator (`examples/loadgen.rs`) keeps working: ten clients
+//! The load generator (`examples/loadgen/`) keeps working: ten clients
 //! talk at a low rate for a second against a real server, and every message
 //! reaches every other client, also with a stalled client (one that never
 //! reads) in the room.
@@ -11,7 +11,7 @@
 //! the `allow(dead_code)`. The unit tests inside the example (parsing, the
 //! histogram) run as part of this file too.
 
-#[path = "../../../examples/loadgen.rs"]
+#[path = "../../../examples/loadgen/main.rs"]
 #[allow(dead_code)]
 mod loadgen;
 

@@ -19,6 +19,7 @@
 mod accounts;
 mod chat;
 mod cli;
+mod client_prompts;
 mod console;
 mod framing;
 mod handshake;
@@ -26,3 +27,5 @@ mod history;
 mod limits;
 mod limits_per_ip;
 mod loadgen_smoke;
+mod operator;
+mod room_limits;

@@ -59,6 +59,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The web page's address.
     pub web_addr: SocketAddr,
+    /// The IRC listener's address.
+    pub irc_addr: SocketAddr,
     /// Lines the server printed on stdout after `listening on ...`.
     stdout_lines: Receiver<String>,
     pub dir: TempDir,
@@ -80,10 +82,27 @@ impl TestServer {
     /// Starts a server in an existing directory: used to restart a server on
     /// the same history file.
     pub fn in_dir(dir: TempDir, extra: &str) -> TestServer {
+        TestServer::in_dir_with(dir, extra, "", "")
+    }
+
+    /// Starts a server whose `[server]` section also holds `extra` and
+    /// whose `[web]` section also holds `web_extra` (not `port`).
+    pub fn with_web_config(extra: &str, web_extra: &str) -> TestServer {
+        TestServer::in_dir_with(TempDir::new(), extra, web_extra, "")
+    }
+
+    /// Like [`TestServer::in_dir`], with `irc_extra` in the `[irc]` section.
+    pub fn in_dir_with_irc(dir: TempDir, extra: &str, irc_extra: &str) -> TestServer {
+        TestServer::in_dir_with(dir, extra, "", irc_extra)
+    }
+
+    fn in_dir_with(dir: TempDir, extra: &str, web_extra: &str, irc_extra: &str) -> TestServer {
         let config = format!(
-            "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"{}\"\n{}\n\n[web]\nport = 0\n",
+            "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"{}\"\n{}\n\n[web]\nport = 0\n{}\n\n[irc]\nport = 0\n{}",
             dir.path().join("history.log").display(),
-            extra
+            extra,
+            web_extra,
+            irc_extra
         );
         let config_path = dir.path().join("config.toml");
         fs::write(&config_path, config).expect("write test config");
@@ -135,11 +154,21 @@ impl TestServer {
             .unwrap_or_else(|| panic!("unexpected second line: {second:?}"))
             .parse()
             .expect("address after `web on`");
+        // Then the IRC listener's.
+        let third = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the `irc on` line");
+        let irc_addr = third
+            .strip_prefix("irc on ")
+            .unwrap_or_else(|| panic!("unexpected third line: {third:?}"))
+            .parse()
+            .expect("address after `irc on`");
         TestServer {
             child,
             stdin,
             addr,
             web_addr,
+            irc_addr,
             stdout_lines: rx,
             dir,
         }
@@ -180,6 +209,18 @@ impl TestServer {
         self.stdout_lines
             .recv_timeout(READ_TIMEOUT)
             .expect("a line on the server's stdout")
+    }
+
+    /// The next console reply on stdout, skipping the chat the console
+    /// shows (room lines, direct messages, join, leave and rename notices,
+    /// `* (N lines not shown)`): replies keep forms of their own.
+    pub fn console_reply(&self) -> String {
+        loop {
+            let line = self.stdout_line();
+            if !is_echoed_chat(&line) {
+                return line;
+            }
+        }
     }
 
     /// Waits for the server to exit by itself and returns its exit code.
@@ -228,6 +269,24 @@ impl Drop for TestServer {
 /// The lines of the server's stderr that report a panic.
 pub fn panics(stderr: &str) -> Vec<&str> {
     stderr.lines().filter(|l| l.contains("panicked")).collect()
+}
+
+/// Whether a stdout line is chat shown on the console, not a console reply.
+pub fn is_echoed_chat(line: &str) -> bool {
+    if line.starts_with("[#") || line.starts_with("[DM] ") {
+        return true;
+    }
+    let Some(notice) = line.strip_prefix("* ") else {
+        return false;
+    };
+    let words: Vec<&str> = notice.split(' ').collect();
+    match words.as_slice() {
+        [_, "joined", room] | [_, "left", room, ..] => room.starts_with('#'),
+        [_, "is", "now", "known", "as", _] => true,
+        ["(1", "line", "not", "shown)"] => true,
+        [_, "lines", "not", "shown)"] => notice.starts_with('('),
+        _ => false,
+    }
 }
 
 /// A chat-log line (`time<TAB>#room<TAB>name<TAB>text`, `*name` for an

@@ -1,0 +1,297 @@
+//! Commands, once for every frontend: the rules and the dispatch.
+//!
+//! A line from a terminal and a line posted by the web page come to
+//! [`handle_line`]: the rate limit, the framing errors, parsing
+//! ([`Command::parse`]), then [`execute`]. Another protocol (IRC, say) maps
+//! its own commands onto [`Command`] and calls [`execute`]: so a rule such
+//! as "someone else's registered name is theirs" is checked in one place,
+//! whatever the way in.
+//!
+//! Nothing here formats a wire line. Replies are [`Event`]s sent through
+//! the registry, and a refused command comes back as a [`Refusal`], which
+//! the caller sends the same way.
+
+use std::fmt;
+use std::time::Instant;
+
+use crate::accounts::AccountError;
+use crate::context::Context;
+use crate::event::{Event, Style};
+use crate::log;
+use crate::net::LineRead;
+use crate::protocol::{self, Command, ParseError};
+use crate::rate::{RateLimiter, Verdict};
+use crate::registry::{ChatError, Session};
+use crate::throttle::ThrottleError;
+
+/// What became of one line from an online client.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Continue,
+    /// The client asked to leave and was told goodbye.
+    Quit,
+    /// The client is no longer online (kicked, or cut off).
+    Gone,
+}
+
+/// Why a command was refused: the one word for it, whatever refused it.
+/// `Display` is what the client is told (after `! ` on a terminal).
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// The line did not parse.
+    Parse(ParseError),
+    /// The chat (the registry) said no.
+    Chat(ChatError),
+    /// The accounts said no.
+    Account(AccountError),
+    /// Too many password attempts, or too many at once.
+    Throttled(ThrottleError),
+    /// The line was over `max_line_bytes`.
+    TooLong(usize),
+    /// The line was not UTF-8.
+    NotUtf8,
+    /// Over the rate limit.
+    SlowDown,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Parse(e) => e.fmt(f),
+            Refusal::Chat(e) => e.fmt(f),
+            Refusal::Account(e) => e.fmt(f),
+            Refusal::Throttled(e) => e.fmt(f),
+            Refusal::TooLong(max) => write!(f, "line too long (max {max} bytes)"),
+            Refusal::NotUtf8 => write!(f, "message is not valid UTF-8"),
+            Refusal::SlowDown => write!(f, "slow down"),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl From<ChatError> for Refusal {
+    fn from(e: ChatError) -> Refusal {
+        Refusal::Chat(e)
+    }
+}
+
+impl From<AccountError> for Refusal {
+    fn from(e: AccountError) -> Refusal {
+        Refusal::Account(e)
+    }
+}
+
+impl From<ThrottleError> for Refusal {
+    fn from(e: ThrottleError) -> Refusal {
+        Refusal::Throttled(e)
+    }
+}
+
+impl From<ParseError> for Refusal {
+    fn from(e: ParseError) -> Refusal {
+        Refusal::Parse(e)
+    }
+}
+
+/// Handles one line from an online client: the rate limit, the checks,
+/// then the command. The terminal read loop and the web page's
+/// `/api/send` both come here, so a browser obeys every rule a terminal
+/// does.
+pub(crate) fn handle_line(
+    read: LineRead,
+    session: &mut Session,
+    limiter: &mut RateLimiter,
+    ctx: &Context,
+) -> Outcome {
+    if matches!(&read, LineRead::Line(line) if line.trim().is_empty()) {
+        return Outcome::Continue;
+    }
+    let result = match limiter.check(Instant::now()) {
+        Verdict::Allow => run_line(read, session, ctx),
+        Verdict::DropAndWarn => Err(Refusal::SlowDown),
+        Verdict::Drop => return Outcome::Continue,
+    };
+    match result {
+        Ok(outcome) => outcome,
+        Err(Refusal::Chat(ChatError::Gone)) => Outcome::Gone,
+        Err(refusal) => refuse(ctx, session, &refusal),
+    }
+}
+
+/// Parses an allowed line and carries it out.
+fn run_line(read: LineRead, session: &mut Session, ctx: &Context) -> Result<Outcome, Refusal> {
+    let line = match read {
+        LineRead::Line(line) => line,
+        LineRead::TooLong => return Err(Refusal::TooLong(ctx.config.max_line_bytes)),
+        LineRead::NotUtf8 => return Err(Refusal::NotUtf8),
+        LineRead::Torn | LineRead::Eof => return Ok(Outcome::Gone),
+    };
+    let command = Command::parse(&protocol::sanitize(&line))?;
+    execute(command, session, ctx)
+}
+
+/// Tells the client why its line was refused.
+pub(crate) fn refuse(ctx: &Context, session: &Session, refusal: &Refusal) -> Outcome {
+    match ctx
+        .registry
+        .reply(session, &Event::Error(refusal.to_string()))
+    {
+        Ok(()) => Outcome::Continue,
+        Err(_) => Outcome::Gone,
+    }
+}
+
+/// Carries out one command. The registry and the accounts do the work;
+/// this only routes, and logs what the operator will want to know.
+pub(crate) fn execute(
+    command: Command,
+    session: &mut Session,
+    ctx: &Context,
+) -> Result<Outcome, Refusal> {
+    let registry = ctx.registry;
+    if uses_own_name(&command) {
+        // The operator may have renamed this session since it last spoke.
+        registry.refresh(session)?;
+    }
+    match command {
+        Command::Empty => {}
+        Command::Say(text) => registry.say(session, None, &text, Style::Plain)?,
+        Command::SayIn { room, text } => registry.say(session, Some(&room), &text, Style::Plain)?,
+        Command::Me(text) => registry.say(session, None, &text, Style::Action)?,
+        Command::Direct { to, text } => {
+            registry.direct(session, &to, &text, Style::Plain)?;
+        }
+        Command::Topic { room, text } => {
+            registry.topic(session, room.as_deref(), text.as_deref())?;
+        }
+        Command::Join(room) => {
+            registry.join(session, &room)?;
+            log!("{} joined #{room}", session.name());
+        }
+        Command::Leave(room) => {
+            let room = registry.leave(session, room.as_deref(), None)?;
+            log!("{} left #{room}", session.name());
+        }
+        Command::Nick(new) => rename(session, &new, ctx)?,
+        Command::Rooms => registry.reply(session, &registry.rooms())?,
+        Command::Users(room) => registry.reply(session, &registry.users(room.as_deref())?)?,
+        Command::Help => registry.reply(session, &Event::Help)?,
+        Command::History { room, count } => {
+            let replay = registry.history(session, room.as_deref(), count)?;
+            registry.reply(session, &replay)?;
+        }
+        Command::Register(password) => register(session, &password, ctx)?,
+        Command::Password { old, new } => {
+            throttled(ctx, session, || {
+                ctx.accounts.change_password(session.name(), &old, &new)
+            })?;
+            log!("{} changed their password", session.name());
+            notice(ctx, session, "password changed".to_string())?;
+        }
+        Command::Unregister(password) => {
+            throttled(ctx, session, || {
+                ctx.accounts.unregister(session.name(), &password)
+            })?;
+            session.set_owns_account(false);
+            log!("{} unregistered", session.name());
+            notice(
+                ctx,
+                session,
+                format!("{} is no longer registered", session.name()),
+            )?;
+        }
+        Command::Quit => {
+            registry.reply(session, &Event::Bye(session.name().to_string()))?;
+            return Ok(Outcome::Quit);
+        }
+    }
+    Ok(Outcome::Continue)
+}
+
+/// Runs a check of this session's own password through the throttle
+/// (see [`throttle`](crate::throttle)): a wrong password counts as a
+/// failure; any other outcome gives the failure counted in advance back.
+fn throttled(
+    ctx: &Context,
+    session: &Session,
+    check: impl FnOnce() -> Result<(), AccountError>,
+) -> Result<(), Refusal> {
+    let attempt = ctx.throttle.begin(session.ip(), session.name())?;
+    match check() {
+        Err(AccountError::WrongPassword) => Err(Refusal::Account(AccountError::WrongPassword)),
+        result => {
+            attempt.succeeded();
+            Ok(result?)
+        }
+    }
+}
+
+/// Whether a command uses the session's name outside the registry (the
+/// accounts, the goodbye), and needs it up to date.
+fn uses_own_name(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Nick(_)
+            | Command::Register(_)
+            | Command::Password { .. }
+            | Command::Unregister(_)
+            | Command::Quit
+    )
+}
+
+/// `* text` to this session.
+fn notice(ctx: &Context, session: &Session, text: String) -> Result<(), ChatError> {
+    ctx.registry.reply(session, &Event::Notice(text))
+}
+
+/// `/nick`: a new name, and the account with it if this session logged
+/// into one. The account is renamed first: if that fails, nothing changed
+/// and nobody was told anything.
+fn rename(session: &mut Session, new: &str, ctx: &Context) -> Result<(), Refusal> {
+    let accounts = ctx.accounts;
+    let old = session.name().to_string();
+    if session.owns_account() && !accounts.is_registered(&old) {
+        session.set_owns_account(false); // the operator removed the account
+    }
+    if !session.owns_account() {
+        // Someone else's registered name is theirs; checked under the
+        // registry lock, like the name being free.
+        ctx.registry
+            .rename(session, new, |new| !accounts.is_registered(new))?;
+        log!("{old} is now known as {new}");
+        return Ok(());
+    }
+    protocol::validate_name(new).map_err(ChatError::from)?;
+    if protocol::name_key(new) != protocol::name_key(&old) {
+        accounts.rename(&old, new)?;
+    }
+    if let Err(e) = ctx.registry.rename(session, new, |_| true) {
+        // Taken by someone online meanwhile: the account goes back.
+        if let Err(undo) = accounts.rename(new, &old) {
+            log!("cannot rename the account {new} back to {old}: {undo}");
+        }
+        return Err(e.into());
+    }
+    if protocol::name_key(new) == protocol::name_key(&old) {
+        accounts.rename(&old, new)?; // a change of case only
+    }
+    log!("{old} is now known as {new} (and so is the account)");
+    Ok(())
+}
+
+/// `/register`: protect the current name with a password.
+fn register(session: &mut Session, password: &str, ctx: &Context) -> Result<(), Refusal> {
+    if !ctx.config.open_registration {
+        return Err(Refusal::Chat(ChatError::RegistrationClosed));
+    }
+    ctx.accounts.register(session.name(), password)?;
+    session.set_owns_account(true);
+    log!("{} registered", session.name());
+    notice(
+        ctx,
+        session,
+        format!("{} is now registered", session.name()),
+    )?;
+    Ok(())
+}
