@@ -182,25 +182,8 @@ pub(crate) fn execute(
             registry.reply(session, &replay)?;
         }
         Command::Register(password) => register(session, &password, ctx)?,
-        Command::Password { old, new } => {
-            throttled(ctx, session, || {
-                ctx.accounts.change_password(session.name(), &old, &new)
-            })?;
-            log!("{} changed their password", session.name());
-            notice(ctx, session, "password changed".to_string())?;
-        }
-        Command::Unregister(password) => {
-            throttled(ctx, session, || {
-                ctx.accounts.unregister(session.name(), &password)
-            })?;
-            session.set_owns_account(false);
-            log!("{} unregistered", session.name());
-            notice(
-                ctx,
-                session,
-                format!("{} is no longer registered", session.name()),
-            )?;
-        }
+        Command::Password { old, new } => change_password(session, &old, &new, ctx)?,
+        Command::Unregister(password) => unregister(session, &password, ctx)?,
         Command::Quit => {
             registry.reply(session, &Event::Bye(session.name().to_string()))?;
             return Ok(Outcome::Quit);
@@ -238,6 +221,28 @@ fn uses_own_name(command: &Command) -> bool {
             | Command::Unregister(_)
             | Command::Quit
     )
+}
+
+/// `/password old new`, through the password throttle.
+fn change_password(session: &Session, old: &str, new: &str, ctx: &Context) -> Result<(), Refusal> {
+    throttled(ctx, session, || {
+        ctx.accounts.change_password(session.name(), old, new)
+    })?;
+    log!("{} changed their password", session.name());
+    notice(ctx, session, "password changed".to_string())?;
+    Ok(())
+}
+
+/// `/unregister password`, through the password throttle.
+fn unregister(session: &mut Session, password: &str, ctx: &Context) -> Result<(), Refusal> {
+    throttled(ctx, session, || {
+        ctx.accounts.unregister(session.name(), password)
+    })?;
+    session.set_owns_account(false);
+    log!("{} unregistered", session.name());
+    let text = format!("{} is no longer registered", session.name());
+    notice(ctx, session, text)?;
+    Ok(())
 }
 
 /// `* text` to this session.

@@ -475,18 +475,8 @@ impl Writers {
 mod tests {
     use super::*;
     use std::io::{BufRead, BufReader};
-    use std::net::TcpListener;
 
-    /// A connected pair of sockets on loopback.
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        let (server, _) = listener.accept().expect("accept");
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        (server, client)
-    }
+    use crate::net::test_pair as pair;
 
     #[test]
     fn lines_arrive_in_order() {

@@ -443,17 +443,22 @@ fn said(message: &Message) -> String {
     }
 }
 
+/// `1 message`, `2 messages`: the count in a replay's header, for every
+/// frontend.
+pub(crate) fn count_of_messages(n: usize) -> String {
+    match n {
+        1 => "1 message".to_string(),
+        n => format!("{n} messages"),
+    }
+}
+
 /// `* last N messages in #room:` and the messages, oldest first; nothing
 /// if there are none.
 fn replay(room: &str, messages: &[Message]) -> String {
     if messages.is_empty() {
         return String::new();
     }
-    let count = match messages.len() {
-        1 => "1 message".to_string(),
-        n => format!("{n} messages"),
-    };
-    let mut out = notice(&format!("last {count} in #{room}:"));
+    let mut out = notice(&format!("last {} in #{room}:", count_of_messages(messages.len())));
     for message in messages {
         out.push_str(&said(message));
     }

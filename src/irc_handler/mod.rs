@@ -225,15 +225,28 @@ impl Connection<'_> {
             }
             Err(refused) => return self.refuse_nick(reg, &nick, &refused.to_string()),
         };
+        if let Name::New(new) = &name {
+            // Sign-up at the door is a terminal and web page affair: an IRC
+            // client has no prompt to choose a password at.
+            let why = format!("{new} is not registered; create an account first");
+            self.close_with(&nick, &why);
+            return Ok(LogIn::Closed);
+        }
         if let Name::Account(account) = &name {
             let Some(password) = reg.password() else {
                 let why = format!("{account} is registered; send PASS <password> first");
                 return self.refuse_nick(reg, &nick, &why);
             };
+            // The same throttle as every other way in (see `throttle`).
+            let attempt = match ctx.throttle.begin(self.addr.ip(), account) {
+                Ok(attempt) => attempt,
+                Err(refused) => return self.throttled(reg, &refused.to_string()),
+            };
             // Slow on purpose (see `crypto`), and done holding no lock.
             if ctx.accounts.verify(account, password).is_err() {
                 return self.wrong_password(reg, account, strikes);
             }
+            attempt.succeeded();
         }
         let connection = (Frontend::Irc, Arc::clone(&self.outbox));
         match login::enter(ctx, &name, self.id, self.addr, connection) {
@@ -254,6 +267,15 @@ impl Connection<'_> {
             false => why.to_string(),
         };
         self.send(&numeric(self.server(), "433", "*", &[nick, &why]))?;
+        Ok(LogIn::Retry)
+    }
+
+    /// 464 with the throttle's answer (too many attempts, or busy): no
+    /// strike, since no password was checked; the client may try again.
+    fn throttled(&mut self, reg: &mut Registration, why: &str) -> io::Result<LogIn> {
+        reg.forget_password();
+        reg.refuse_nick();
+        self.send(&numeric(self.server(), "464", "*", &[why]))?;
         Ok(LogIn::Retry)
     }
 
