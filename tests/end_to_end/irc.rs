@@ -548,7 +548,7 @@ fn an_idle_client_is_pinged_and_closed_if_it_does_not_answer() {
 fn a_registered_name_logs_in_with_pass() {
     let mut server = TestServer::start();
     server.console("/register carol s3cret-pass");
-    server.stdout_line();
+    server.console_reply();
     let irc = Irc::connect(&server);
     irc.send("NICK carol");
     irc.send("USER carol 0 * :Carol");
@@ -561,11 +561,29 @@ fn a_registered_name_logs_in_with_pass() {
     irc.expect(
         ":lanchat.local 001 carol :Welcome to the lanchat.local IRC network, carol!carol@irc",
     );
-    // Registered means taken, as for a terminal.
+}
+
+#[test]
+fn the_owner_on_a_terminal_takes_a_registered_name_over_from_irc() {
+    let mut server = TestServer::start();
+    server.console("/register carol s3cret-pass");
+    server.console_reply();
+    let irc = Irc::connect(&server);
+    irc.send("PASS s3cret-pass");
+    irc.send("NICK carol");
+    irc.send("USER carol 0 * :Carol");
+    irc.wait_for(&format!(":{S} 422 carol :MOTD File is missing"));
+    // A registered name is its owner's wherever they come from: a terminal
+    // with the right password takes it over, and the IRC session is told
+    // and closed (docs/PROTOCOL.md, "Accounts").
     let terminal = server.connect();
     terminal.expect_prefix("* Welcome to ");
     terminal.send("carol");
-    terminal.expect("! carol is already online");
+    terminal.expect("* carol is registered; enter your password:");
+    terminal.send("s3cret-pass");
+    terminal.expect_prefix("* Hello carol!");
+    irc.wait_for(":lanchat.local NOTICE carol :logged in from elsewhere");
+    irc.expect_closed();
 }
 
 /// A browser, as far as these tests need one: log in, send, read events.

@@ -171,12 +171,12 @@ fn registered_name_logs_in_with_the_right_password() {
 }
 
 #[test]
-fn wrong_password_gets_an_error_then_the_welcome_again() {
+fn wrong_password_gets_an_error_then_the_password_prompt_again() {
     let server = start("");
     register_and_quit(&server, "alice", PASSWORD);
     let (client, line) = answer_to_password(&server, "alice", "wrong-pass");
     assert_eq!(line, "! wrong password");
-    client.expect_prefix(WELCOME);
+    client.expect("* alice is registered; enter your password:");
 }
 
 #[test]
@@ -185,10 +185,22 @@ fn right_password_after_a_wrong_one_logs_in_on_the_same_connection() {
     register_and_quit(&server, "alice", PASSWORD);
     let (client, line) = answer_to_password(&server, "alice", "wrong-pass");
     assert_eq!(line, "! wrong password");
-    client.expect_prefix(WELCOME);
-    send_registered_name(&client, "alice", "alice");
+    client.expect("* alice is registered; enter your password:");
     client.send(PASSWORD);
     client.expect_prefix("* Hello alice!");
+}
+
+#[test]
+fn cancel_at_the_password_prompt_goes_back_to_the_welcome() {
+    let server = start("");
+    register_and_quit(&server, "alice", PASSWORD);
+    let client = server.connect();
+    client.expect_prefix(WELCOME);
+    send_registered_name(&client, "alice", "alice");
+    client.send("/cancel");
+    client.expect_prefix(WELCOME);
+    client.send("bob");
+    client.expect_prefix("* Hello bob!");
 }
 
 #[test]
@@ -208,12 +220,12 @@ fn three_wrong_passwords_close_the_connection() {
     register_and_quit(&server, "alice", PASSWORD);
     let client = server.connect();
     client.expect_prefix(WELCOME);
+    send_registered_name(&client, "alice", "alice");
     for attempt in 1..=3 {
-        send_registered_name(&client, "alice", "alice");
         client.send(&format!("wrong-pass-{attempt}"));
         client.expect("! wrong password");
         if attempt < 3 {
-            client.expect_prefix(WELCOME);
+            client.expect("* alice is registered; enter your password:");
         }
     }
     client.expect_closed();
@@ -226,12 +238,12 @@ fn failed_logins_are_logged_with_the_address_and_without_the_password() {
     let client = server.connect();
     let local = client.stream().local_addr().expect("local addr");
     client.expect_prefix(WELCOME);
+    send_registered_name(&client, "alice", "alice");
     for attempt in 1..=3 {
-        send_registered_name(&client, "alice", "alice");
         client.send(&format!("guess-number-{attempt}"));
         client.expect("! wrong password");
         if attempt < 3 {
-            client.expect_prefix(WELCOME);
+            client.expect("* alice is registered; enter your password:");
         }
     }
     client.expect_closed();
@@ -244,16 +256,29 @@ fn failed_logins_are_logged_with_the_address_and_without_the_password() {
 }
 
 #[test]
-fn registered_name_already_online_is_refused_before_any_password() {
+fn registered_name_already_online_is_taken_over_with_the_right_password() {
     let server = start("");
-    let _alice = register(&server, "alice", PASSWORD);
+    let alice = register(&server, "alice", PASSWORD);
+    let bob = server.login("bob");
+    alice.expect("* bob joined #general");
+    // The password is asked although alice is online...
     let client = server.connect();
     client.expect_prefix(WELCOME);
-    client.send("alice");
-    client.expect("! alice is already online");
-    // The server waits for another name.
-    client.send("bob");
-    client.expect_prefix("* Hello bob!");
+    send_registered_name(&client, "alice", "alice");
+    // ...a wrong one leaves her session alone...
+    client.send("wrong-pass");
+    client.expect("! wrong password");
+    client.expect("* alice is registered; enter your password:");
+    alice.send("/users");
+    alice.expect("* online: alice, bob");
+    // ...and the right one takes the name over: the old session is told
+    // and closed, and the room sees alice leave and come back.
+    client.send(PASSWORD);
+    client.expect_prefix("* Hello alice!");
+    alice.expect("* logged in from elsewhere");
+    alice.expect_closed();
+    bob.expect("* alice left #general");
+    bob.expect("* alice joined #general");
 }
 
 #[test]
