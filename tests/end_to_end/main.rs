@@ -3,13 +3,15 @@
 //! checks one promise, named in the test's name (docs/PROTOCOL.md lists
 //! the promises).
 //!
-//! The tests come in three parts, and share one set of helpers:
+//! The tests come in four parts, and share one set of helpers:
 //!
 //! - `protocol`: what a terminal client sees: the handshake, chatting,
 //!   framing, the history, accounts, the limits, the operator's console,
 //!   the command lines of the two binaries, and a short run of the load
 //!   generator.
 //! - `web`: the web page, spoken to in plain HTTP, then in a real browser.
+//! - `irc`: the IRC listener, spoken to by small IRC clients written here,
+//!   chatting with terminal and web users on the same server.
 //! - `hardening`: the server under attack and under load: floods, fuzz,
 //!   connection storms, slowloris, clients that stop reading, running out
 //!   of file descriptors, `kill -9`. They take turns, one at a time.

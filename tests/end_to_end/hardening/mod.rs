@@ -8,6 +8,10 @@
 //! other's figures on a small machine, so each one first takes its turn
 //! ([`one_at_a_time`]). The lighter tests of the other parts may still run
 //! alongside.
+//!
+//! `password_throttle` runs `guessers.py`, password guessers spread over
+//! several loopback addresses: Python can choose a socket's source address
+//! before connecting, std cannot.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

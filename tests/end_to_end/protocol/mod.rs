@@ -10,10 +10,16 @@
 //! - `history`: the chat log, replayed on login and on `/join`.
 //! - `accounts`: registered names and their passwords.
 //! - `limits` and `limits_per_ip`: the rate limit, the write timeout, and
-//!   the connections one address may hold.
-//! - `console`: the operator's commands on the server's standard input.
-//! - `cli`: the flags, exit codes and error messages of both binaries.
-//! - `loadgen_smoke`: the load generator (`examples/loadgen.rs`) still
+//!   the connections one address may hold; `room_limits`: the caps on
+//!   rooms and on the lists that name them.
+//! - `console`: the operator's commands on the server's standard input;
+//!   `operator`: the operator taking part (the chat shown on the console,
+//!   the welcome message, closing the server, `/status`, accounts,
+//!   `/history`, signing up at the door).
+//! - `cli`: the flags, exit codes and error messages of both binaries;
+//!   `client_prompts`: the client binary answering password prompts,
+//!   against a scripted server.
+//! - `loadgen_smoke`: the load generator (`examples/loadgen/`) still
 //!   runs, and loses nothing.
 
 mod accounts;
