@@ -37,7 +37,7 @@
 #   examples/bench.sh --ab main~3                 # every scenario, 3 + 3 runs
 #   examples/bench.sh --ab main --only 6,8 --runs 5
 #
-# It takes about 8 minutes on two cores (2 with --quick; twice as long, and
+# It takes about 12 minutes on two cores (3 with --quick; twice as long, and
 # a build, with --ab). The generator and the server share the machine, so
 # leave it otherwise idle meanwhile; the generator's share of the CPU is in
 # the table, to show how much it took. All traffic goes to 127.0.0.1.
@@ -52,9 +52,13 @@ usage() {
 }
 
 # The scenarios, named as in the issues: name, then the generator's flags.
-# The last three are the slow-reader comparison: the same load without a
+# Numbers 6 to 8 are the slow-reader comparison: the same load without a
 # client that never reads, with one that stays, and with a stream of new
-# ones (8 a second, at most 16 open at a time).
+# ones (8 a second, at most 16 open at a time). The last two are scenario 2
+# with the 90 receiving clients on the other ways in, IRC and the web page's
+# event stream (the 10 senders stay terminal clients): `--only 2,9,10`
+# compares the three ways in, in one sitting. The script reads the server's
+# `web on` and `irc on` lines and gives the generator both ports.
 scenarios=(
     "10 clients, 2 senders, max rate|--clients 10 --senders 2 --max-rate --rate 8000 --factor 1.5 --secs 3"
     "100 clients, 10 senders, max rate|--clients 100 --senders 10 --max-rate --rate 1000 --factor 1.5 --secs 3"
@@ -64,6 +68,8 @@ scenarios=(
     "100 clients, 10 senders, 2000 msgs/s|--clients 100 --senders 10 --rate 2000 --secs 10"
     "100 clients, 10 senders, 2000 msgs/s, with 1 stalled reader|--clients 100 --senders 10 --rate 2000 --secs 10 --stalled 1"
     "100 clients, 10 senders, 2000 msgs/s, with 8 new stalled readers a second|--clients 100 --senders 10 --rate 2000 --secs 10 --stalled-churn 8"
+    "100 clients, 10 senders, max rate, IRC receivers|--clients 100 --senders 10 --max-rate --rate 1000 --factor 1.5 --secs 3 --receivers irc"
+    "100 clients, 10 senders, max rate, SSE receivers|--clients 100 --senders 10 --max-rate --rate 1000 --factor 1.5 --secs 3 --receivers sse"
 )
 
 runs=""
@@ -198,9 +204,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Starts a fresh server (the binary $1 with the config $2) in a new
-# temporary directory (its data/ lands there) and sets server_pid and
-# server_port. `exec` makes the subshell become the server, so $! is the
-# server's own pid.
+# temporary directory (its data/ lands there) and sets server_pid,
+# server_port, and web_port and irc_port (empty for a listener that is off).
+# `exec` makes the subshell become the server, so $! is the server's own pid.
 start_server() {
     local bin="$1" server_config="$2"
     server_dir="$(mktemp -d "${TMPDIR:-/tmp}/lanchat-bench.XXXXXX")" || return 1
@@ -226,6 +232,27 @@ start_server() {
             return 1
             ;;
     esac
+    read_listeners
+}
+
+# The lines that follow `listening on`: `web on http://ADDRESS/` and
+# `irc on ADDRESS`, printed at once for the listeners that are on (`irc on`
+# last). Waits up to 1 s for them (an older server has neither), and sets
+# web_port and irc_port.
+read_listeners() {
+    local line tries=0
+    web_port=""
+    irc_port=""
+    while [[ -z "$irc_port" ]] && ((tries < 20)); do
+        ((tries > 0)) && sleep 0.05
+        tries=$((tries + 1))
+        while IFS= read -r line; do
+            case "$line" in
+                "web on http://"*) line="${line%/}" && web_port="${line##*:}" ;;
+                "irc on "*) irc_port="${line##*:}" ;;
+            esac
+        done < <(head -n 3 "$server_dir/stdout")
+    done
 }
 
 # The value of KEY in a `RESULT key=value ...` line, or nothing.
@@ -307,7 +334,11 @@ run_once() {
         return
     fi
     local out="$server_dir/loadgen.out" status result error summary key value
-    "$loadgen_bin" --port "$server_port" --server-pid "$server_pid" "$@" \
+    # The other listeners' ports, for the scenarios whose receivers use them.
+    local ports=()
+    [[ -n "$web_port" ]] && ports+=(--web-port "$web_port")
+    [[ -n "$irc_port" ]] && ports+=(--irc-port "$irc_port")
+    "$loadgen_bin" --port "$server_port" "${ports[@]}" --server-pid "$server_pid" "$@" \
         >"$out" 2>"$server_dir/loadgen.err"
     status=$?
     cat "$out" >>"$results"

@@ -15,14 +15,17 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::handshake::{join_chat, WRITE_TIMEOUT};
+use super::inbox::Inbox;
+use super::irc::join_irc;
 use super::message::{write_bench_line, LINE_BYTES, NAME_PREFIX};
 use super::net::send_all;
-use super::options::Options;
+use super::options::{Options, WayIn};
 use super::readers::{buffer_size, Readers, SWEEP_PAUSE_MAX};
 use super::report::{Broadcast, Joins, StepResult};
 use super::resources::CpuClock;
 use super::schedule::{send_step, Schedule, SEND_GRACE};
 use super::shared::{lock, Client, Shared, WORKER_STACK};
+use super::sse::join_sse;
 use super::tally::Tally;
 
 /// Connectors working in parallel. The server's listen backlog is 128, so a
@@ -97,9 +100,7 @@ impl Connecting<'_> {
     /// from now on the server sends it join notices, and a client that did
     /// not read them would be cut off when its queue on the server filled.
     fn connect_one(&self, i: usize) {
-        let name = format!("{NAME_PREFIX}{i:04}");
-        let buffer = buffer_size(self.options.readers);
-        match join_chat(self.options, &name, buffer, self.shared) {
+        match self.join(i) {
             Ok((client, inbox)) => {
                 let client = Arc::new(client);
                 lock(&self.joined).push((i, Arc::clone(&client)));
@@ -108,6 +109,20 @@ impl Connecting<'_> {
                 }
             }
             Err(e) => self.fail(e),
+        }
+    }
+
+    /// The handshake of client `i`: the senders are terminal clients, the
+    /// others come in the way `--receivers` says.
+    fn join(&self, i: usize) -> Result<(Client, Inbox), String> {
+        let (options, shared) = (self.options, self.shared);
+        let name = format!("{NAME_PREFIX}{i:04}");
+        let buffer = buffer_size(options.readers);
+        match options.receivers {
+            _ if i < options.senders => join_chat(options, &name, buffer, shared),
+            WayIn::Terminal => join_chat(options, &name, buffer, shared),
+            WayIn::Irc(addr) => join_irc(options, &name, addr, buffer, shared),
+            WayIn::Sse(addr) => join_sse(options, &name, addr, buffer, shared),
         }
     }
 }

@@ -1,13 +1,16 @@
 //! Joining the chat: connect, read the welcome line, send a name, read up to
-//! the hello line. Every client of the run comes through here, the measured
-//! crowd and the stalled clients alike.
+//! the hello line. Every terminal client of the run comes through here: the
+//! measured crowd (or only its senders, with `--receivers irc` or `sse`) and
+//! the stalled clients. The other ways in (`irc`, `sse`) open their sockets
+//! and make their clients with the same two helpers, `open` and
+//! `registered`.
 //!
 //! The handshake reads through the client's `Inbox`, which the client's
 //! reader then keeps: whatever arrived together with the hello line (the
 //! start of the history replay, a join notice) is still in its buffer.
 
 use std::io::ErrorKind;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -19,7 +22,7 @@ use super::tally::Tally;
 
 /// Time allowed for connecting plus the handshake, per client. Matches the
 /// server's `handshake_timeout_secs` in `bench.toml`.
-const HANDSHAKE_LIMIT: Duration = Duration::from_secs(30);
+pub(crate) const HANDSHAKE_LIMIT: Duration = Duration::from_secs(30);
 /// Every blocking read wakes at least this often, so no thread can hang.
 const READ_TIMEOUT: Duration = Duration::from_secs(1);
 /// A write that makes no progress for this long fails.
@@ -35,35 +38,46 @@ pub(crate) fn join_chat(
     shared: &Shared,
 ) -> Result<(Client, Inbox), String> {
     let deadline = Instant::now() + HANDSHAKE_LIMIT;
-    let stream = open(options, name)?;
+    let stream = open(options.addr, name)?;
     let mut inbox = Inbox::new(buffer);
     welcome(&mut inbox, &stream, name, deadline)?;
     send_all(&stream, format!("{name}\n").as_bytes(), deadline)
         .map_err(|e| format!("{name}: cannot send the name: {e}"))?;
     hello(&mut inbox, &stream, name, deadline)?;
+    inbox.replay = Replay::Maybe;
+    Ok((registered(options, name, stream, shared)?, inbox))
+}
+
+/// The client of a connection whose handshake is done, whatever its way in;
+/// in sweep mode its socket becomes non-blocking.
+pub(crate) fn registered(
+    options: &Options,
+    name: &str,
+    stream: TcpStream,
+    shared: &Shared,
+) -> Result<Client, String> {
     if options.readers == ReaderKind::Sweep {
         stream
             .set_nonblocking(true)
             .map_err(|e| format!("{name}: cannot make the socket non-blocking: {e}"))?;
     }
-    inbox.replay = Replay::Maybe;
-    let client = Client {
+    Ok(Client {
         name: name.to_string(),
         stream,
         tally: Mutex::new(Tally::new(0, shared.senders)),
-    };
-    Ok((client, inbox))
+    })
 }
 
-/// Connects to the server and sets the socket up for the run.
-fn open(options: &Options, name: &str) -> Result<TcpStream, String> {
-    let stream = connect_with_retry(options.addr).map_err(|e| {
+/// Connects to one of the server's listeners (the chat's, or the IRC or web
+/// one) and sets the socket up for the run.
+pub(crate) fn open(addr: SocketAddr, name: &str) -> Result<TcpStream, String> {
+    let stream = connect_with_retry(addr).map_err(|e| {
         let hint = if e.kind() == ErrorKind::ConnectionRefused {
             " (is the server running?)"
         } else {
             ""
         };
-        format!("{name}: cannot connect to {}: {e}{hint}", options.addr)
+        format!("{name}: cannot connect to {addr}: {e}{hint}")
     })?;
     let setup = |s: &TcpStream| {
         // Without TCP_NODELAY a small line may wait for the previous one's

@@ -14,8 +14,10 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 
 use super::message::{parse_line, replay_count, Line};
-use super::net::is_timeout;
+use super::net::{is_timeout, send_all};
+use super::options::WayIn;
 use super::shared::{Client, Shared};
+use super::{irc, sse};
 
 /// The reading side of one connection: the bytes read but not yet taken as
 /// lines, and where the client is in the history replay.
@@ -25,6 +27,8 @@ pub(crate) struct Inbox {
     start: usize,
     end: usize,
     pub(crate) replay: Replay,
+    /// How the lines are framed: terminal lines, IRC lines or SSE events.
+    pub(crate) way_in: WayIn,
 }
 
 /// Where a client is in the history replay that follows its hello line:
@@ -79,6 +83,7 @@ impl Inbox {
             start: 0,
             end: 0,
             replay: Replay::NotYet,
+            way_in: WayIn::Terminal,
         }
     }
 
@@ -156,12 +161,30 @@ impl Inbox {
         let mut tally = client.tally();
         let before = tally.delivered;
         let mut joins = 0;
+        let mut answers = Vec::new();
         while let Some(range) = self.take_line() {
             let line = &self.buf[range];
+            let line = match self.way_in {
+                WayIn::Terminal => line,
+                // An event's `data: ` line carries a terminal line; the
+                // blank lines between events and comments carry nothing.
+                WayIn::Sse(_) => match sse::data(line) {
+                    Some(data) => data,
+                    None => continue,
+                },
+                WayIn::Irc(_) => {
+                    irc::answer_ping(line, &mut answers);
+                    line
+                }
+            };
             if self.replay.skips(line) {
                 continue;
             }
-            match parse_line(line) {
+            let parsed = match self.way_in {
+                WayIn::Irc(_) => irc::parse_line(line, &client.name),
+                _ => parse_line(line),
+            };
+            match parsed {
                 Line::Bench(message) => tally.record(&message, now),
                 Line::Joined => joins += 1,
                 Line::Error => tally.note_error(line),
@@ -171,15 +194,25 @@ impl Inbox {
         let step = tally.step;
         let delivered = tally.delivered - before;
         drop(tally);
-        if delivered > 0 {
-            if let Some(counter) = shared.delivered.get(step) {
-                counter.fetch_add(delivered, SeqCst);
-            }
+        add_to_counters(shared, step, delivered, joins, now);
+        if !answers.is_empty() {
+            // A failed answer shows soon enough: the server closes us.
+            let deadline = Instant::now() + irc::ANSWER_LIMIT;
+            let _ = send_all(&client.stream, &answers, deadline);
         }
-        if joins > 0 {
-            shared.last_join.fetch_max(now, SeqCst);
-            shared.joins.fetch_add(joins, SeqCst);
+    }
+}
+
+/// Adds what one `read` brought to the counters every thread shares.
+fn add_to_counters(shared: &Shared, step: usize, delivered: u64, joins: u64, now: u64) {
+    if delivered > 0 {
+        if let Some(counter) = shared.delivered.get(step) {
+            counter.fetch_add(delivered, SeqCst);
         }
+    }
+    if joins > 0 {
+        shared.last_join.fetch_max(now, SeqCst);
+        shared.joins.fetch_add(joins, SeqCst);
     }
 }
 

@@ -71,6 +71,21 @@
 //! time, the oldest closed first. The crowd's figures then say what readers
 //! that keep stalling cost everyone else.
 //!
+//! ## Receivers on the other ways in
+//!
+//! The server has three listeners: the line protocol, IRC and the web page.
+//! By default every client is a terminal client. `--receivers irc` or
+//! `--receivers sse` keeps the `--senders` on the line protocol and brings
+//! every other client in the other way: over IRC (`irc.rs`: `NICK`/`USER`,
+//! `JOIN #general`, messages as `PRIVMSG`s; `--irc-port` names the
+//! listener), or as the web page does (`sse.rs`: `POST /api/login`, then a
+//! `GET /api/events` stream of `data: ` lines; `--web-port`). The message
+//! line inside is the one the sender wrote, so it is parsed, checked and
+//! timed as on a terminal, and the figures of the three compare directly:
+//! deliveries still count sent × (N-1), the senders' own deliveries
+//! included. Join notices count too (an IRC `JOIN`, an SSE `data: * ...
+//! joined`).
+//!
 //! ## The report
 //!
 //! Progress goes to stderr. `--max-rate` prints a `STEP n=... key=value ...`
@@ -83,9 +98,11 @@
 //! 1. `options`: the command line, and the loopback-only rule.
 //! 2. `crowd`: the measured clients: connecting them, waiting for their
 //!    join notices, a step of sending, the one broadcast of `--idle`.
-//! 3. `handshake`: one client joining the chat.
+//! 3. `handshake`: one client joining the chat; `irc` and `sse`: a
+//!    receiver joining it over IRC or the web API.
 //! 4. `readers`: the threads that read, a thread per client or sweepers.
-//! 5. `inbox`: one connection's bytes made into lines, and counted.
+//! 5. `inbox`: one connection's bytes made into lines (IRC lines and SSE
+//!    events too), and counted.
 //! 6. `message`: the lines on the wire, written and parsed.
 //! 7. `tally` and `histogram`: what a client received, and how late.
 //! 8. `schedule`: the senders and their fixed schedule.
@@ -104,6 +121,7 @@ mod crowd;
 mod handshake;
 mod histogram;
 mod inbox;
+mod irc;
 mod message;
 mod net;
 mod notes;
@@ -113,6 +131,7 @@ mod report;
 mod resources;
 mod schedule;
 mod shared;
+mod sse;
 mod stalled;
 mod tally;
 
@@ -124,7 +143,7 @@ use std::time::Duration;
 use churn::Churn;
 use crowd::Crowd;
 pub use options::Options;
-use options::{Mode, ReaderKind, USAGE};
+use options::{Mode, ReaderKind, WayIn, USAGE};
 pub use report::Report;
 use report::{ChurnResult, StepResult};
 use resources::{server_memory, CpuClock};
@@ -221,8 +240,14 @@ pub fn run_with(options: &Options) -> Result<Report, String> {
 
 /// Connects the measured clients, saying on stderr what it is doing.
 fn connect_crowd(options: &Options, shared: &Arc<Shared>) -> Result<Crowd, String> {
+    let receivers = match options.receivers {
+        WayIn::Terminal => String::new(),
+        WayIn::Irc(addr) | WayIn::Sse(addr) => {
+            format!("; receivers over {} at {addr}", options.receivers)
+        }
+    };
     eprintln!(
-        "loadgen: connecting {} clients to {} ({} readers)",
+        "loadgen: connecting {} clients to {} ({} readers{receivers})",
         options.clients,
         options.addr,
         match options.readers {

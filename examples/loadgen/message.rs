@@ -92,13 +92,13 @@ fn is_join_notice(line: &[u8]) -> bool {
 }
 
 /// `lg` followed by digits only: one of the measured clients.
-fn is_crowd_name(name: &[u8]) -> bool {
+pub(crate) fn is_crowd_name(name: &[u8]) -> bool {
     name.strip_prefix(NAME_PREFIX.as_bytes())
         .is_some_and(|index| !index.is_empty() && index.iter().all(u8::is_ascii_digit))
 }
 
 /// `b <step> <sender> <seq> <due_nanos> ...`.
-fn parse_bench(text: &[u8]) -> Option<Bench> {
+pub(crate) fn parse_bench(text: &[u8]) -> Option<Bench> {
     let mut fields = text.split(|&b| b == b' ');
     if fields.next()? != b"b" {
         return None;
@@ -133,7 +133,7 @@ fn parse_u64(digits: &[u8]) -> Option<u64> {
     })
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 

@@ -56,6 +56,13 @@ options:
                      none). All connect from 127.0.0.1 (see churn.rs)
   --stalled-alive M  --stalled-churn: at most M of them open at a time, the
                      oldest closed first (default 16)
+  --receivers WAY    how the clients that do not send connect: terminal
+                     (default), irc (NICK/USER, JOIN #general, PRIVMSG
+                     lines; needs --irc-port) or sse (the web API's login
+                     and event stream; needs --web-port). The senders stay
+                     terminal clients either way
+  --irc-port PORT    the server's IRC port (its `irc on` line)
+  --web-port PORT    the server's web port (its `web on` line)
   -h, --help         show this help
 
 Messages are sent on a fixed schedule and latency is measured from the time
@@ -100,6 +107,29 @@ pub enum ReaderKind {
     Sweep,
 }
 
+/// The way the receiving clients (every client but the senders) come in:
+/// see `irc.rs` and `sse.rs`. Senders are terminal clients in every case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WayIn {
+    /// The line protocol, like the senders.
+    Terminal,
+    /// IRC, on its own listener at this address.
+    Irc(SocketAddr),
+    /// The web API (a login, then a Server-Sent Events stream), on the web
+    /// listener at this address.
+    Sse(SocketAddr),
+}
+
+impl fmt::Display for WayIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WayIn::Terminal => "terminal",
+            WayIn::Irc(_) => "irc",
+            WayIn::Sse(_) => "sse",
+        })
+    }
+}
+
 /// The command line, checked.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -120,6 +150,8 @@ pub struct Options {
     /// and how many of them may be open at a time (`--stalled-alive`).
     pub stalled_churn: f64,
     pub stalled_alive: usize,
+    /// How the clients that do not send connect (`--receivers`).
+    pub receivers: WayIn,
 }
 
 impl Options {
@@ -147,6 +179,9 @@ struct Flags {
     stalled: usize,
     stalled_churn: f64,
     stalled_alive: usize,
+    receivers: String,
+    irc_port: Option<u16>,
+    web_port: Option<u16>,
 }
 
 impl Flags {
@@ -169,6 +204,9 @@ impl Flags {
             stalled: 0,
             stalled_churn: 0.0,
             stalled_alive: 16,
+            receivers: "terminal".to_string(),
+            irc_port: None,
+            web_port: None,
         };
         let mut rest = args.iter();
         while let Some(arg) = rest.next() {
@@ -199,6 +237,9 @@ impl Flags {
                 "--stalled-churn" => flags.stalled_churn = number(flag, &value()?)?,
                 "--stalled-alive" => flags.stalled_alive = number(flag, &value()?)?,
                 "--readers" => flags.readers = Some(reader_kind(&value()?)?),
+                "--receivers" => flags.receivers = value()?,
+                "--irc-port" => flags.irc_port = Some(number(flag, &value()?)?),
+                "--web-port" => flags.web_port = Some(number(flag, &value()?)?),
                 _ => return Err(format!("unknown option {arg} (try --help)")),
             }
         }
@@ -223,9 +264,11 @@ impl Flags {
             Mode::Idle => 2.0,
         });
         check_ranges(clients, senders, rate, secs, &self)?;
+        let addr = loopback_addr(&self.host, self.port)?;
         Ok(Options {
             mode,
-            addr: loopback_addr(&self.host, self.port)?,
+            addr,
+            receivers: way_in(&self, addr)?,
             clients,
             senders,
             rate,
@@ -288,6 +331,23 @@ fn check_ranges(
     Ok(())
 }
 
+/// `--receivers`, with the port its listener needs. The address is the
+/// chat's, already checked to be on this machine, with the other port.
+fn way_in(flags: &Flags, addr: SocketAddr) -> Result<WayIn, String> {
+    let port = |flag: &str, port: Option<u16>| {
+        port.map(|p| SocketAddr::new(addr.ip(), p))
+            .ok_or_else(|| format!("--receivers {}: give {flag} too", flags.receivers))
+    };
+    match flags.receivers.as_str() {
+        "terminal" => Ok(WayIn::Terminal),
+        "irc" => Ok(WayIn::Irc(port("--irc-port", flags.irc_port)?)),
+        "sse" => Ok(WayIn::Sse(port("--web-port", flags.web_port)?)),
+        other => Err(format!(
+            "--receivers: expected terminal, irc or sse, got {other}"
+        )),
+    }
+}
+
 fn reader_kind(text: &str) -> Result<ReaderKind, String> {
     match text {
         "threads" => Ok(ReaderKind::Threads),
@@ -336,5 +396,20 @@ mod tests {
         assert!(loopback_addr("localhost", 1).is_ok());
         assert!(loopback_addr("10.0.0.1", 1).is_err());
         assert!(loopback_addr("example.com", 1).is_err());
+    }
+
+    #[test]
+    fn receivers_need_the_port_of_their_listener() {
+        let parse = |words: &[&str]| {
+            let args: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+            Options::parse(&args).map(|o| o.receivers)
+        };
+        assert_eq!(parse(&[]), Ok(WayIn::Terminal));
+        assert!(parse(&["--receivers", "irc"]).is_err());
+        let irc = parse(&["--receivers", "irc", "--irc-port", "6667"]);
+        assert_eq!(irc, Ok(WayIn::Irc("127.0.0.1:6667".parse().unwrap())));
+        let sse = parse(&["--receivers=sse", "--web-port=8080"]);
+        assert_eq!(sse, Ok(WayIn::Sse("127.0.0.1:8080".parse().unwrap())));
+        assert!(parse(&["--receivers", "pigeon"]).is_err());
     }
 }

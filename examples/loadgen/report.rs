@@ -24,6 +24,8 @@
 //!   order error, no connection cut and p99 at most 100 ms.
 //! - `--idle`: `bcast_reached` of `bcast_expected` clients got the one
 //!   broadcast, the last after `bcast_last_ms`.
+//! - `receivers` (only with `--receivers irc` or `sse`): how the clients
+//!   that do not send came in.
 //! - `stalled`: the clients that never read (`--stalled`), and
 //!   `stalled_closed`: how many of them the server had closed by the end.
 //! - Only with `--stalled-churn`: `stalled_churn` new clients a second that
@@ -45,7 +47,7 @@
 use std::fmt;
 
 use super::histogram::Histogram;
-use super::options::{Mode, Options};
+use super::options::{Mode, Options, WayIn};
 use super::resources::{CpuUse, Memory};
 
 /// `--max-rate`: a step passes only if its p99 latency is at most this.
@@ -57,6 +59,8 @@ pub struct Report {
     pub mode: Mode,
     pub clients: usize,
     pub senders: usize,
+    /// How the clients that do not send came in (`--receivers`).
+    pub receivers: WayIn,
     /// Clients that never read (`--stalled`), and how many of them the
     /// server had closed by the end.
     pub stalled: usize,
@@ -90,6 +94,7 @@ impl Report {
             mode: options.mode,
             clients: options.clients,
             senders: options.senders,
+            receivers: options.receivers,
             stalled,
             stalled_closed: 0,
             churn: None,
@@ -270,6 +275,11 @@ impl fmt::Display for Report {
             self.joins.notices,
             self.joins.expected
         )?;
+        // Only when not the default, so terminal runs print what they
+        // always did.
+        if self.receivers != WayIn::Terminal {
+            write!(f, " receivers={}", self.receivers)?;
+        }
         if let Some(churn) = &self.churn {
             write!(
                 f,
