@@ -458,7 +458,10 @@ fn replay(room: &str, messages: &[Message]) -> String {
     if messages.is_empty() {
         return String::new();
     }
-    let mut out = notice(&format!("last {} in #{room}:", count_of_messages(messages.len())));
+    let mut out = notice(&format!(
+        "last {} in #{room}:",
+        count_of_messages(messages.len())
+    ));
     for message in messages {
         out.push_str(&said(message));
     }

@@ -165,7 +165,10 @@ fn replay(server: &str, room: &str, messages: &[Message]) -> String {
         return String::new();
     }
     let channel = hash(room);
-    let header = format!("last {} in {channel}:", protocol::count_of_messages(messages.len()));
+    let header = format!(
+        "last {} in {channel}:",
+        protocol::count_of_messages(messages.len())
+    );
     let mut out = line(server, "NOTICE", &[&channel, &header]);
     for message in messages {
         let when = short_time(&message.time);
