@@ -1,0 +1,634 @@
+//! The IRC listener from the outside: IRC clients written here with std
+//! only register, chat with terminal and web users on the same server, and
+//! get the numerics real IRC servers send (docs/IRC.md).
+//!
+//! Every IRC line must end with CRLF; [`Irc::line`] checks it.
+
+use crate::support::{Client, TempDir, TestServer};
+use std::time::{Duration, Instant};
+
+const S: &str = "lanchat.local";
+
+/// An IRC connection to the test server.
+struct Irc(Client);
+
+impl Irc {
+    fn connect(server: &TestServer) -> Irc {
+        Irc(Client::connect(server.irc_addr).expect("connect to the IRC listener"))
+    }
+
+    /// Registers as `nick` and reads the welcome burst, up to the 422.
+    fn login(server: &TestServer, nick: &str) -> Irc {
+        let irc = Irc::connect(server);
+        irc.send(&format!("NICK {nick}"));
+        irc.send(&format!("USER {nick} 0 * :{nick} the tester"));
+        irc.wait_for(&format!(":{S} 422 {nick} :MOTD File is missing"));
+        irc
+    }
+
+    /// Registers as `nick` and joins `#general`, reading up to its 366.
+    fn in_general(server: &TestServer, nick: &str) -> Irc {
+        let irc = Irc::login(server, nick);
+        irc.send("JOIN #general");
+        irc.wait_for(&format!(":{S} 366 {nick} #general :End of /NAMES list"));
+        irc
+    }
+
+    fn send(&self, line: &str) {
+        self.0.send_raw(format!("{line}\r\n").as_bytes());
+    }
+
+    /// The next line, without its CRLF (which must be there).
+    fn line(&self) -> String {
+        let line = self.0.line();
+        let text = line.strip_suffix('\r');
+        text.unwrap_or_else(|| panic!("an IRC line without CRLF: {line:?}"))
+            .to_string()
+    }
+
+    fn expect(&self, expected: &str) {
+        assert_eq!(self.line(), expected);
+    }
+
+    /// Reads lines until one equals `expected`; returns those skipped.
+    fn wait_for(&self, expected: &str) -> Vec<String> {
+        let mut skipped = Vec::new();
+        loop {
+            let line = self.line();
+            if line == expected {
+                return skipped;
+            }
+            skipped.push(line);
+        }
+    }
+
+    /// Reads lines until one starts with `prefix`, and returns it.
+    fn wait_for_prefix(&self, prefix: &str) -> String {
+        loop {
+            let line = self.line();
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+    }
+
+    /// Checks nothing else came first: a PING's PONG is the next line.
+    fn expect_nothing_before_pong(&self) {
+        self.send("PING :marker");
+        self.expect(&format!(":{S} PONG {S} :marker"));
+    }
+
+    fn expect_closed(&self) {
+        self.0.expect_closed();
+    }
+}
+
+/// The numeric code of a server line (`:server 001 nick ...`).
+fn code(line: &str) -> &str {
+    line.split(' ').nth(1).unwrap_or("")
+}
+
+/// A terminal client logged in as `name`, with nothing left to read.
+fn terminal(server: &TestServer, name: &str) -> Client {
+    server.login(name)
+}
+
+#[test]
+fn registration_sends_001_to_005_the_lusers_and_422() {
+    let server = TestServer::start();
+    let irc = Irc::connect(&server);
+    irc.send("NICK carol");
+    irc.send("USER carol 0 * :Carol Tester");
+    let mut lines = Vec::new();
+    loop {
+        let line = irc.line();
+        let done = code(&line) == "422";
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let codes: Vec<&str> = lines.iter().map(|l| code(l)).collect();
+    assert_eq!(
+        codes,
+        ["001", "002", "003", "004", "005", "251", "254", "255", "265", "266", "422"]
+    );
+    assert_eq!(
+        lines[0],
+        ":lanchat.local 001 carol :Welcome to the lanchat.local IRC network, carol!carol@irc"
+    );
+    assert!(lines[3].starts_with(":lanchat.local 004 carol lanchat.local lanchat-"));
+    for token in [
+        "CASEMAPPING=ascii",
+        "CHANTYPES=#",
+        "NICKLEN=24",
+        "CHANNELLEN=33",
+        "NETWORK=lanchat.local",
+        "TARGMAX=",
+    ] {
+        assert!(lines[4].contains(token), "{token} in {}", lines[4]);
+    }
+    assert_eq!(
+        lines[5],
+        ":lanchat.local 251 carol :There are 1 users and 0 invisible on 1 servers"
+    );
+    // An IRC client picks its own channels: it is in none yet.
+    irc.send("WHOIS carol");
+    irc.expect(":lanchat.local 311 carol carol carol irc * :Carol Tester");
+    irc.expect(":lanchat.local 312 carol carol lanchat.local :lanchat, by way of the irc");
+    irc.expect(":lanchat.local 318 carol carol :End of /WHOIS list");
+}
+
+#[test]
+fn cap_negotiation_holds_registration_until_cap_end() {
+    let server = TestServer::start();
+    let irc = Irc::connect(&server);
+    irc.send("CAP LS 302");
+    irc.expect(":lanchat.local CAP * LS :");
+    irc.send("NICK carol");
+    irc.send("USER carol 0 * :Carol");
+    irc.send("CAP REQ :multi-prefix");
+    irc.expect(":lanchat.local CAP carol NAK :multi-prefix");
+    irc.expect_nothing_before_pong(); // no 001 yet
+    irc.send("CAP END");
+    irc.expect_prefix_code("001");
+}
+
+impl Irc {
+    fn expect_prefix_code(&self, numeric: &str) -> String {
+        let line = self.line();
+        assert_eq!(code(&line), numeric, "{line}");
+        line
+    }
+}
+
+#[test]
+fn registration_errors_are_numerics() {
+    let server = TestServer::start();
+    let irc = Irc::connect(&server);
+    irc.send("NICK");
+    irc.expect(":lanchat.local 431 * :No nickname given");
+    irc.send("NICK *");
+    irc.expect(":lanchat.local 432 * * :Erroneous nickname");
+    irc.send("NICK bad!name");
+    irc.expect(":lanchat.local 432 * bad!name :Erroneous nickname");
+    irc.send("JOIN #general");
+    irc.expect(":lanchat.local 451 * :You have not registered");
+    irc.send("NICK carol");
+    irc.send("USER carol * * :");
+    irc.expect(":lanchat.local 461 carol USER :Not enough parameters");
+    irc.send("USER carol * * :Carol");
+    irc.expect_prefix_code("001");
+    irc.wait_for_prefix(":lanchat.local 422 ");
+    irc.send("FROBNICATE now");
+    irc.expect(":lanchat.local 421 carol FROBNICATE :Unknown command");
+    irc.send("USER again * * :again");
+    irc.expect(":lanchat.local 462 carol :You may not reregister");
+}
+
+#[test]
+fn a_name_online_on_any_listener_is_taken_on_all() {
+    let server = TestServer::start();
+    let _alice = terminal(&server, "alice");
+    let irc = Irc::connect(&server);
+    irc.send("NICK Alice");
+    irc.send("USER a 0 * :A");
+    irc.expect(":lanchat.local 433 * Alice :Nickname is already in use");
+    irc.send("NICK carol");
+    irc.expect_prefix_code("001");
+    let late = server.connect();
+    late.expect_prefix("* Welcome to ");
+    late.send("Carol");
+    late.expect("! the name Carol is taken");
+    irc.wait_for_prefix(":lanchat.local 422 ");
+    irc.send("NICK alice");
+    irc.expect(":lanchat.local 433 carol alice :Nickname is already in use");
+}
+
+#[test]
+fn room_messages_cross_between_terminal_and_irc() {
+    let server = TestServer::start();
+    let alice = terminal(&server, "alice");
+    let carol = Irc::in_general(&server, "carol");
+    alice.expect("* carol joined #general");
+    alice.send("hi from the terminal");
+    carol.expect(":alice!alice@terminal PRIVMSG #general :hi from the terminal");
+    carol.send("PRIVMSG #general :hello terminal");
+    alice.expect("[#general] carol: hello terminal");
+    // CTCP ACTION is /me, both ways.
+    carol.send("PRIVMSG #general :\x01ACTION waves\x01");
+    alice.expect("[#general] * carol waves");
+    alice.send("/me nods");
+    carol.expect(":alice!alice@terminal PRIVMSG #general :\x01ACTION nods\x01");
+    // IRC users are online like anyone else.
+    alice.send("/users");
+    alice.expect("* online: alice, carol");
+    carol.expect_nothing_before_pong(); // no echo of its own messages
+}
+
+#[test]
+fn web_users_and_irc_users_see_each_other() {
+    let server = TestServer::start();
+    let carol = Irc::in_general(&server, "carol");
+    let token = web::login(&server, "webby");
+    carol.expect(":webby!webby@web JOIN #general");
+    web::send(&server, &token, "hi from the browser");
+    carol.expect(":webby!webby@web PRIVMSG #general :hi from the browser");
+    let events = web::events(&server, &token);
+    carol.send("PRIVMSG #general :hello browser");
+    events.wait_for("data: [#general] carol: hello browser");
+}
+
+#[test]
+fn joins_parts_renames_and_quits_cross_both_ways() {
+    let server = TestServer::start();
+    let alice = terminal(&server, "alice");
+    alice.send("/join dev");
+    alice.expect("* you joined #dev");
+    let carol = Irc::in_general(&server, "carol");
+    alice.expect("* carol joined #general");
+    carol.send("JOIN #dev");
+    carol.expect(":carol!carol@irc JOIN #dev");
+    carol.expect(":lanchat.local 353 carol = #dev :alice carol");
+    carol.expect(":lanchat.local 366 carol #dev :End of /NAMES list");
+    alice.expect("* carol joined #dev");
+    carol.send("PART #dev :later");
+    carol.expect(":carol!carol@irc PART #dev :later");
+    alice.expect("* carol left #dev");
+    alice.send("/leave dev");
+    alice.expect("* you left #dev");
+    alice.send("/nick alicia");
+    alice.expect("* you are now known as alicia");
+    carol.expect(":alice!alice@terminal NICK alicia");
+    carol.send("NICK carla");
+    carol.expect(":carol!carol@irc NICK carla");
+    alice.expect("* carol is now known as carla");
+    alice.send("/quit");
+    carol.expect(":alicia!alicia@terminal QUIT :Quit");
+    let bob = terminal(&server, "bob");
+    carol.expect(":bob!bob@terminal JOIN #general");
+    carol.send("QUIT :off to lunch");
+    carol.expect("ERROR :Closing link: carla[irc] (Quit: off to lunch)");
+    carol.expect_closed();
+    bob.expect("* carla left #general");
+}
+
+#[test]
+fn topics_are_one_for_terminal_and_irc() {
+    let server = TestServer::start();
+    let alice = terminal(&server, "alice");
+    let carol = Irc::in_general(&server, "carol");
+    alice.expect("* carol joined #general");
+    alice.send("/topic");
+    alice.expect("* #general has no topic");
+    alice.send("/topic release day");
+    alice.expect("* alice set the topic of #general: release day");
+    carol.expect(":alice!alice@terminal TOPIC #general :release day");
+    carol.send("TOPIC #general");
+    carol.expect(":lanchat.local 332 carol #general :release day");
+    let by = carol.line();
+    assert!(
+        by.starts_with(":lanchat.local 333 carol #general alice "),
+        "{by}"
+    );
+    carol.send("TOPIC #general :ship it");
+    carol.expect(":carol!carol@irc TOPIC #general :ship it");
+    alice.expect("* carol set the topic of #general: ship it");
+    alice.send("/topic");
+    alice.expect("* topic of #general: ship it (set by carol)");
+    // A newcomer gets the topic with its JOIN.
+    let dave = Irc::login(&server, "dave");
+    dave.send("JOIN #general");
+    dave.expect(":dave!dave@irc JOIN #general");
+    dave.expect(":lanchat.local 332 dave #general :ship it");
+    dave.expect_prefix_code("333");
+    dave.wait_for(":lanchat.local 366 dave #general :End of /NAMES list");
+    dave.send("TOPIC #nowhere");
+    dave.expect(":lanchat.local 403 dave #nowhere :No such channel");
+    alice.send("/join dev");
+    alice.wait_for("* you joined #dev");
+    dave.send("TOPIC #dev :mine now");
+    dave.expect(":lanchat.local 442 dave #dev :You're not on that channel");
+    carol.send("TOPIC #general :");
+    alice.wait_for("* carol cleared the topic of #general");
+    carol.wait_for(":carol!carol@irc TOPIC #general :");
+    carol.send("TOPIC #general");
+    carol.expect(":lanchat.local 331 carol #general :No topic is set");
+}
+
+#[test]
+fn the_operator_speaks_in_notices_and_kicks_with_error() {
+    let mut server = TestServer::start();
+    let alice = terminal(&server, "alice");
+    let carol = Irc::in_general(&server, "carol");
+    alice.expect("* carol joined #general");
+    server.console("/say lunch at noon");
+    carol.expect(":lanchat.local NOTICE * :lunch at noon");
+    alice.expect("[server] lunch at noon");
+    server.console("/kick carol spamming");
+    carol.expect("ERROR :Closing link: carol[irc] (Kicked by the operator: spamming)");
+    carol.expect_closed();
+    alice.expect("* carol left #general (kicked)");
+}
+
+#[test]
+fn direct_messages_cross_both_ways() {
+    let server = TestServer::start();
+    let alice = terminal(&server, "alice");
+    let carol = Irc::login(&server, "carol");
+    alice.send("@carol psst");
+    carol.expect(":alice!alice@terminal PRIVMSG carol :psst");
+    carol.send("PRIVMSG alice :hi back");
+    alice.expect("[DM] carol: hi back");
+    carol.send("PRIVMSG Alice :\x01ACTION waves\x01");
+    alice.expect("[DM] * carol waves");
+    carol.send("PRIVMSG nobody :hello?");
+    carol.expect(":lanchat.local 401 carol nobody :No such nick/channel");
+    carol.send("PRIVMSG alice :");
+    carol.expect(":lanchat.local 412 carol :No text to send");
+    carol.send("PRIVMSG");
+    carol.expect(":lanchat.local 411 carol :No recipient given (PRIVMSG)");
+    carol.send("PRIVMSG #general :not a member");
+    carol.expect(":lanchat.local 404 carol #general :Cannot send to channel");
+    carol.send("PRIVMSG #nowhere :hello?");
+    carol.expect(":lanchat.local 403 carol #nowhere :No such channel");
+    // A NOTICE is never answered with an error.
+    carol.send("NOTICE nobody :hello?");
+    carol.expect_nothing_before_pong();
+    carol.send("NOTICE alice :fyi");
+    alice.expect("[DM] carol: fyi");
+}
+
+#[test]
+fn the_replay_on_join_is_notices_from_the_server_with_the_time() {
+    let server = TestServer::start();
+    let alice = terminal(&server, "alice");
+    alice.send("one");
+    alice.send("/me two");
+    alice.send("/rooms"); // a marker: the lines above are in the log
+    alice.expect_prefix("* rooms:");
+    let carol = Irc::in_general(&server, "carol");
+    carol.expect(":lanchat.local NOTICE #general :last 2 messages in #general:");
+    for said in ["<alice> one", "* alice two"] {
+        let line = carol.line();
+        let text = line
+            .strip_prefix(":lanchat.local NOTICE #general :[")
+            .unwrap_or_else(|| panic!("a replay line: {line}"));
+        // `[2026-11-24 13:05] <alice> one`
+        let (when, rest) = text.split_once("] ").expect("the time");
+        assert_eq!(when.len(), 16, "{when}");
+        assert_eq!(&when[10..11], " ");
+        assert_eq!(rest, said);
+    }
+    carol.expect_nothing_before_pong();
+}
+
+#[test]
+fn who_whois_names_list_and_friends_answer_with_numerics() {
+    let server = TestServer::start();
+    let _alice = terminal(&server, "alice");
+    let carol = Irc::in_general(&server, "carol");
+    carol.send("NAMES #general");
+    carol.expect(":lanchat.local 353 carol = #general :alice carol");
+    carol.expect(":lanchat.local 366 carol #general :End of /NAMES list");
+    carol.send("WHO #general");
+    carol.expect(":lanchat.local 352 carol #general alice terminal lanchat.local alice H :0 alice");
+    carol.expect(
+        ":lanchat.local 352 carol #general carol irc lanchat.local carol H :0 carol the tester",
+    );
+    carol.expect(":lanchat.local 315 carol #general :End of WHO list");
+    carol.send("LIST");
+    carol.expect(":lanchat.local 321 carol Channel :Users  Name");
+    carol.expect(":lanchat.local 322 carol #general 2 :");
+    carol.expect(":lanchat.local 323 carol :End of /LIST");
+    carol.send("ISON alice nobody Carol");
+    carol.expect(":lanchat.local 303 carol :alice carol");
+    carol.send("AWAY :at lunch");
+    carol.expect(":lanchat.local 306 carol :You have been marked as being away");
+    carol.send("USERHOST alice carol");
+    carol.expect(":lanchat.local 302 carol :alice=+alice@terminal carol=-carol@irc");
+    let dave = Irc::login(&server, "dave");
+    dave.send("PRIVMSG carol :you there?");
+    dave.expect(":lanchat.local 301 dave carol :at lunch");
+    dave.send("WHOIS carol");
+    dave.expect(":lanchat.local 311 dave carol carol irc * :carol the tester");
+    dave.expect(":lanchat.local 319 dave carol #general");
+    dave.expect(":lanchat.local 312 dave carol lanchat.local :lanchat, by way of the irc");
+    dave.expect(":lanchat.local 301 dave carol :at lunch");
+    dave.expect(":lanchat.local 318 dave carol :End of /WHOIS list");
+    dave.send("WHOIS nobody");
+    dave.expect(":lanchat.local 401 dave nobody :No such nick/channel");
+    dave.expect(":lanchat.local 318 dave nobody :End of /WHOIS list");
+    carol.send("AWAY");
+    carol.wait_for(":lanchat.local 305 carol :You are no longer marked as being away");
+    carol.send("LUSERS");
+    carol.expect(":lanchat.local 251 carol :There are 3 users and 0 invisible on 1 servers");
+    carol.wait_for_prefix(":lanchat.local 266 ");
+    carol.send("MOTD");
+    carol.expect(":lanchat.local 422 carol :MOTD File is missing");
+}
+
+#[test]
+fn mode_answers_queries_and_refuses_changes() {
+    let server = TestServer::start();
+    let _alice = terminal(&server, "alice");
+    let carol = Irc::in_general(&server, "carol");
+    carol.send("MODE #general");
+    carol.expect(":lanchat.local 324 carol #general +n");
+    carol.send("MODE #general b");
+    carol.expect(":lanchat.local 368 carol #general :End of channel ban list");
+    carol.send("MODE #general +o alice");
+    carol.expect(":lanchat.local 472 carol o :is unknown mode char to me");
+    carol.send("MODE #nowhere");
+    carol.expect(":lanchat.local 403 carol #nowhere :No such channel");
+    carol.send("MODE carol");
+    carol.expect(":lanchat.local 221 carol +");
+    carol.send("MODE carol +i");
+    carol.expect(":lanchat.local 501 carol :Unknown MODE flag");
+    carol.send("MODE alice");
+    carol.expect(":lanchat.local 502 carol :Can't change mode for other users");
+}
+
+#[test]
+fn join_takes_a_list_and_join_0_leaves_every_room() {
+    let server = TestServer::start();
+    let carol = Irc::login(&server, "carol");
+    carol.send("JOIN #a,nohash,#B,#bad!name");
+    carol.expect(":carol!carol@irc JOIN #a");
+    carol.wait_for(":lanchat.local 366 carol #a :End of /NAMES list");
+    carol.expect(":lanchat.local 403 carol nohash :No such channel");
+    carol.expect(":carol!carol@irc JOIN #b");
+    carol.wait_for(":lanchat.local 366 carol #b :End of /NAMES list");
+    carol.expect(":lanchat.local 479 carol #bad!name :Illegal channel name");
+    carol.send("JOIN 0");
+    carol.expect(":carol!carol@irc PART #a");
+    carol.expect(":carol!carol@irc PART #b");
+    carol.send("PART #a");
+    carol.expect(":lanchat.local 403 carol #a :No such channel");
+}
+
+#[test]
+fn a_long_terminal_message_reaches_irc_split_never_cut() {
+    let server = TestServer::start();
+    let alice = terminal(&server, "alice");
+    let carol = Irc::in_general(&server, "carol");
+    alice.expect("* carol joined #general");
+    let text = "ça va? ".repeat(250); // 2000 bytes, two-byte characters among them
+    let text = text.trim_end();
+    alice.send(text);
+    let head = ":alice!alice@terminal PRIVMSG #general :";
+    let mut got = String::new();
+    while got.len() < text.len() {
+        let line = carol.line();
+        assert!(line.len() + 2 <= 512, "{} bytes", line.len() + 2);
+        got.push_str(line.strip_prefix(head).expect("a PRIVMSG piece"));
+    }
+    assert_eq!(got, text);
+}
+
+#[test]
+fn a_line_over_512_bytes_gets_417_and_the_next_one_is_read() {
+    let server = TestServer::start();
+    let carol = Irc::login(&server, "carol");
+    carol.send(&format!("PRIVMSG carol :{}", "x".repeat(600)));
+    carol.expect(":lanchat.local 417 carol :Input line was too long");
+    carol.expect_nothing_before_pong();
+}
+
+#[test]
+fn lines_over_the_rate_are_delayed_not_dropped() {
+    let server = TestServer::with_config("rate_limit_per_sec = 20\nrate_limit_burst = 5");
+    let carol = Irc::login(&server, "carol");
+    let start = Instant::now();
+    for i in 0..30 {
+        carol.send(&format!("PING :n{i}"));
+    }
+    for i in 0..30 {
+        carol.expect(&format!(":lanchat.local PONG lanchat.local :n{i}"));
+    }
+    // 25 lines over the burst at 20 a second: over a second of fakelag.
+    assert!(
+        start.elapsed() >= Duration::from_millis(1000),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_client_far_behind_is_closed_for_excess_flood() {
+    let server = TestServer::with_config("rate_limit_per_sec = 1\nrate_limit_burst = 1");
+    let alice = terminal(&server, "alice");
+    let carol = Irc::in_general(&server, "carol");
+    alice.expect("* carol joined #general");
+    let flood: String = (0..200)
+        .map(|i| format!("PRIVMSG #general :{i}\r\n"))
+        .collect();
+    carol.0.send_raw(flood.as_bytes());
+    carol.wait_for("ERROR :Closing link: carol[irc] (Excess Flood)");
+    carol.expect_closed();
+    alice.wait_for("* carol left #general");
+}
+
+#[test]
+fn an_idle_client_is_pinged_and_closed_if_it_does_not_answer() {
+    let server = TestServer::in_dir_with_irc(TempDir::new(), "", "ping_secs = 1");
+    let alive = Irc::login(&server, "alive");
+    let silent = Irc::login(&server, "silent");
+    silent.expect("PING lanchat.local");
+    alive.expect("PING lanchat.local");
+    alive.send("PONG lanchat.local");
+    silent.expect("ERROR :Closing link: silent[irc] (Ping timeout: 1 seconds)");
+    silent.expect_closed();
+    // The one that answered is still here, and pinged again.
+    alive.expect("PING lanchat.local");
+    alive.expect_nothing_before_pong();
+}
+
+#[test]
+fn a_registered_name_logs_in_with_pass() {
+    let mut server = TestServer::start();
+    server.console("/register carol s3cret-pass");
+    server.console_reply();
+    let irc = Irc::connect(&server);
+    irc.send("NICK carol");
+    irc.send("USER carol 0 * :Carol");
+    irc.expect(":lanchat.local 433 * carol :carol is registered; send PASS <password> first");
+    irc.send("PASS wrong-password");
+    irc.send("NICK carol");
+    irc.expect(":lanchat.local 464 * :Password incorrect");
+    irc.send("PASS s3cret-pass");
+    irc.send("NICK carol");
+    irc.expect(
+        ":lanchat.local 001 carol :Welcome to the lanchat.local IRC network, carol!carol@irc",
+    );
+}
+
+#[test]
+fn the_owner_on_a_terminal_takes_a_registered_name_over_from_irc() {
+    let mut server = TestServer::start();
+    server.console("/register carol s3cret-pass");
+    server.console_reply();
+    let irc = Irc::connect(&server);
+    irc.send("PASS s3cret-pass");
+    irc.send("NICK carol");
+    irc.send("USER carol 0 * :Carol");
+    irc.wait_for(&format!(":{S} 422 carol :MOTD File is missing"));
+    // A registered name is its owner's wherever they come from: a terminal
+    // with the right password takes it over, and the IRC session is told
+    // and closed (docs/PROTOCOL.md, "Accounts").
+    let terminal = server.connect();
+    terminal.expect_prefix("* Welcome to ");
+    terminal.send("carol");
+    terminal.expect("* carol is registered; enter your password:");
+    terminal.send("s3cret-pass");
+    terminal.expect_prefix("* Hello carol!");
+    irc.wait_for(":lanchat.local NOTICE carol :logged in from elsewhere");
+    irc.expect_closed();
+}
+
+/// A browser, as far as these tests need one: log in, send, read events.
+mod web {
+    use crate::support::{Client, TestServer};
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    /// POSTs a form and returns the body of the answer.
+    fn post(server: &TestServer, path: &str, body: &str) -> String {
+        let mut stream = TcpStream::connect(server.web_addr).expect("connect to the web page");
+        let raw = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            server.web_addr,
+            body.len()
+        );
+        stream.write_all(raw.as_bytes()).expect("send the request");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read the answer");
+        let (_, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        body.to_string()
+    }
+
+    /// Logs in as a guest; returns the session token.
+    pub fn login(server: &TestServer, name: &str) -> String {
+        post(server, "/api/login", &format!("name={name}"))
+    }
+
+    /// Sends one chat line (letters and spaces only: no encoding here).
+    pub fn send(server: &TestServer, token: &str, line: &str) {
+        let line = line.replace(' ', "+");
+        post(server, "/api/send", &format!("token={token}&line={line}"));
+    }
+
+    /// Opens the event stream, one `data: ...` line at a time.
+    pub fn events(server: &TestServer, token: &str) -> Client {
+        let events = Client::connect(server.web_addr).expect("connect to the web page");
+        events.send_raw(
+            format!(
+                "GET /api/events?token={token} HTTP/1.1\r\nHost: {}\r\n\r\n",
+                server.web_addr
+            )
+            .as_bytes(),
+        );
+        events
+    }
+}
