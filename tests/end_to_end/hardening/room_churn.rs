@@ -49,6 +49,7 @@ fn round(server: &TestServer, round: usize) {
 }
 
 #[test]
+#[ignore = "long: run by .ci/run with --ignored"]
 fn room_churn_levels_off_and_a_restart_starts_small() {
     let _turn = one_at_a_time();
     let idle = TestServer::with_config(CONFIG);

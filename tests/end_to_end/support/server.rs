@@ -236,8 +236,22 @@ impl TestServer {
     }
 
     /// Everything the server wrote on stderr so far.
+    /// What the server wrote on stderr so far. The server logs from a
+    /// thread of its own, a moment after the event: this waits until the
+    /// file stops growing (50 ms without change, at most 2 s).
     pub fn stderr(&self) -> String {
-        fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+        let path = self.dir.path().join("stderr.log");
+        let read = || fs::read_to_string(&path).unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut text = read();
+        loop {
+            thread::sleep(Duration::from_millis(50));
+            let again = read();
+            if again == text || Instant::now() > deadline {
+                return again;
+            }
+            text = again;
+        }
     }
 
     /// The chat log file's contents.
