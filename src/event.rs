@@ -147,6 +147,8 @@ pub(crate) enum Event {
         online: usize,
         max_online: usize,
         rooms: usize,
+        /// The welcome message (`motd`), a line each; empty for none.
+        motd: Vec<String>,
     },
     /// A direct message to the recipient `to`.
     Direct {

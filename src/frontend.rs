@@ -156,6 +156,7 @@ mod tests {
             online: 1,
             max_online: 1,
             rooms: 1,
+            motd: vec![],
         };
         let replay = Event::Replay {
             room: "general".into(),

@@ -54,10 +54,11 @@
 //! | `client ADDR` ([`handler`]) | one per terminal client | the read half of its socket | `read` |
 //! | `irc ADDR` ([`irc_handler`]) | one per IRC client | the read half of its socket | `read` (with a read timeout: the keep-alive `PING`), or a fakelag `sleep` |
 //! | `web ADDR` ([`web`]) | one per HTTP request | its socket: reads the request, writes the answer directly; an event stream's socket is read here and written by the writers | `read` |
-//! | `writer N` ([`outbox`]) | 4 | the write half of every terminal socket and event stream, one outbox at a time | `write` (bounded by `write_timeout_ms`), or waiting for work |
+//! | `writer N` ([`outbox`]) | 4 | the write half of every terminal, IRC and event-stream socket, one outbox at a time | one `write` attempt of at most 2 ms (a full socket waits its turn again later), or waiting for work |
 //! | `console` ([`console`]) | 1 | the server's stdin | reading stdin |
 //! | `console output` ([`feed`]) | 1 | the server's stdout: console replies and the chat shown to the operator | `write` to stdout, or waiting for lines |
 //! | `web janitor` ([`server`]) | 1 | nothing: ends browser sessions that never opened their stream | `sleep(1 s)` |
+//! | `log` ([`log`](mod@log)) | 1 | the server's stderr: the activity log | `write` to stderr, or waiting for lines |
 //!
 //! | mutex | protects | held for |
 //! |---|---|---|
@@ -71,7 +72,9 @@
 //! | `Accounts::map` ([`accounts`]) | the accounts in force | a lookup, a copy, a swap |
 //! | `HASHING` ([`accounts`], with a condvar) | how many password hashes run | a counter update |
 //! | `Sessions::by_token` ([`web`]) | browser sessions by token | a lookup, an insert, a removal |
-//! | `Sessions::strikes` ([`web`]) | wrong web passwords per address | a counter update |
+//! | `Throttle::state` ([`throttle`]) | password failures per address and per account and address, the hashing queue's places | a few map updates, never a hash |
+//! | `Signups::recent` ([`admission`]) | accounts created per address in the last hour | a lookup and an update |
+//! | the log's queue ([`log`](mod@log), with two condvars) | the lines waiting for stderr | a push or a take, never a write |
 //! | `WebSession::chat` ([`web`], one per browser) | its chat session and rate limit | one line's command |
 //!
 //! **The lock order.** A thread that holds two locks took them in this
@@ -105,7 +108,9 @@
 //! 6. [`outbox`] (uses `net`): sending without waiting; [`feed`] (uses
 //!    `lock`): the console's stdout, never waited for.
 //! 7. [`history`] (uses `event`, `files`, `net`, `protocol`): the chat log.
-//! 8. [`accounts`] (uses `crypto`, `files`, `protocol`): registered names.
+//! 8. [`accounts`] (uses `crypto`, `files`, `protocol`): registered names;
+//!    [`throttle`] (uses `lock`, `protocol`): one throttle for password
+//!    guessing.
 //! 9. [`registry`] (uses `event`, `feed`, `frontend`, `history`, `outbox`, `rooms`):
 //!    the shared state and the lock.
 //! 10. [`admission`] (uses `config`, `outbox`, `registry`): the connection

@@ -380,7 +380,10 @@ pub(crate) fn render(event: &Event) -> String {
         } => notice(&format!("{name} set the topic of #{room}: {text}")),
         Event::ServerSaid(text) => format!("[server] {text}\n"),
         Event::ShuttingDown => notice("server is shutting down"),
-        Event::Hello { name, room, .. } => hello(name, room.as_deref()),
+        Event::Hello { name, room, motd, .. } => {
+            let lines = motd.iter().map(|line| notice(line));
+            hello(name, room.as_deref()) + &lines.collect::<String>()
+        }
         Event::Replay { room, messages } => replay(room, messages),
         Event::YouJoined { room, .. } => notice(&format!("you joined #{room}")),
         Event::NowTalkingIn(room) => notice(&format!("you are now talking in #{room}")),
@@ -975,6 +978,7 @@ mod tests {
                     online: 1,
                     max_online: 1,
                     rooms: 0,
+                    motd: vec![],
                 },
                 "* Hello al! Type /help for commands.\n",
             ),

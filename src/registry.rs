@@ -348,6 +348,11 @@ impl Registry {
         self
     }
 
+    /// The welcome message, a line each (IRC's `MOTD` asks for it).
+    pub(crate) fn motd(&self) -> Vec<String> {
+        self.motd.clone()
+    }
+
     /// Sends every client `motd`, one notice per line, after its hello.
     pub(crate) fn with_motd(mut self, motd: Vec<String>) -> Registry {
         self.motd = motd;
@@ -464,12 +469,10 @@ impl Registry {
             online,
             max_online: state.max_online.max(online),
             rooms: state.rooms.count(),
+            motd: self.motd.clone(),
         };
         let recipient = Recipient::new(&state.server_name, name);
         let mut greeting = to.render(&hello, recipient);
-        for line in &self.motd {
-            greeting.extend(to.render(&Event::Notice(line.clone()), recipient));
-        }
         if let Some(room) = room {
             greeting.extend(to.render(&self.replay(room), recipient));
         }

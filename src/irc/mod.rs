@@ -58,6 +58,8 @@ pub(crate) struct Welcome<'a> {
     /// The most ever online at once.
     pub(crate) max_online: usize,
     pub(crate) rooms: usize,
+    /// The welcome message (the server's `motd`), a line each.
+    pub(crate) motd: &'a [String],
 }
 
 /// The ISUPPORT tokens (005): what clients may assume. Rooms are `#` and
@@ -75,8 +77,8 @@ fn isupport(server: &str) -> Vec<String> {
     ]
 }
 
-/// 001 to 005, the LUSERS replies and the MOTD (422: there is none): the
-/// burst a client waits for before it counts itself connected.
+/// 001 to 005, the LUSERS replies and the MOTD: the burst a client waits
+/// for before it counts itself connected.
 pub(crate) fn welcome(w: &Welcome) -> String {
     let Welcome {
         server,
@@ -84,6 +86,7 @@ pub(crate) fn welcome(w: &Welcome) -> String {
         online,
         max_online,
         rooms,
+        motd: motd_lines,
     } = *w;
     let you = prefix(nick, Frontend::Irc);
     let mut out = numeric(
@@ -104,7 +107,21 @@ pub(crate) fn welcome(w: &Welcome) -> String {
     params.push("are supported by this server");
     out.push_str(&numeric(server, "005", nick, &params));
     out.push_str(&lusers(server, nick, (online, max_online), rooms));
-    out.push_str(&numeric(server, "422", nick, &["MOTD File is missing"]));
+    out.push_str(&motd(server, nick, motd_lines));
+    out
+}
+
+/// The message of the day: 375, a 372 per line, 376; or 422 when the
+/// server has none (`motd` in `[server]`, the same text terminals get).
+pub(crate) fn motd(server: &str, nick: &str, lines: &[String]) -> String {
+    if lines.is_empty() {
+        return numeric(server, "422", nick, &["MOTD File is missing"]);
+    }
+    let mut out = numeric(server, "375", nick, &[&format!("- {server} Message of the day - ")]);
+    for line in lines {
+        out.push_str(&numeric(server, "372", nick, &[&format!("- {line}")]));
+    }
+    out.push_str(&numeric(server, "376", nick, &["End of /MOTD command."]));
     out
 }
 
@@ -135,6 +152,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_motd_is_375_a_372_per_line_and_376() {
+        let lines = ["hi".to_string(), "be nice".to_string()];
+        assert_eq!(
+            motd("lanchat.local", "carol", &lines),
+            ":lanchat.local 375 carol :- lanchat.local Message of the day - \r\n\
+             :lanchat.local 372 carol :- hi\r\n\
+             :lanchat.local 372 carol :- be nice\r\n\
+             :lanchat.local 376 carol :End of /MOTD command.\r\n"
+        );
+        assert_eq!(
+            motd("lanchat.local", "carol", &[]),
+            ":lanchat.local 422 carol :MOTD File is missing\r\n"
+        );
+    }
+
+    #[test]
     fn the_welcome_burst_is_001_to_005_lusers_and_no_motd() {
         let burst = welcome(&Welcome {
             server: "lanchat.local",
@@ -142,6 +175,7 @@ mod tests {
             online: 3,
             max_online: 4,
             rooms: 2,
+            motd: &[],
         });
         let codes: Vec<&str> = burst
             .lines()

@@ -57,6 +57,7 @@ fn render_reply(event: &Event, server: &str, you: &str) -> String {
             online,
             max_online,
             rooms,
+            motd,
             ..
         } => welcome(&Welcome {
             server,
@@ -64,6 +65,7 @@ fn render_reply(event: &Event, server: &str, you: &str) -> String {
             online: *online,
             max_online: *max_online,
             rooms: *rooms,
+            motd,
         }),
         Event::Replay { room, messages } => replay(server, room, messages),
         Event::YouJoined { room, topic, names } => {

@@ -63,7 +63,7 @@ fn query(conn: &Connection, command: &str, msg: &Message, session: &Session) -> 
             let (online, max, rooms) = conn.ctx.registry.population();
             lusers(server, you, (online, max), rooms)
         }
-        "MOTD" => numeric(server, "422", you, &["MOTD File is missing"]),
+        "MOTD" => crate::irc::motd(server, you, &conn.ctx.registry.motd()),
         "CAP" => cap(conn, msg, you),
         "USER" | "PASS" => numeric(server, "462", you, &["You may not reregister"]),
         other => numeric(server, "421", you, &[other, "Unknown command"]),
