@@ -216,6 +216,7 @@ fn uses_own_name(command: &Command) -> bool {
     matches!(
         command,
         Command::Nick(_)
+            | Command::Topic { .. }
             | Command::Register(_)
             | Command::Password { .. }
             | Command::Unregister(_)

@@ -118,14 +118,26 @@ impl Feed {
     /// Queues chat for the operator (whole lines); never waits. Dropped and
     /// counted if the printer is too far behind.
     pub(crate) fn chat(&self, text: &str) {
-        lock(&self.queue, "console feed").push_chat(text);
-        self.ready.notify_one();
+        let mut queue = lock(&self.queue, "console feed");
+        // The printer waits only on an empty queue: waking it is a system
+        // call, worth making once per batch, not once per line.
+        let idle = queue.items.is_empty();
+        queue.push_chat(text);
+        drop(queue);
+        if idle {
+            self.ready.notify_one();
+        }
     }
 
     /// Queues a console reply (whole lines); never dropped.
     pub(crate) fn reply(&self, text: &str) {
-        lock(&self.queue, "console feed").push_reply(text);
-        self.ready.notify_one();
+        let mut queue = lock(&self.queue, "console feed");
+        let idle = queue.items.is_empty();
+        queue.push_reply(text);
+        drop(queue);
+        if idle {
+            self.ready.notify_one();
+        }
     }
 
     /// Waits until something is queued, and takes all of it.

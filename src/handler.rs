@@ -255,6 +255,14 @@ impl Connection<'_> {
             }
             self.send(&Event::Error("the passwords do not match".to_string()))?;
         };
+        if ctx.registry.is_online(name) {
+            // A guest took the name while we asked: it keeps it.
+            self.send(&Event::Error(
+                ChatError::Taken(name.to_string()).to_string(),
+            ))?;
+            self.send(&welcome(ctx))?;
+            return Ok(SignUp::Cancelled);
+        }
         let created = ctx
             .signups
             .take(self.addr.ip(), Instant::now())

@@ -248,10 +248,8 @@ impl History {
     /// entries: time grows with the log, memory does not. (A server with
     /// big logs would read backwards from the end, or keep an index.)
     pub(crate) fn read_back(&self, room: &str, count: usize) -> Vec<Message> {
-        let mut rotated = self.path.clone().into_os_string();
-        rotated.push(".1");
         let mut last = VecDeque::with_capacity(count.min(256));
-        for path in [PathBuf::from(rotated), self.path.clone()] {
+        for path in [rotated_path(&self.path), self.path.clone()] {
             let file = match File::open(&path) {
                 Ok(file) => file,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,

@@ -82,10 +82,14 @@
 //! → one of `Accounts::map` (a name check under the registry lock),
 //! `History::inner` (the log append), an `Outbox::state` (queuing) or
 //! `Feed::queue` (showing the chat to the operator); and
-//! `Accounts::file` → `Accounts::map`. The others are never held with
-//! another. No lock is held while reading a socket, hashing a password or
-//! sleeping, and every lock is taken through [`lock`](mod@lock), which
-//! recovers one that a panic poisoned.
+//! `Accounts::file` → `Accounts::map`. A browser's commands run under its
+//! own `WebSession::chat` (so its requests take turns, as a terminal's
+//! lines do), and an account command among them (`/password`, `/nick` of an
+//! account) takes `Throttle::state`, `HASHING` and `Accounts::file` after
+//! it. The others are never held with another. No lock that delivery needs
+//! (the registry, an outbox, the history) is held while reading a socket,
+//! hashing a password or sleeping, and every lock is taken through
+//! [`lock`](mod@lock), which recovers one that a panic poisoned.
 //!
 //! ## Modules, bottom-up
 //!
@@ -105,9 +109,10 @@
 //! 4. [`config`] (uses `rooms`), [`cli`] (uses `config`).
 //! 5. [`frontend`] (uses `event`, `protocol`, `irc`): one event, many wire
 //!    formats.
-//! 6. [`outbox`] (uses `net`): sending without waiting; [`feed`] (uses
-//!    `lock`): the console's stdout, never waited for.
-//! 7. [`history`] (uses `event`, `files`, `net`, `protocol`): the chat log.
+//! 6. [`outbox`] (uses `lock`, `log`, `net`): sending without waiting;
+//!    [`feed`] (uses `lock`): the console's stdout, never waited for.
+//! 7. [`history`] (uses `event`, `files`, `lock`, `log`, `net`, `protocol`,
+//!    `rooms`): the chat log.
 //! 8. [`accounts`] (uses `crypto`, `files`, `protocol`): registered names;
 //!    [`throttle`] (uses `lock`, `protocol`): one throttle for password
 //!    guessing.

@@ -122,13 +122,17 @@ pub fn write(args: std::fmt::Arguments) {
         return;
     };
     let mut guard = queue.lock();
+    // The writer waits only on an empty queue: wake it once per batch.
+    let idle = guard.is_empty();
     if guard.lines.len() < QUEUE_LINES {
         guard.lines.push_back(line);
     } else {
         guard.dropped += 1;
     }
     drop(guard);
-    queue.arrived.notify_one();
+    if idle {
+        queue.arrived.notify_one();
+    }
 }
 
 /// Waits until every queued line has been written, or `limit` passes (at

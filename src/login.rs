@@ -81,21 +81,18 @@ pub(crate) fn enter(
     addr: SocketAddr,
     connection: (Frontend, Arc<Outbox>),
 ) -> Result<Session, ChatError> {
-    let (name, is_guest) = match name {
-        Name::Guest(name) => (name, true),
-        // A new name enters once its account exists.
-        Name::Account(name) | Name::New(name) => (name, false),
+    let (name, is_guest, claim) = match name {
+        Name::Guest(name) => (name, true, Claim::IfFree),
+        // An account's owner (the password was right) takes the name over
+        // from an older session of it.
+        Name::Account(name) => (name, false, Claim::TakeOver),
+        // A new account has no older session of its own to take over: a
+        // guest online under the name keeps it.
+        Name::New(name) => (name, false, Claim::IfFree),
     };
     // A guest may not take a name that was registered in the moment since
     // `check`; the registry asks again under its lock.
     let still_free = |name: &str| !(is_guest && ctx.accounts.is_registered(name));
-    // An account's owner (the password was right) takes the name over from
-    // an older session of it; a guest never does.
-    let claim = if is_guest {
-        Claim::IfFree
-    } else {
-        Claim::TakeOver
-    };
     let mut session = ctx
         .registry
         .enter(name, id, addr, connection, claim, still_free)?;

@@ -119,8 +119,10 @@ enum Next {
 /// How long one write attempt may block. A writer never waits on one
 /// socket for longer: the rest stays in the outbox and the writer moves on.
 pub(crate) const WRITE_ATTEMPT: Duration = Duration::from_millis(2);
-/// The first pause before retrying a socket that was full.
-const RETRY_FIRST: Duration = Duration::from_millis(10);
+/// The first pause before retrying a socket that took nothing at all in a
+/// whole attempt (one that took part of the bytes is retried at once, after
+/// the other outboxes waiting).
+const RETRY_FIRST: Duration = Duration::from_millis(2);
 /// The longest pause between retries of a socket that takes nothing.
 const RETRY_MAX: Duration = Duration::from_millis(100);
 
@@ -324,10 +326,14 @@ impl Outbox {
         }
         bytes.drain(..written);
         state.leftover = bytes;
-        let pause = state.retry_after;
-        if written == 0 {
-            state.retry_after = (pause * 2).min(RETRY_MAX);
+        if written > 0 {
+            // It reads, just not as fast as we write: its turn again after
+            // the others', without a pause (the next attempt blocks for at
+            // most WRITE_ATTEMPT, so this is no busy loop).
+            return (Next::Again, None);
         }
+        let pause = state.retry_after;
+        state.retry_after = (pause * 2).min(RETRY_MAX);
         (Next::RetryAt(now + pause), None)
     }
 }

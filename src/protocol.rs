@@ -380,7 +380,9 @@ pub(crate) fn render(event: &Event) -> String {
         } => notice(&format!("{name} set the topic of #{room}: {text}")),
         Event::ServerSaid(text) => format!("[server] {text}\n"),
         Event::ShuttingDown => notice("server is shutting down"),
-        Event::Hello { name, room, motd, .. } => {
+        Event::Hello {
+            name, room, motd, ..
+        } => {
             let lines = motd.iter().map(|line| notice(line));
             hello(name, room.as_deref()) + &lines.collect::<String>()
         }

@@ -751,14 +751,7 @@ impl Registry {
         room: Option<&str>,
         count: usize,
     ) -> Result<Event, ChatError> {
-        let room = self.with_state(|state| {
-            let client = state.client(session)?;
-            match room {
-                Some(room) if client.rooms.iter().any(|r| r == room) => Ok(room.to_string()),
-                Some(room) => Err(ChatError::NotInRoom(room.to_string())),
-                None => client.pick_room(None),
-            }
-        })?;
+        let room = self.with_state(|state| state.client(session)?.pick_room(room))?;
         let messages = self.history.read_back(&room, count);
         if messages.is_empty() {
             return Err(ChatError::NoHistory(room));
@@ -775,10 +768,11 @@ impl Registry {
         room: Option<&str>,
         text: Option<&str>,
     ) -> Result<(), ChatError> {
-        let key = name_key(&session.name);
         self.with_state(|state| {
+            // The name as the registry knows it now (the operator may have
+            // renamed this session since it last spoke).
             let client = state.client(session)?;
-            let via = client.frontend;
+            let (key, name, via) = (name_key(&client.name), client.name.clone(), client.frontend);
             let picked = client.pick_room(room);
             let room = match (room, text) {
                 (Some(room), None) if state.rooms.members(room).is_some() => room.to_string(),
@@ -792,7 +786,7 @@ impl Registry {
             };
             let topic = Some(Topic {
                 text: text.to_string(),
-                by: session.name.clone(),
+                by: name.clone(),
                 at: clock::unix_secs(),
             });
             state
@@ -800,7 +794,7 @@ impl Registry {
                 .set_topic(&room, topic.filter(|t| !t.text.is_empty()));
             let set = Event::TopicSet {
                 room: room.clone(),
-                name: session.name.clone(),
+                name: name.clone(),
                 via,
                 text: text.to_string(),
             };
@@ -823,6 +817,11 @@ impl Registry {
             state.client(session)?.realname = Some(realname.to_string());
             Ok(())
         })
+    }
+
+    /// The rooms this session is in, in the order joined.
+    pub(crate) fn rooms_of(&self, session: &Session) -> Result<Vec<String>, ChatError> {
+        self.with_state(|state| Ok(state.client(session)?.rooms.clone()))
     }
 
     /// Someone online, by name (ignoring case).

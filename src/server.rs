@@ -517,10 +517,10 @@ fn take_place(
     hangup: Hangup,
     kind: Kind,
 ) -> Result<ConnId, AdmissionError> {
-    // A new terminal connection is a newcomer; a web connection may carry
-    // the requests of a browser already online (its login is checked in
-    // `web`).
-    if let Kind::Chat = kind {
+    // A new terminal or IRC connection is a newcomer; a web connection
+    // may carry the requests of a browser already online (its login is
+    // checked in `web`).
+    if let Kind::Chat | Kind::Irc = kind {
         shared.admission.check_open()?;
     }
     shared.admission.admit(addr.ip(), hangup, &shared.config)

@@ -24,12 +24,22 @@
 //! Exit codes: 0 after `/quit` (or end of input), 1 if the server cannot be
 //! reached or goes away, 2 for a bad command line or config file.
 
+// The client is one file at the top of src/bin/ (the binaries are
+// src/bin/server.rs and src/bin/client.rs); its parts live beside it in
+// src/bin/client/.
+#[path = "client/completion.rs"]
 mod completion;
+#[path = "client/keys.rs"]
 mod keys;
+#[path = "client/line_editor.rs"]
 mod line_editor;
+#[path = "client/login.rs"]
 mod login;
+#[path = "client/render.rs"]
 mod render;
+#[path = "client/screen.rs"]
 mod screen;
+#[path = "client/terminal.rs"]
 mod terminal;
 
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};

@@ -117,7 +117,12 @@ pub(crate) fn motd(server: &str, nick: &str, lines: &[String]) -> String {
     if lines.is_empty() {
         return numeric(server, "422", nick, &["MOTD File is missing"]);
     }
-    let mut out = numeric(server, "375", nick, &[&format!("- {server} Message of the day - ")]);
+    let mut out = numeric(
+        server,
+        "375",
+        nick,
+        &[&format!("- {server} Message of the day - ")],
+    );
     for line in lines {
         out.push_str(&numeric(server, "372", nick, &[&format!("- {line}")]));
     }

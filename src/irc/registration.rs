@@ -11,7 +11,7 @@
 //! the caller, which owns the shared state. Unit tests below walk it
 //! through the orders real clients use.
 
-use crate::protocol::validate_name;
+use crate::protocol::{self, validate_name};
 
 use super::message::{text_line, Message};
 use super::numeric;
@@ -90,16 +90,19 @@ impl Registration {
             "USER" if self.realname.is_some() => {
                 self.error(server, "462", &["You may not reregister"])
             }
-            "USER" => match (msg.param(0), msg.param(3)) {
-                (Some(_), Some(realname)) => {
-                    self.realname = Some(realname.to_string());
+            "USER" => match (msg.param(0), msg.param(3).map(protocol::sanitize)) {
+                // Sanitized like every other text relayed to others (it is
+                // shown in WHO and WHOIS): no control character survives.
+                (Some(_), Some(realname)) if !realname.trim().is_empty() => {
+                    self.realname = Some(realname.trim().to_string());
                     return self.ready_or_nothing();
                 }
                 _ => self.error(server, "461", &["USER", "Not enough parameters"]),
             },
             "PASS" => match msg.param(0) {
                 Some(password) => {
-                    self.password = Some(password.to_string());
+                    // The same string as the terminal's password line.
+                    self.password = Some(protocol::sanitize(password).trim().to_string());
                     return Step::Nothing;
                 }
                 None => self.error(server, "461", &["PASS", "Not enough parameters"]),

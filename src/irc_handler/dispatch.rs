@@ -22,6 +22,11 @@ type Reply = Result<String, Flow>;
 
 /// Carries out one command and sends its reply.
 pub(super) fn run(conn: &Connection, msg: &Message, session: &mut Session) -> Flow {
+    // The operator may have renamed this session since its last line: the
+    // replies below name it as it is now.
+    if conn.ctx.registry.refresh(session).is_err() {
+        return Flow::Gone;
+    }
     let reply = match msg.command.as_str() {
         "PRIVMSG" | "NOTICE" => message(conn, msg, session),
         "JOIN" => join(conn, msg, session),
@@ -163,12 +168,7 @@ fn join(conn: &Connection, msg: &Message, session: &mut Session) -> Reply {
         return Ok(need_more_params(conn, session.name(), "JOIN"));
     };
     if targets == "0" {
-        let rooms = conn
-            .ctx
-            .registry
-            .person(session.name())
-            .map(|p| p.rooms)
-            .unwrap_or_default();
+        let rooms = conn.ctx.registry.rooms_of(session).unwrap_or_default();
         let parts = rooms.into_iter().map(|r| Command::Leave(Some(r)));
         return run_each(conn, session, "JOIN", parts.collect());
     }

@@ -255,6 +255,7 @@ impl Connection<'_> {
                 Ok(LogIn::Online(session))
             }
             Err(ChatError::Gone) => Ok(LogIn::Closed),
+            Err(ChatError::Taken(_)) => self.refuse_nick(reg, &nick, "Nickname is already in use"),
             Err(refused) => self.refuse_nick(reg, &nick, &refused.to_string()),
         }
     }
@@ -262,11 +263,7 @@ impl Connection<'_> {
     /// 433: the nick cannot be had; the client may send another.
     fn refuse_nick(&mut self, reg: &mut Registration, nick: &str, why: &str) -> io::Result<LogIn> {
         reg.refuse_nick();
-        let why = match why.contains("taken") || why.contains("already online") {
-            true => "Nickname is already in use".to_string(),
-            false => why.to_string(),
-        };
-        self.send(&numeric(self.server(), "433", "*", &[nick, &why]))?;
+        self.send(&numeric(self.server(), "433", "*", &[nick, why]))?;
         Ok(LogIn::Retry)
     }
 

@@ -280,6 +280,12 @@ fn signup(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
     if let Some(account) = ctx.accounts.registered_name(name) {
         return refuse(Status::Conflict, format!("{account} is already registered"));
     }
+    // A guest online under the name keeps it: an account is made for a
+    // free name only. (One who takes it in the moment before the account
+    // exists wins; the account stays, for its creator to log into later.)
+    if ctx.registry.is_online(name) {
+        return refuse(Status::Conflict, ChatError::Taken(name.to_string()));
+    }
     if let Err(e) = Accounts::validate_password(password) {
         return refuse(Status::BadRequest, e);
     }

@@ -632,3 +632,53 @@ mod web {
         events
     }
 }
+
+#[test]
+fn a_realname_loses_its_control_characters_before_anyone_sees_it() {
+    let server = TestServer::start();
+    let carol = Irc::connect(&server);
+    carol.send("NICK carol");
+    // A bare CR inside the realname would start a forged line in a client
+    // that splits on CR; ESC would drive a terminal.
+    carol.send("USER carol 0 * :carol\r:evil!e@e PRIVMSG #general :spoof\x1b[2J");
+    carol.wait_for(&format!(":{S} 422 carol :MOTD File is missing"));
+    let dave = Irc::login(&server, "dave");
+    dave.send("WHOIS carol");
+    dave.expect(
+        ":lanchat.local 311 dave carol carol irc * :carol:evil!e@e PRIVMSG #general :spoof[2J",
+    );
+}
+
+#[test]
+fn the_motd_is_served_as_375_372_376() {
+    let server = TestServer::with_config("motd = \"welcome\\nbe nice\"");
+    let carol = Irc::connect(&server);
+    carol.send("NICK carol");
+    carol.send("USER carol 0 * :Carol");
+    carol.wait_for(":lanchat.local 375 carol :- lanchat.local Message of the day - ");
+    carol.expect(":lanchat.local 372 carol :- welcome");
+    carol.expect(":lanchat.local 372 carol :- be nice");
+    carol.expect(":lanchat.local 376 carol :End of /MOTD command.");
+    carol.send("MOTD");
+    carol.expect(":lanchat.local 375 carol :- lanchat.local Message of the day - ");
+}
+
+#[test]
+fn a_closed_server_refuses_irc_newcomers_too() {
+    let mut server = TestServer::start();
+    let carol = Irc::login(&server, "carol");
+    server.console("/close");
+    assert_eq!(
+        server.console_reply(),
+        "* the server is closed to new connections"
+    );
+    let late = Client::connect(server.irc_addr).expect("the kernel takes the connection");
+    let error = late.expect_prefix("ERROR :Closing link: ");
+    assert!(
+        error.contains("(the server is closed to new connections)"),
+        "{error}"
+    );
+    late.expect_closed();
+    // Who was online stays.
+    carol.expect_nothing_before_pong();
+}

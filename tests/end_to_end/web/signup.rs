@@ -101,3 +101,16 @@ fn three_accounts_an_hour_from_one_address() {
         )
     );
 }
+
+#[test]
+fn sign_up_cannot_take_the_name_of_a_guest_online() {
+    let server = TestServer::with_config("password_iterations = 1000");
+    let bob = server.login("bob");
+    assert_eq!(
+        signup(&server, "bob", "correct-horse", "correct-horse"),
+        (409, "! the name bob is taken\n".to_string())
+    );
+    // Bob is still there, and was told nothing.
+    bob.send("/users");
+    bob.expect("* online: bob");
+}
