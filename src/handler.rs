@@ -180,6 +180,7 @@ impl Connection<'_> {
     /// sends `/cancel` (back to the name), or its wrong passwords on this
     /// connection reach [`MAX_STRIKES`] (then the connection is closed).
     /// Every check goes through the server's password throttle first.
+    #[inline(never)] // a cold path: its frame stays out of the handshake's
     fn ask_password(&mut self, account: &str, strikes: &mut u32) -> io::Result<Password> {
         let prompt = Event::Notice(format!("{account} is registered; enter your password:"));
         loop {
@@ -227,6 +228,7 @@ impl Connection<'_> {
     /// Creates the account `name` at the door: a password, twice, until
     /// both agree and pass the rules (only `/cancel` goes back to the name
     /// prompt), then the account.
+    #[inline(never)] // a cold path: its frame stays out of the handshake's
     fn sign_up(&mut self, name: &str) -> io::Result<SignUp> {
         let ctx = self.ctx;
         let mut prompt = format!(
