@@ -182,6 +182,11 @@ pub(crate) fn execute(
             registry.reply(session, &replay)?;
         }
         Command::Register(password) => register(session, &password, ctx)?,
+        Command::Ignore(Some(name)) => {
+            registry.reply(session, &registry.ignore(session, &name)?)?
+        }
+        Command::Ignore(None) => registry.reply(session, &registry.ignored(session)?)?,
+        Command::Unignore(name) => registry.reply(session, &registry.unignore(session, &name)?)?,
         Command::Password { old, new } => change_password(session, &old, &new, ctx)?,
         Command::Unregister(password) => unregister(session, &password, ctx)?,
         Command::Quit => {

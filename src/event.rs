@@ -84,6 +84,18 @@ pub(crate) enum Leaving {
     Kicked,
 }
 
+impl Event {
+    /// Who said it, for the kinds of events a recipient may ignore
+    /// (`/ignore`): room messages and actions, and direct messages.
+    pub(crate) fn sender(&self) -> Option<&str> {
+        match self {
+            Event::Said { message, .. } => Some(&message.from),
+            Event::Direct { from, .. } => Some(from),
+            _ => None,
+        }
+    }
+}
+
 /// Something a client is told.
 ///
 /// The first group is chat traffic, usually sent to many clients at once,

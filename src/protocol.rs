@@ -160,6 +160,11 @@ pub enum Command {
     /// `/history [room] [N]`: the last `count` messages of a room (default:
     /// the current one), read from the log.
     History { room: Option<String>, count: usize },
+    /// `/ignore name` (or `/ignore`: the list): stop getting someone's
+    /// messages, actions and direct messages.
+    Ignore(Option<String>),
+    /// `/unignore name`
+    Unignore(String),
     /// `/quit`, `quit` or `bye`
     Quit,
 }
@@ -271,6 +276,11 @@ fn parse_slash(rest: &str) -> Result<Command, ParseError> {
                 .to_string(),
         ),
         "history" => parse_history(arg.unwrap_or(""))?,
+        "ignore" => Command::Ignore(arg.map(str::to_string)),
+        "unignore" => Command::Unignore(
+            arg.ok_or(ParseError::Usage("/unignore <name>"))?
+                .to_string(),
+        ),
         "quit" => Command::Quit,
         _ => return Err(ParseError::Unknown(name.to_string())),
     };
@@ -536,6 +546,8 @@ fn help() -> String {
         "  /password old new    change your password",
         "  /unregister password give up your registered name",
         "  /history [room] [N]  the last N messages of a room (default 20)",
+        "  /ignore [name]       stop seeing someone's messages (alone: the list)",
+        "  /unignore name       see them again",
         "  /help                show this help",
         "  /quit (or quit, bye) leave the chat",
     ]
@@ -756,6 +768,19 @@ mod tests {
             Ok(Command::Me("waves hi".into()))
         );
         assert_eq!(Command::parse("/help"), Ok(Command::Help));
+        assert_eq!(Command::parse("/ignore"), Ok(Command::Ignore(None)));
+        assert_eq!(
+            Command::parse("/ignore bob"),
+            Ok(Command::Ignore(Some("bob".into())))
+        );
+        assert_eq!(
+            Command::parse("/unignore bob"),
+            Ok(Command::Unignore("bob".into()))
+        );
+        assert_eq!(
+            Command::parse("/unignore"),
+            Err(ParseError::Usage("/unignore <name>"))
+        );
         assert_eq!(
             Command::parse("/topic"),
             Ok(Command::Topic {

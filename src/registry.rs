@@ -26,7 +26,7 @@
 //! reading) gets [`ChatError::Gone`], and an old connection can never remove
 //! a new one that took its name.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::mem;
 use std::net::{IpAddr, Shutdown, SocketAddr};
@@ -62,9 +62,17 @@ struct Client {
     away: Option<String>,
     /// The "real name" an IRC client gave (`USER`), if any.
     realname: Option<String>,
+    /// Whom this client ignores: their keys, and their names as typed.
+    /// Their messages, actions and direct messages are not delivered to it.
+    ignoring: BTreeMap<String, String>,
 }
 
 impl Client {
+    /// Whether this client ignores the sender whose key is `sender`.
+    fn ignores(&self, sender: Option<&str>) -> bool {
+        !self.ignoring.is_empty() && sender.is_some_and(|key| self.ignoring.contains_key(key))
+    }
+
     /// `room` if this client is in it, or else the current room when
     /// `room` is None.
     fn pick_room(&self, room: Option<&str>) -> Result<String, ChatError> {
@@ -194,6 +202,12 @@ pub(crate) enum ChatError {
     NotInRoom(String),
     NoRoom,
     NoSuchRoom(String),
+    /// `/ignore` of one's own name.
+    IgnoreSelf,
+    /// `/ignore` past [`MAX_IGNORED`] names.
+    IgnoringTooMany(usize),
+    /// `/unignore` of someone not ignored.
+    NotIgnoring(String),
     /// The client is in `max_rooms_per_client` rooms already.
     TooManyRoomsForYou(usize),
     /// The server has `max_rooms` rooms already.
@@ -217,6 +231,9 @@ impl fmt::Display for ChatError {
             ChatError::NoSuchRoom(room) => write!(f, "no room #{room}"),
             ChatError::TooManyRoomsForYou(max) => write!(f, "you are in too many rooms ({max})"),
             ChatError::TooManyRooms => write!(f, "too many rooms on this server"),
+            ChatError::IgnoreSelf => write!(f, "you cannot ignore yourself"),
+            ChatError::IgnoringTooMany(max) => write!(f, "you ignore too many people ({max})"),
+            ChatError::NotIgnoring(name) => write!(f, "you are not ignoring {name}"),
             ChatError::NoHistory(room) => write!(f, "no history for #{room}"),
             ChatError::Gone => write!(f, "you are no longer connected"),
         }
@@ -275,6 +292,10 @@ pub(crate) struct Limits {
     /// The most rooms with members.
     pub(crate) max_rooms: usize,
 }
+
+/// The most people one client may ignore: the list is kept in memory for
+/// as long as the client is online, so it has a bound like everything else.
+const MAX_IGNORED: usize = 100;
 
 /// The most rooms a `/rooms` reply names, and the most names a `/users`
 /// reply lists: every reply line has a fixed bound, however big the chat.
@@ -447,6 +468,7 @@ impl Registry {
                 rooms: room.into_iter().collect(),
                 away: None,
                 realname: None,
+                ignoring: BTreeMap::new(),
             };
             state.by_id.insert(id, key.clone());
             state.clients.insert(key, client);
@@ -583,6 +605,10 @@ impl Registry {
                 return Err(ChatError::NotOnline(to.to_string()));
             };
             let away = recipient.away.clone();
+            if recipient.ignores(Some(&name_key(&from))) {
+                // Not delivered, and the sender is not told.
+                return Ok(away);
+            }
             let event = Event::Direct {
                 from,
                 via,
@@ -819,6 +845,53 @@ impl Registry {
         })
     }
 
+    /// `/ignore name`: stops delivering `name`'s messages, actions and
+    /// direct messages to this session. The ignored person is not told.
+    pub(crate) fn ignore(&self, session: &Session, name: &str) -> Result<Event, ChatError> {
+        protocol::validate_name(name)?;
+        let key = name_key(name);
+        self.with_state(|state| {
+            let client = state.client(session)?;
+            if name_key(&client.name) == key {
+                return Err(ChatError::IgnoreSelf);
+            }
+            if client.ignoring.len() >= MAX_IGNORED && !client.ignoring.contains_key(&key) {
+                return Err(ChatError::IgnoringTooMany(MAX_IGNORED));
+            }
+            // The name as its owner spells it, if they are online.
+            let spelled = state
+                .clients
+                .get(&key)
+                .map_or(name, |c| &c.name)
+                .to_string();
+            let client = state.client(session)?;
+            client.ignoring.insert(key, spelled.clone());
+            Ok(Event::Notice(format!("ignoring {spelled}")))
+        })
+    }
+
+    /// `/unignore name`: delivers `name`'s lines to this session again.
+    pub(crate) fn unignore(&self, session: &Session, name: &str) -> Result<Event, ChatError> {
+        self.with_state(|state| {
+            let client = state.client(session)?;
+            match client.ignoring.remove(&name_key(name)) {
+                Some(spelled) => Ok(Event::Notice(format!("no longer ignoring {spelled}"))),
+                None => Err(ChatError::NotIgnoring(name.to_string())),
+            }
+        })
+    }
+
+    /// `/ignore` alone: whom this session ignores, sorted ignoring case.
+    pub(crate) fn ignored(&self, session: &Session) -> Result<Event, ChatError> {
+        self.with_state(|state| {
+            let names: Vec<String> = state.client(session)?.ignoring.values().cloned().collect();
+            Ok(Event::Notice(match names.is_empty() {
+                true => "ignoring nobody".to_string(),
+                false => format!("ignoring: {}", names.join(", ")),
+            }))
+        })
+    }
+
     /// The rooms this session is in, in the order joined.
     pub(crate) fn rooms_of(&self, session: &Session) -> Result<Vec<String>, ChatError> {
         self.with_state(|state| Ok(state.client(session)?.rooms.clone()))
@@ -1021,6 +1094,13 @@ impl State {
             via: client.frontend,
         };
         self.rooms.rename(&client.rooms, old_key, &new_key);
+        // Whoever ignored the old name ignores the new one: a rename is no
+        // way around `/ignore`.
+        for other in self.clients.values_mut() {
+            if other.ignoring.remove(old_key).is_some() {
+                other.ignoring.insert(new_key.clone(), new.to_string());
+            }
+        }
         let neighbours = self.neighbours(&client.rooms, &new_key, false);
         self.by_id.insert(client.id, new_key.clone());
         self.clients.insert(new_key.clone(), client);
@@ -1119,11 +1199,15 @@ impl State {
         let Some(members) = self.rooms.members(room) else {
             return;
         };
+        let sender = event.sender().map(name_key);
         for key in members {
             if Some(key.as_str()) == except {
                 continue;
             }
             if let Some(client) = self.clients.get(key) {
+                if client.ignores(sender.as_deref()) {
+                    continue;
+                }
                 let bytes = renderings.bytes(client.frontend);
                 queue(client, key, bytes, &mut self.dead, &mut self.to_schedule);
             }

@@ -8,6 +8,7 @@
 //! - `framing`: lines rebuilt from bytes however they arrive, capped,
 //!   checked for UTF-8 and cleaned of control characters.
 //! - `history`: the chat log, replayed on login and on `/join`.
+//! - `ignore`: `/ignore` and `/unignore`.
 //! - `accounts`: registered names and their passwords.
 //! - `limits` and `limits_per_ip`: the rate limit, the write timeout, and
 //!   the connections one address may hold; `room_limits`: the caps on
@@ -30,6 +31,7 @@ mod console;
 mod framing;
 mod handshake;
 mod history;
+mod ignore;
 mod limits;
 mod limits_per_ip;
 mod loadgen_smoke;
