@@ -359,6 +359,8 @@ pub fn is_quit(line: &str) -> bool {
 // outbox sends them with one write and they cannot be interleaved.
 
 /// The lines a terminal shows for `event`.
+// Over 60 lines on purpose: one arm per kind of event, a table of the
+// terminal's whole wire format that reads best in one piece.
 pub(crate) fn render(event: &Event) -> String {
     match event {
         Event::Said { message, .. } => said(message),
