@@ -2,14 +2,13 @@
 //! 1 runtime failure, 2 bad usage or config), their one-line error messages,
 //! and the terminal client driven through a pipe.
 
-use crate::support::{free_port, TempDir, TestServer};
+use crate::support::{free_port, lines_of, TempDir, TestServer};
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{self, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -194,15 +193,7 @@ fn client_reports_a_server_that_goes_away_and_exits_1() {
     stdin.flush().expect("flush name");
 
     let stdout = child.stdout.take().expect("client stdout");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines_of(stdout);
     let mut printed = Vec::new();
     let start = Instant::now();
     while !printed

@@ -23,7 +23,7 @@ mod server;
 pub use client::{login_and_stall, users_becomes, Client, Event};
 pub use process::{cpu_ticks, fds, rss_kb, settle, steady_usage, Usage, TICKS_PER_SEC};
 pub use rng::{seed_from_env, Rng};
-pub use server::{panics, wire_form, TempDir, TestServer};
+pub use server::{lines_of, panics, wire_form, TempDir, TestServer};
 
 /// How long a test waits for any one line before it fails.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);

@@ -7,7 +7,7 @@
 //! dropped, even if the test panics.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -121,15 +121,7 @@ impl TestServer {
 
         // Read stdout on a thread of its own, so that a server that never
         // prints cannot hang the test: we wait on a channel with a timeout.
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = lines_of(stdout);
         let first = match rx.recv_timeout(Duration::from_secs(10)) {
             Ok(line) => line,
             Err(_) => {
@@ -315,4 +307,20 @@ pub fn wire_form(log_line: &str) -> Option<String> {
         Some(name) => format!("[{room}] * {name} {text}"),
         None => format!("[{room}] {name}: {text}"),
     })
+}
+
+/// The lines a child process prints, read on a thread of its own and
+/// handed over a channel, so a test waits for them with a timeout
+/// (`recv_timeout`) instead of blocking on a silent child.
+pub fn lines_of(output: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(output).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
