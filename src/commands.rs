@@ -187,6 +187,9 @@ pub(crate) fn execute(
         }
         Command::Ignore(None) => registry.reply(session, &registry.ignored(session)?)?,
         Command::Unignore(name) => registry.reply(session, &registry.unignore(session, &name)?)?,
+        Command::Moderate { room, action } => {
+            registry.moderate(session, room.as_deref(), &action)?
+        }
         Command::Password { old, new } => change_password(session, &old, &new, ctx)?,
         Command::Unregister(password) => unregister(session, &password, ctx)?,
         Command::Quit => {

@@ -84,6 +84,35 @@ pub(crate) enum Leaving {
     Kicked,
 }
 
+/// A room member as a member list shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub(crate) name: String,
+    /// An operator of the room (`@alice`).
+    pub(crate) operator: bool,
+}
+
+/// Who changed something in a room: a member (with the way they came in,
+/// for an IRC prefix), or `None` for the server itself, which makes the
+/// longest-present member an operator when the last one leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Actor {
+    pub(crate) name: String,
+    pub(crate) via: Frontend,
+}
+
+/// What an operator changed in a room: IRC's channel modes `o`, `b` and
+/// `t`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RoomChange {
+    /// `name` was made an operator (`true`) or is one no longer.
+    Operator { name: String, on: bool },
+    /// `name` was banned from the room (`true`) or may join again.
+    Ban { name: String, on: bool },
+    /// Only operators may set the topic (`true`), or anyone may.
+    TopicLock(bool),
+}
+
 impl Event {
     /// Who said it, for the kinds of events a recipient may ignore
     /// (`/ignore`): room messages and actions, and direct messages.
@@ -145,6 +174,21 @@ pub(crate) enum Event {
         via: Frontend,
         text: String,
     },
+    /// An operator (or the server) changed something in `room`.
+    RoomChanged {
+        room: String,
+        by: Option<Actor>,
+        change: RoomChange,
+    },
+    /// `name` was removed from `room` by its operator `by`, who gave
+    /// `reason` (if any). Sent to the room, `name` included, before
+    /// `name` leaves it.
+    KickedFrom {
+        room: String,
+        name: String,
+        by: Actor,
+        reason: Option<String>,
+    },
     /// The operator said something to everyone (the console's `/say`).
     ServerSaid(String),
     /// The server is about to close every connection.
@@ -181,7 +225,7 @@ pub(crate) enum Event {
     YouJoined {
         room: String,
         topic: Option<Topic>,
-        names: Vec<String>,
+        names: Vec<Member>,
     },
     /// The recipient was already in `room`; it is now their current room.
     NowTalkingIn(String),
@@ -201,12 +245,14 @@ pub(crate) enum Event {
         more: usize,
     },
     /// Who is online (`room: None`) or in a room, sorted ignoring case, and
-    /// how many more there are.
+    /// how many more there are. Operators are marked only in a room's list.
     Users {
         room: Option<String>,
-        names: Vec<String>,
+        names: Vec<Member>,
         more: usize,
     },
+    /// The names banned from `room`, as typed.
+    RoomBans { room: String, names: Vec<String> },
     /// The list of commands.
     Help,
     /// The answer to quitting, just before the connection closes.

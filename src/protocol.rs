@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use crate::event::{Event, Leaving, Message, Style, Topic};
+use crate::event::{Actor, Event, Leaving, Member, Message, RoomChange, Style, Topic};
 use crate::rooms::{normalize_room_name, BadRoomName};
 
 /// The longest name, in bytes (all allowed characters are ASCII).
@@ -165,8 +165,33 @@ pub enum Command {
     Ignore(Option<String>),
     /// `/unignore name`
     Unignore(String),
+    /// A room operator's command (`/op`, `/kick`, `/ban`, `/lock`...) for
+    /// `room`, or the current room when None.
+    Moderate {
+        room: Option<String>,
+        action: Moderation,
+    },
     /// `/quit`, `quit` or `bye`
     Quit,
+}
+
+/// What a room operator asks for: IRC's `MODE #room +o/+b/+t` and `KICK`,
+/// as values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderation {
+    /// `/op name` (`on`), `/deop name`.
+    Operator { name: String, on: bool },
+    /// `/kick name [reason]`: out of the room, not off the server.
+    Kick {
+        name: String,
+        reason: Option<String>,
+    },
+    /// `/ban name` (`on`), `/unban name`: a banned name cannot join.
+    Ban { name: String, on: bool },
+    /// `/ban` alone: the room's ban list (anyone in the room may see it).
+    Bans,
+    /// `/lock` (`true`), `/unlock`: whether only operators set the topic.
+    TopicLock(bool),
 }
 
 /// How many messages `/history` shows when not told.
@@ -282,6 +307,9 @@ fn parse_slash(rest: &str) -> Result<Command, ParseError> {
                 .to_string(),
         ),
         "quit" => Command::Quit,
+        "op" | "deop" | "kick" | "ban" | "unban" | "lock" | "unlock" => {
+            parse_moderation(&name.to_ascii_lowercase(), arg.unwrap_or(""))?
+        }
         _ => return Err(ParseError::Unknown(name.to_string())),
     };
     Ok(command)
@@ -310,6 +338,43 @@ fn parse_history(args: &str) -> Result<Command, ParseError> {
     };
     let room = room.map(normalize_room_name).transpose()?;
     Ok(Command::History { room, count })
+}
+
+/// Parses a room operator's command: `/kick [#room] name [reason]` and
+/// the like. The room is the current one unless the first word names one
+/// (the web page, which shows one room at a time, always names it).
+fn parse_moderation(command: &str, args: &str) -> Result<Command, ParseError> {
+    let (room, args) = match args.strip_prefix('#') {
+        Some(_) => {
+            let (room, rest) = split_word(args);
+            (Some(normalize_room_name(room)?), rest)
+        }
+        None => (None, args),
+    };
+    let (name, rest) = split_word(args);
+    let name = (!name.is_empty()).then(|| name.to_string());
+    let usage = |text| ParseError::Usage(text);
+    let action = match (command, name) {
+        ("op", Some(name)) if rest.is_empty() => Moderation::Operator { name, on: true },
+        ("deop", Some(name)) if rest.is_empty() => Moderation::Operator { name, on: false },
+        ("kick", Some(name)) => Moderation::Kick {
+            name,
+            reason: (!rest.is_empty()).then(|| rest.to_string()),
+        },
+        ("ban", Some(name)) if rest.is_empty() => Moderation::Ban { name, on: true },
+        ("ban", None) => Moderation::Bans,
+        ("unban", Some(name)) if rest.is_empty() => Moderation::Ban { name, on: false },
+        ("lock", None) => Moderation::TopicLock(true),
+        ("unlock", None) => Moderation::TopicLock(false),
+        ("op", _) => return Err(usage("/op [#room] <name>")),
+        ("deop", _) => return Err(usage("/deop [#room] <name>")),
+        ("kick", _) => return Err(usage("/kick [#room] <name> [reason]")),
+        ("ban", _) => return Err(usage("/ban [#room] [name]")),
+        ("unban", _) => return Err(usage("/unban [#room] <name>")),
+        ("lock", _) => return Err(usage("/lock [#room]")),
+        _ => return Err(usage("/unlock [#room]")),
+    };
+    Ok(Command::Moderate { room, action })
 }
 
 /// Splits `"word rest of line"` into `("word", "rest of line")`.
@@ -406,11 +471,30 @@ pub(crate) fn render(event: &Event) -> String {
         Event::Topic { room, topic } => topic_line(room, topic.as_ref()),
         Event::Rooms { rooms, more } => rooms_line(rooms, *more),
         Event::Users { room, names, more } => {
-            let list = names.join(", ") + &and_more(*more);
+            let list = member_list(names) + &and_more(*more);
             match room {
                 None => notice(&format!("online: {list}")),
                 Some(room) => notice(&format!("in #{room}: {list}")),
             }
+        }
+        Event::RoomChanged { room, by, change } => notice(&room_changed(room, by.as_ref(), change)),
+        Event::KickedFrom {
+            room,
+            name,
+            by,
+            reason,
+        } => {
+            let why = reason.as_ref().map_or(String::new(), |r| format!(" ({r})"));
+            notice(&format!(
+                "{name} was kicked from #{room} by {}{why}",
+                by.name
+            ))
+        }
+        Event::RoomBans { room, names } if names.is_empty() => {
+            notice(&format!("nobody is banned from #{room}"))
+        }
+        Event::RoomBans { room, names } => {
+            notice(&format!("banned from #{room}: {}", names.join(", ")))
         }
         Event::Help => help(),
         Event::Bye(name) => notice(&format!("Bye {name}!")),
@@ -420,6 +504,43 @@ pub(crate) fn render(event: &Event) -> String {
         } => notice(&format!("you were kicked by the operator: {reason}")),
         Event::Notice(text) => notice(text),
         Event::Error(text) => error(text),
+    }
+}
+
+/// `@alice, bob`: the names of a member list, operators marked.
+fn member_list(members: &[Member]) -> String {
+    let names: Vec<String> = members
+        .iter()
+        .map(|m| match m.operator {
+            true => format!("@{}", m.name),
+            false => m.name.clone(),
+        })
+        .collect();
+    names.join(", ")
+}
+
+/// `alice made bob an operator of #dev`, and the like.
+fn room_changed(room: &str, by: Option<&Actor>, change: &RoomChange) -> String {
+    let Some(by) = by.map(|actor| &actor.name) else {
+        // Only the server's succession has no actor.
+        return match change {
+            RoomChange::Operator { name, .. } => format!("{name} is now an operator of #{room}"),
+            _ => format!("#{room} changed"),
+        };
+    };
+    match change {
+        RoomChange::Operator { name, on: true } => {
+            format!("{by} made {name} an operator of #{room}")
+        }
+        RoomChange::Operator { name, on: false } => {
+            format!("{by} removed {name} from the operators of #{room}")
+        }
+        RoomChange::Ban { name, on: true } => format!("{by} banned {name} from #{room}"),
+        RoomChange::Ban { name, on: false } => format!("{by} lifted the ban on {name} in #{room}"),
+        RoomChange::TopicLock(true) => {
+            format!("{by} locked the topic of #{room}: only operators may set it")
+        }
+        RoomChange::TopicLock(false) => format!("{by} unlocked the topic of #{room}"),
     }
 }
 
@@ -550,6 +671,13 @@ fn help() -> String {
         "  /history [room] [N]  the last N messages of a room (default 20)",
         "  /ignore [name]       stop seeing someone's messages (alone: the list)",
         "  /unignore name       see them again",
+        "room operators (the room's creator, and whom they make one):",
+        "  /op name, /deop name make someone an operator of your room, or not",
+        "  /kick name [reason]  put someone out of your room",
+        "  /ban [name]          keep a name out of your room (alone: the list)",
+        "  /unban name          let them in again",
+        "  /lock, /unlock       only operators may set the topic, or anyone",
+        "  (each takes a #room first for a room other than your current one)",
         "  /help                show this help",
         "  /quit (or quit, bye) leave the chat",
     ]
@@ -783,6 +911,101 @@ mod tests {
             Command::parse("/unignore"),
             Err(ParseError::Usage("/unignore <name>"))
         );
+    }
+
+    #[test]
+    fn parses_the_room_operators_commands() {
+        let here = |action| Ok(Command::Moderate { room: None, action });
+        let name = |n: &str| n.to_string();
+        assert_eq!(
+            Command::parse("/op bob"),
+            here(Moderation::Operator {
+                name: name("bob"),
+                on: true
+            })
+        );
+        assert_eq!(
+            Command::parse("/DEOP bob"),
+            here(Moderation::Operator {
+                name: name("bob"),
+                on: false
+            })
+        );
+        assert_eq!(
+            Command::parse("/kick bob spamming links"),
+            here(Moderation::Kick {
+                name: name("bob"),
+                reason: Some(name("spamming links"))
+            })
+        );
+        assert_eq!(
+            Command::parse("/kick bob"),
+            here(Moderation::Kick {
+                name: name("bob"),
+                reason: None
+            })
+        );
+        assert_eq!(
+            Command::parse("/ban bob"),
+            here(Moderation::Ban {
+                name: name("bob"),
+                on: true
+            })
+        );
+        assert_eq!(Command::parse("/ban"), here(Moderation::Bans));
+        assert_eq!(
+            Command::parse("/unban bob"),
+            here(Moderation::Ban {
+                name: name("bob"),
+                on: false
+            })
+        );
+        assert_eq!(Command::parse("/lock"), here(Moderation::TopicLock(true)));
+        assert_eq!(
+            Command::parse("/unlock"),
+            here(Moderation::TopicLock(false))
+        );
+        assert_eq!(
+            Command::parse("/kick #Dev bob go away"),
+            Ok(Command::Moderate {
+                room: Some(name("dev")),
+                action: Moderation::Kick {
+                    name: name("bob"),
+                    reason: Some(name("go away"))
+                }
+            })
+        );
+        assert_eq!(
+            Command::parse("/lock #dev"),
+            Ok(Command::Moderate {
+                room: Some(name("dev")),
+                action: Moderation::TopicLock(true)
+            })
+        );
+    }
+
+    #[test]
+    fn room_operators_commands_without_their_arguments_show_their_usage() {
+        for (line, usage) in [
+            ("/op", "/op [#room] <name>"),
+            ("/op bob carol", "/op [#room] <name>"),
+            ("/deop #dev", "/deop [#room] <name>"),
+            ("/kick", "/kick [#room] <name> [reason]"),
+            ("/unban", "/unban [#room] <name>"),
+            ("/ban bob carol", "/ban [#room] [name]"),
+            ("/lock now", "/lock [#room]"),
+            ("/unlock now", "/unlock [#room]"),
+        ] {
+            assert_eq!(
+                Command::parse(line),
+                Err(ParseError::Usage(usage)),
+                "{line}"
+            );
+        }
+        assert!(matches!(
+            Command::parse("/kick #b@d bob"),
+            Err(ParseError::BadRoom(_))
+        ));
         assert_eq!(
             Command::parse("/topic"),
             Ok(Command::Topic {
@@ -890,6 +1113,92 @@ mod tests {
             message: message(text, action),
             via: Frontend::Irc,
             notice: false,
+        }
+    }
+
+    fn member(name: &str, operator: bool) -> Member {
+        Member {
+            name: name.into(),
+            operator,
+        }
+    }
+
+    #[test]
+    fn room_operators_changes_render_as_the_documented_lines() {
+        let alice = || Actor {
+            name: "alice".into(),
+            via: Frontend::Web,
+        };
+        let changed = |by: Option<Actor>, change| Event::RoomChanged {
+            room: "dev".into(),
+            by,
+            change,
+        };
+        let op = |on| RoomChange::Operator {
+            name: "bob".into(),
+            on,
+        };
+        let ban = |on| RoomChange::Ban {
+            name: "bob".into(),
+            on,
+        };
+        let kicked = |reason: Option<&str>| Event::KickedFrom {
+            room: "dev".into(),
+            name: "bob".into(),
+            by: alice(),
+            reason: reason.map(str::to_string),
+        };
+        let cases = [
+            (
+                changed(Some(alice()), op(true)),
+                "* alice made bob an operator of #dev\n",
+            ),
+            (
+                changed(Some(alice()), op(false)),
+                "* alice removed bob from the operators of #dev\n",
+            ),
+            (
+                changed(None, op(true)),
+                "* bob is now an operator of #dev\n",
+            ),
+            (
+                changed(Some(alice()), ban(true)),
+                "* alice banned bob from #dev\n",
+            ),
+            (
+                changed(Some(alice()), ban(false)),
+                "* alice lifted the ban on bob in #dev\n",
+            ),
+            (
+                changed(Some(alice()), RoomChange::TopicLock(true)),
+                "* alice locked the topic of #dev: only operators may set it\n",
+            ),
+            (
+                changed(Some(alice()), RoomChange::TopicLock(false)),
+                "* alice unlocked the topic of #dev\n",
+            ),
+            (kicked(None), "* bob was kicked from #dev by alice\n"),
+            (
+                kicked(Some("spam")),
+                "* bob was kicked from #dev by alice (spam)\n",
+            ),
+            (
+                Event::RoomBans {
+                    room: "dev".into(),
+                    names: vec![],
+                },
+                "* nobody is banned from #dev\n",
+            ),
+            (
+                Event::RoomBans {
+                    room: "dev".into(),
+                    names: vec!["bob".into(), "eve".into()],
+                },
+                "* banned from #dev: bob, eve\n",
+            ),
+        ];
+        for (event, line) in cases {
+            assert_eq!(render(&event), line, "{event:?}");
         }
     }
 
@@ -1063,7 +1372,7 @@ mod tests {
             (
                 Event::Users {
                     room: None,
-                    names: vec![s("al"), s("bo")],
+                    names: vec![member("al", false), member("bo", false)],
                     more: 0,
                 },
                 "* online: al, bo\n",
@@ -1071,10 +1380,10 @@ mod tests {
             (
                 Event::Users {
                     room: Some(s("dev")),
-                    names: vec![s("al")],
+                    names: vec![member("al", true), member("bo", false)],
                     more: 2,
                 },
-                "* in #dev: al, and 2 more\n",
+                "* in #dev: @al, bo, and 2 more\n",
             ),
             (Event::Bye(s("al")), "* Bye al!\n"),
             (

@@ -6,8 +6,15 @@
 //! disagree. A second mutex here would need a lock order and would let a
 //! broadcast see a member that the client map had already forgotten.
 //!
-//! A room also has a topic, set by any member. It lives and dies with the
-//! room, as an IRC channel's does.
+//! A room also has a topic, its operators, its bans and whether its topic
+//! is locked. They all live and die with the room, as an IRC channel's do:
+//! whoever creates a room (joins it while it is empty) is its first
+//! operator, and when the last operator leaves, the member who has been
+//! there longest becomes one, so a room with people in it always has
+//! someone in charge. There is no lasting ownership: an emptied room is
+//! forgotten with its operators and bans. (A production server adds
+//! registered rooms, as IRC services do; we keep rooms as cheap as
+//! possible.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -50,12 +57,41 @@ pub fn normalize_room_name(raw: &str) -> Result<String, BadRoomName> {
 #[derive(Debug, Default)]
 pub(crate) struct Rooms {
     rooms: BTreeMap<String, Room>,
+    /// Counts joins, so members can be ordered by how long they have been
+    /// in a room (the longest-present member succeeds the last operator).
+    joins: u64,
 }
+
+/// When a member joined a room, as a number that only grows: smaller is
+/// longer present.
+pub(crate) type Seniority = u64;
+
+/// The most names one room may ban: the list lives in memory with the room.
+pub(crate) const MAX_ROOM_BANS: usize = 100;
 
 #[derive(Debug, Default)]
 struct Room {
-    members: BTreeSet<String>,
+    /// Members' keys, each with when it joined.
+    members: BTreeMap<String, Seniority>,
+    /// The members who are operators (keys); never empty while the room
+    /// has members.
+    operators: BTreeSet<String>,
+    /// Banned names: keys, and the names as typed.
+    banned: BTreeMap<String, String>,
+    /// Only operators may set the topic.
+    topic_locked: bool,
     topic: Option<Topic>,
+}
+
+/// What a join did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Joined {
+    /// The member was already in the room.
+    Already,
+    /// The member joined a room that has other members.
+    Member,
+    /// The member created the room and is its operator.
+    Creator,
 }
 
 impl Rooms {
@@ -63,32 +99,117 @@ impl Rooms {
         Rooms::default()
     }
 
-    /// Adds `member` to `room`, creating the room if needed. Returns false if
-    /// they were already a member.
-    pub(crate) fn join(&mut self, room: &str, member: &str) -> bool {
-        self.rooms
-            .entry(room.to_string())
-            .or_default()
-            .members
-            .insert(member.to_string())
+    /// Adds `member` to `room`, creating the room if needed; whoever
+    /// creates a room is its operator.
+    pub(crate) fn join(&mut self, room: &str, member: &str) -> Joined {
+        self.joins += 1;
+        let entry = self.rooms.entry(room.to_string()).or_default();
+        if entry.members.contains_key(member) {
+            return Joined::Already;
+        }
+        entry.members.insert(member.to_string(), self.joins);
+        if entry.members.len() == 1 {
+            entry.operators.insert(member.to_string());
+            return Joined::Creator;
+        }
+        Joined::Member
     }
 
     /// Removes `member` from `room`, and the room itself once it is empty.
-    /// Returns false if they were not a member.
-    pub(crate) fn leave(&mut self, room: &str, member: &str) -> bool {
+    /// If the last operator left, the longest-present member becomes one:
+    /// their key is returned, so the room can be told.
+    pub(crate) fn leave(&mut self, room: &str, member: &str) -> Option<String> {
+        let entry = self.rooms.get_mut(room)?;
+        entry.members.remove(member);
+        entry.operators.remove(member);
+        if entry.members.is_empty() {
+            self.rooms.remove(room);
+            return None;
+        }
+        if !entry.operators.is_empty() {
+            return None;
+        }
+        let (heir, _) = entry.members.iter().min_by_key(|(_, since)| **since)?;
+        entry.operators.insert(heir.clone());
+        Some(heir.clone())
+    }
+
+    /// The members of `room` (keys, each with when it joined) in key
+    /// order, or None if the room does not exist.
+    pub(crate) fn members(&self, room: &str) -> Option<&BTreeMap<String, Seniority>> {
+        self.rooms.get(room).map(|r| &r.members)
+    }
+
+    /// Whether `member` is an operator of `room`.
+    pub(crate) fn is_operator(&self, room: &str, member: &str) -> bool {
+        self.rooms
+            .get(room)
+            .is_some_and(|r| r.operators.contains(member))
+    }
+
+    /// Makes a member an operator (`true`) or not. Returns false if
+    /// nothing changed (not a member, or already so).
+    pub(crate) fn set_operator(&mut self, room: &str, member: &str, operator: bool) -> bool {
         let Some(entry) = self.rooms.get_mut(room) else {
             return false;
         };
-        let was_member = entry.members.remove(member);
-        if entry.members.is_empty() {
-            self.rooms.remove(room);
+        if !entry.members.contains_key(member) {
+            return false;
         }
-        was_member
+        if operator {
+            entry.operators.insert(member.to_string())
+        } else {
+            entry.operators.remove(member)
+        }
     }
 
-    /// The members of `room` in key order, or None if the room does not exist.
-    pub(crate) fn members(&self, room: &str) -> Option<&BTreeSet<String>> {
-        self.rooms.get(room).map(|r| &r.members)
+    /// Whether the name with key `key` is banned from `room`.
+    pub(crate) fn is_banned(&self, room: &str, key: &str) -> bool {
+        self.rooms
+            .get(room)
+            .is_some_and(|r| r.banned.contains_key(key))
+    }
+
+    /// Bans (`Some(name)`) or unbans (`None`) the name with key `key`.
+    /// Returns false if nothing changed or the room's list is full
+    /// ([`MAX_ROOM_BANS`]); the caller tells which from
+    /// [`is_banned`](Self::is_banned).
+    pub(crate) fn set_ban(&mut self, room: &str, key: &str, name: Option<&str>) -> bool {
+        let Some(entry) = self.rooms.get_mut(room) else {
+            return false;
+        };
+        match name {
+            Some(_) if entry.banned.contains_key(key) => false,
+            Some(_) if entry.banned.len() >= MAX_ROOM_BANS => false,
+            Some(name) => entry
+                .banned
+                .insert(key.to_string(), name.to_string())
+                .is_none(),
+            None => entry.banned.remove(key).is_some(),
+        }
+    }
+
+    /// The names banned from `room`, as typed, in key order.
+    pub(crate) fn bans(&self, room: &str) -> Vec<String> {
+        self.rooms
+            .get(room)
+            .map_or_else(Vec::new, |r| r.banned.values().cloned().collect())
+    }
+
+    /// Whether only operators may set the topic of `room`.
+    pub(crate) fn topic_locked(&self, room: &str) -> bool {
+        self.rooms.get(room).is_some_and(|r| r.topic_locked)
+    }
+
+    /// Locks or unlocks the topic. Returns false if nothing changed.
+    pub(crate) fn set_topic_locked(&mut self, room: &str, locked: bool) -> bool {
+        match self.rooms.get_mut(room) {
+            Some(entry) if entry.topic_locked != locked => {
+                entry.topic_locked = locked;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The topic of `room`, if it exists and has one.
@@ -105,7 +226,7 @@ impl Rooms {
 
     #[cfg(test)]
     fn is_member(&self, room: &str, member: &str) -> bool {
-        self.members(room).is_some_and(|m| m.contains(member))
+        self.members(room).is_some_and(|m| m.contains_key(member))
     }
 
     /// Every room with its number of members, sorted by name.
@@ -138,12 +259,17 @@ impl Rooms {
         (shown.collect(), more)
     }
 
-    /// Renames a member in each of `rooms`.
+    /// Renames a member in each of `rooms`; they keep their place in
+    /// line and their operator status. A ban names a name, so it stays
+    /// with the old name.
     pub(crate) fn rename(&mut self, rooms: &[String], old: &str, new: &str) {
         for room in rooms {
             if let Some(entry) = self.rooms.get_mut(room) {
-                if entry.members.remove(old) {
-                    entry.members.insert(new.to_string());
+                if let Some(since) = entry.members.remove(old) {
+                    entry.members.insert(new.to_string(), since);
+                }
+                if entry.operators.remove(old) {
+                    entry.operators.insert(new.to_string());
                 }
             }
         }
@@ -186,15 +312,15 @@ mod tests {
     #[test]
     fn join_creates_and_last_leave_removes_a_room() {
         let mut rooms = Rooms::new();
-        assert!(rooms.join("dev", "alice"));
-        assert!(!rooms.join("dev", "alice"));
-        assert!(rooms.join("dev", "bob"));
+        assert_eq!(rooms.join("dev", "alice"), Joined::Creator);
+        assert_eq!(rooms.join("dev", "alice"), Joined::Already);
+        assert_eq!(rooms.join("dev", "bob"), Joined::Member);
         assert_eq!(rooms.list().collect::<Vec<_>>(), vec![("dev", 2)]);
-        assert!(rooms.leave("dev", "alice"));
-        assert!(!rooms.leave("dev", "alice"));
-        assert!(rooms.leave("dev", "bob"));
+        rooms.leave("dev", "alice");
+        assert!(!rooms.is_member("dev", "alice"));
+        rooms.leave("dev", "bob");
         assert_eq!(rooms.list().count(), 0);
-        assert!(!rooms.leave("nowhere", "bob"));
+        assert_eq!(rooms.leave("nowhere", "bob"), None);
     }
 
     #[test]
@@ -234,5 +360,77 @@ mod tests {
         assert!(rooms.is_member("dev", "ally"));
         assert!(rooms.is_member("general", "ally"));
         assert!(!rooms.is_member("dev", "alice"));
+    }
+
+    #[test]
+    fn the_creator_is_the_operator_and_the_longest_present_succeeds() {
+        let mut rooms = Rooms::new();
+        rooms.join("dev", "alice");
+        rooms.join("dev", "bob");
+        rooms.join("dev", "carol");
+        assert!(rooms.is_operator("dev", "alice"));
+        assert!(!rooms.is_operator("dev", "bob"));
+        // bob rejoins: he goes to the back of the line.
+        rooms.leave("dev", "bob");
+        rooms.join("dev", "bob");
+        assert_eq!(rooms.leave("dev", "alice").as_deref(), Some("carol"));
+        assert!(rooms.is_operator("dev", "carol"));
+        assert!(!rooms.is_operator("dev", "bob"));
+    }
+
+    #[test]
+    fn no_one_succeeds_while_an_operator_remains() {
+        let mut rooms = Rooms::new();
+        rooms.join("dev", "alice");
+        rooms.join("dev", "bob");
+        rooms.join("dev", "carol");
+        assert!(rooms.set_operator("dev", "carol", true));
+        assert!(!rooms.set_operator("dev", "carol", true));
+        assert!(!rooms.set_operator("dev", "nobody", true));
+        assert_eq!(rooms.leave("dev", "alice"), None);
+        assert!(!rooms.is_operator("dev", "bob"));
+        assert_eq!(rooms.leave("dev", "carol").as_deref(), Some("bob"));
+        assert_eq!(rooms.leave("dev", "bob"), None);
+    }
+
+    #[test]
+    fn operators_bans_and_the_lock_are_forgotten_with_the_room() {
+        let mut rooms = Rooms::new();
+        rooms.join("dev", "alice");
+        assert!(rooms.set_ban("dev", "mallory", Some("Mallory")));
+        assert!(!rooms.set_ban("dev", "mallory", Some("Mallory")));
+        assert!(rooms.set_topic_locked("dev", true));
+        assert!(!rooms.set_topic_locked("dev", true));
+        assert_eq!(rooms.bans("dev"), vec!["Mallory".to_string()]);
+        assert!(rooms.is_banned("dev", "mallory"));
+        rooms.leave("dev", "alice");
+        rooms.join("dev", "mallory");
+        assert!(!rooms.is_banned("dev", "mallory"));
+        assert!(!rooms.topic_locked("dev"));
+        assert!(rooms.is_operator("dev", "mallory"));
+    }
+
+    #[test]
+    fn a_room_bans_at_most_so_many_names() {
+        let mut rooms = Rooms::new();
+        rooms.join("dev", "alice");
+        for i in 0..MAX_ROOM_BANS {
+            assert!(rooms.set_ban("dev", &format!("n{i}"), Some("n")));
+        }
+        assert!(!rooms.set_ban("dev", "one-more", Some("one-more")));
+        assert!(rooms.set_ban("dev", "n0", None));
+        assert!(!rooms.set_ban("dev", "n0", None));
+    }
+
+    #[test]
+    fn a_rename_keeps_operator_status_and_place_in_line() {
+        let mut rooms = Rooms::new();
+        rooms.join("dev", "alice");
+        rooms.join("dev", "bob");
+        rooms.join("dev", "carol");
+        rooms.rename(&["dev".into()], "alice", "ally");
+        assert!(rooms.is_operator("dev", "ally"));
+        rooms.rename(&["dev".into()], "bob", "zed");
+        assert_eq!(rooms.leave("dev", "ally").as_deref(), Some("zed"));
     }
 }

@@ -10,6 +10,7 @@
 //! This module is the pure half, next to [`protocol`](crate::protocol):
 //!
 //! - [`message`]: parsing a line and building one, under the 512-byte rule.
+//! - [`modes`]: the letters of a channel `MODE`, parsed into changes.
 //! - [`registration`]: the start of a connection (`CAP`, `PASS`, `NICK`,
 //!   `USER` in any order) as a state machine of pure steps.
 //! - [`render`](mod@render): every [`Event`](crate::event::Event) as IRC lines.
@@ -23,6 +24,7 @@
 //! `carol!carol@irc`.
 
 pub(crate) mod message;
+pub(crate) mod modes;
 pub(crate) mod registration;
 pub(crate) mod render;
 
@@ -72,8 +74,10 @@ fn isupport(server: &str) -> Vec<String> {
         format!("NICKLEN={MAX_NAME}"),
         format!("CHANNELLEN={}", MAX_ROOM_NAME + 1),
         format!("NETWORK={server}"),
-        "CHANMODES=,,,n".to_string(),
-        "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1".to_string(),
+        // Room operators are `@`; `b` is a list mode, `n` and `t` are flags.
+        "PREFIX=(o)@".to_string(),
+        "CHANMODES=b,,,nt".to_string(),
+        "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1,KICK:4".to_string(),
     ]
 }
 

@@ -34,6 +34,8 @@ pub(crate) enum Step {
 #[derive(Debug, Default)]
 pub(crate) struct Registration {
     nick: Option<String>,
+    /// The user name of `USER`, kept to the characters a name may have.
+    username: String,
     realname: Option<String>,
     password: Option<String>,
     /// `CAP LS` or `CAP REQ` came, and `CAP END` not yet.
@@ -49,6 +51,16 @@ impl Registration {
     /// The nick, or `*` (what numerics call a client without one).
     pub(crate) fn target(&self) -> &str {
         self.nick.as_deref().unwrap_or("*")
+    }
+
+    /// The user name `USER` gave (shown as `~name` in `WHO` and `WHOIS`,
+    /// the `~` saying no ident server vouched for it), or the nick when it
+    /// had nothing usable.
+    pub(crate) fn username(&self) -> &str {
+        match self.username.is_empty() {
+            true => self.target(),
+            false => &self.username,
+        }
     }
 
     pub(crate) fn realname(&self) -> &str {
@@ -93,7 +105,8 @@ impl Registration {
             "USER" => match (msg.param(0), msg.param(3).map(protocol::sanitize)) {
                 // Sanitized like every other text relayed to others (it is
                 // shown in WHO and WHOIS): no control character survives.
-                (Some(_), Some(realname)) if !realname.trim().is_empty() => {
+                (Some(username), Some(realname)) if !realname.trim().is_empty() => {
+                    self.username = username_of(username);
                     self.realname = Some(realname.trim().to_string());
                     return self.ready_or_nothing();
                 }
@@ -155,6 +168,17 @@ impl Registration {
             None => Step::Reply(self.error(server, "461", &["CAP", "Not enough parameters"])),
         }
     }
+}
+
+/// The most bytes of a user name we keep (IRC's usual `USERLEN`).
+const USERLEN: usize = 10;
+
+/// A `USER` name as shown to others: only the characters a name may have
+/// (plus `.`), at most [`USERLEN`] of them, so it can never break the
+/// `nick!user@host` it is shown in.
+fn username_of(raw: &str) -> String {
+    let allowed = |c: &char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    raw.chars().filter(allowed).take(USERLEN).collect()
 }
 
 /// The answer to `PING token`: `PONG server :token` (461 without a token).
@@ -235,6 +259,18 @@ mod tests {
             matches!(step(&mut reg, &format!("NICK {long}")), Step::Reply(r) if r.contains(" 432 "))
         );
         assert_eq!(reg.nick(), None);
+    }
+
+    #[test]
+    fn the_user_name_keeps_only_safe_characters_and_falls_back_to_the_nick() {
+        let mut reg = Registration::default();
+        step(&mut reg, "NICK al");
+        step(&mut reg, "USER ~my@user!name.with.a.long.tail 0 * :Al");
+        assert_eq!(reg.username(), "myusername");
+        let mut reg = Registration::default();
+        step(&mut reg, "NICK al");
+        step(&mut reg, "USER @@ 0 * :Al");
+        assert_eq!(reg.username(), "al");
     }
 
     #[test]

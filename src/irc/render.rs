@@ -6,7 +6,7 @@
 //! the recipient's nick, as every IRC numeric does. A long message becomes
 //! several `PRIVMSG`s, split at character boundaries.
 
-use crate::event::{Event, Frontend, Leaving, Message, Style, Topic};
+use crate::event::{Actor, Event, Frontend, Leaving, Member, Message, RoomChange, Style, Topic};
 use crate::protocol;
 
 use super::message::{line, split_text, text_line, MAX_LINE};
@@ -39,6 +39,21 @@ pub(crate) fn render(event: &Event, server: &str, you: &str) -> String {
             via,
             text,
         } => text_line(&prefix(name, *via), "TOPIC", &[&hash(room), text]),
+        Event::RoomChanged { room, by, change } => mode_line(server, room, by.as_ref(), change),
+        Event::KickedFrom {
+            room,
+            name,
+            by,
+            reason,
+        } => {
+            // RFC 2812: without a comment, the kicker's nick is the reason.
+            let reason = reason.as_deref().unwrap_or(&by.name);
+            text_line(
+                &prefix(&by.name, by.via),
+                "KICK",
+                &[&hash(room), name, reason],
+            )
+        }
         Event::ServerSaid(text) => privmsgs_as(server, "NOTICE", "*", text, false),
         Event::ShuttingDown => {
             let mut out = line(server, "NOTICE", &["*", "server is shutting down"]);
@@ -80,6 +95,16 @@ fn render_reply(event: &Event, server: &str, you: &str) -> String {
         }
         Event::NowKnownAs { old, new } => line(&prefix(old, Frontend::Irc), "NICK", &[new]),
         Event::Topic { room, topic } => topic_reply(server, you, room, topic.as_ref(), true),
+        Event::RoomBans { room, names } => {
+            let channel = hash(room);
+            let mut out = String::new();
+            for name in names {
+                out.push_str(&numeric(server, "367", you, &[&channel, &ban_mask(name)]));
+            }
+            let end = "End of channel ban list";
+            out.push_str(&numeric(server, "368", you, &[&channel, end]));
+            out
+        }
         Event::Kicked { reason } => {
             let why = match reason {
                 Some(reason) => format!("Kicked by the operator: {reason}"),
@@ -106,6 +131,32 @@ fn render_reply(event: &Event, server: &str, you: &str) -> String {
         // The rest (lists, help, notices, errors) as the terminal says it.
         other => notices(server, you, &protocol::render(other)),
     }
+}
+
+/// `:alice!alice@terminal MODE #dev +o bob`: a room operator's change as
+/// the channel mode it is. The server's own change (a successor to the
+/// last operator) comes from the server.
+fn mode_line(server: &str, room: &str, by: Option<&Actor>, change: &RoomChange) -> String {
+    let from = by.map_or(server.to_string(), |by| prefix(&by.name, by.via));
+    let sign = |on: bool| if on { "+" } else { "-" };
+    let channel = hash(room);
+    match change {
+        RoomChange::Operator { name, on } => {
+            line(&from, "MODE", &[&channel, &format!("{}o", sign(*on)), name])
+        }
+        RoomChange::Ban { name, on } => line(
+            &from,
+            "MODE",
+            &[&channel, &format!("{}b", sign(*on)), &ban_mask(name)],
+        ),
+        RoomChange::TopicLock(on) => line(&from, "MODE", &[&channel, &format!("{}t", sign(*on))]),
+    }
+}
+
+/// `bob!*@*`: a room ban names a nick, so its mask matches any user and
+/// host.
+pub(crate) fn ban_mask(name: &str) -> String {
+    format!("{name}!*@*")
 }
 
 /// `#room`: rooms are stored without their `#`.
@@ -217,13 +268,17 @@ pub(crate) fn topic_reply(
 }
 
 /// 353 (as many as the names need) and 366.
-pub(crate) fn names_reply(server: &str, you: &str, room: &str, names: &[String]) -> String {
+pub(crate) fn names_reply(server: &str, you: &str, room: &str, names: &[Member]) -> String {
     let channel = hash(room);
     // `:server 353 you = #room :` and CRLF
     let overhead = server.len() + you.len() + channel.len() + 14;
     let mut out = String::new();
     let mut batch = String::new();
-    for name in names {
+    for member in names {
+        let name = match member.operator {
+            true => format!("@{}", member.name),
+            false => member.name.clone(),
+        };
         if !batch.is_empty() && overhead + batch.len() + 1 + name.len() > MAX_LINE {
             out.push_str(&numeric(server, "353", you, &["=", &channel, &batch]));
             batch.clear();
@@ -231,7 +286,7 @@ pub(crate) fn names_reply(server: &str, you: &str, room: &str, names: &[String])
         if !batch.is_empty() {
             batch.push(' ');
         }
-        batch.push_str(name);
+        batch.push_str(&name);
     }
     if !batch.is_empty() {
         out.push_str(&numeric(server, "353", you, &["=", &channel, &batch]));
@@ -362,6 +417,79 @@ mod tests {
         assert_eq!(joined, text);
     }
 
+    fn member(name: &str, operator: bool) -> Member {
+        Member {
+            name: name.into(),
+            operator,
+        }
+    }
+
+    #[test]
+    fn room_operators_changes_are_modes_and_kicks() {
+        let alice = || {
+            Some(Actor {
+                name: "alice".into(),
+                via: Frontend::Terminal,
+            })
+        };
+        let changed = |by, change| Event::RoomChanged {
+            room: "dev".into(),
+            by,
+            change,
+        };
+        let op = RoomChange::Operator {
+            name: "bob".into(),
+            on: true,
+        };
+        let cases = [
+            (
+                changed(alice(), op.clone()),
+                ":alice!alice@terminal MODE #dev +o bob\r\n",
+            ),
+            (changed(None, op), ":lanchat.local MODE #dev +o bob\r\n"),
+            (
+                changed(
+                    alice(),
+                    RoomChange::Ban {
+                        name: "Bob".into(),
+                        on: false,
+                    },
+                ),
+                ":alice!alice@terminal MODE #dev -b Bob!*@*\r\n",
+            ),
+            (
+                changed(alice(), RoomChange::TopicLock(true)),
+                ":alice!alice@terminal MODE #dev +t\r\n",
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(render(&event, SERVER, "*"), expected);
+        }
+        let kick = |reason: Option<&str>| Event::KickedFrom {
+            room: "dev".into(),
+            name: "bob".into(),
+            by: alice().expect("an actor"),
+            reason: reason.map(str::to_string),
+        };
+        assert_eq!(
+            render(&kick(Some("spam")), SERVER, "*"),
+            ":alice!alice@terminal KICK #dev bob :spam\r\n"
+        );
+        assert_eq!(
+            render(&kick(None), SERVER, "*"),
+            ":alice!alice@terminal KICK #dev bob :alice\r\n"
+        );
+        let bans = Event::RoomBans {
+            room: "dev".into(),
+            names: vec!["bob".into()],
+        };
+        assert_eq!(
+            render(&bans, SERVER, "al"),
+            ":lanchat.local 367 al #dev bob!*@*\r\n\
+             :lanchat.local 368 al #dev :End of channel ban list\r\n"
+        );
+    }
+
     #[test]
     fn a_reply_names_its_recipient() {
         let joined = Event::YouJoined {
@@ -371,14 +499,14 @@ mod tests {
                 by: "bob".into(),
                 at: 1700000000,
             }),
-            names: vec!["al".into(), "bob".into()],
+            names: vec![member("al", true), member("bob", false)],
         };
         assert_eq!(
             render(&joined, SERVER, "al"),
             ":al!al@irc JOIN #dev\r\n\
              :lanchat.local 332 al #dev :release day\r\n\
              :lanchat.local 333 al #dev bob 1700000000\r\n\
-             :lanchat.local 353 al = #dev :al bob\r\n\
+             :lanchat.local 353 al = #dev :@al bob\r\n\
              :lanchat.local 366 al #dev :End of /NAMES list\r\n"
         );
         let direct = Event::Direct {
@@ -422,7 +550,9 @@ mod tests {
 
     #[test]
     fn many_names_take_several_353s() {
-        let names: Vec<String> = (0..100).map(|i| format!("someone-{i:03}")).collect();
+        let names: Vec<Member> = (0..100)
+            .map(|i| member(&format!("someone-{i:03}"), i % 2 == 0))
+            .collect();
         let out = names_reply(SERVER, "al", "big", &names);
         let lines: Vec<&str> = out.split_inclusive("\r\n").collect();
         assert!(lines.len() > 3);

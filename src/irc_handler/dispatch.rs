@@ -5,7 +5,7 @@
 //! `LIST`, ...), and numerics for the answers and the refusals.
 
 use crate::commands::{self, Outcome, Refusal};
-use crate::event::{Frontend, Style};
+use crate::event::{Frontend, Member, Style};
 use crate::irc::message::MAX_LINE;
 use crate::irc::message::{line, text_line, Message};
 use crate::irc::registration::pong;
@@ -15,10 +15,10 @@ use crate::protocol::{self, Command};
 use crate::registry::{ChatError, Session};
 use crate::rooms::normalize_room_name;
 
-use super::{queries, Connection, Flow};
+use super::{moderation, queries, Connection, Flow};
 
 /// Replies to one client: lines to queue, or the end of the session.
-type Reply = Result<String, Flow>;
+pub(super) type Reply = Result<String, Flow>;
 
 /// Carries out one command and sends its reply.
 pub(super) fn run(conn: &Connection, msg: &Message, session: &mut Session) -> Flow {
@@ -33,6 +33,8 @@ pub(super) fn run(conn: &Connection, msg: &Message, session: &mut Session) -> Fl
         "PART" => part(conn, msg, session),
         "NICK" => nick(conn, msg, session),
         "TOPIC" => topic(conn, msg, session),
+        "MODE" => moderation::mode(conn, msg, session),
+        "KICK" => moderation::kick(conn, msg, session),
         "QUIT" => return Flow::Quit(quit_reason(msg)),
         "PING" => Ok(pong(msg, conn.server(), session.name())),
         "PONG" => Ok(String::new()),
@@ -62,7 +64,6 @@ fn query(conn: &Connection, command: &str, msg: &Message, session: &Session) -> 
         "LIST" => queries::list(conn, msg, you),
         "ISON" => queries::ison(conn, msg, you),
         "USERHOST" => queries::userhost(conn, msg, you),
-        "MODE" => queries::mode(conn, msg, you),
         "AWAY" => away(conn, msg, session)?,
         "LUSERS" => {
             let (online, max, rooms) = conn.ctx.registry.population();
@@ -84,7 +85,11 @@ fn quit_reason(msg: &Message) -> String {
 }
 
 /// A command run through the shared rules; a refusal as `Err`.
-fn execute(conn: &Connection, command: Command, session: &mut Session) -> Result<(), Refused> {
+pub(super) fn execute(
+    conn: &Connection,
+    command: Command,
+    session: &mut Session,
+) -> Result<(), Refused> {
     match commands::execute(command, session, conn.ctx) {
         Ok(Outcome::Continue) => Ok(()),
         Ok(_) | Err(Refusal::Chat(ChatError::Gone)) => Err(Refused::Gone),
@@ -94,7 +99,7 @@ fn execute(conn: &Connection, command: Command, session: &mut Session) -> Result
 }
 
 /// Why a command was refused, as far as the numerics care.
-enum Refused {
+pub(super) enum Refused {
     Gone,
     Chat(ChatError),
     Other(String),
@@ -102,7 +107,7 @@ enum Refused {
 
 impl Refused {
     /// The numeric for a refusal (or the end of the session).
-    fn numeric(self, conn: &Connection, you: &str, command: &str) -> Reply {
+    pub(super) fn numeric(self, conn: &Connection, you: &str, command: &str) -> Reply {
         let server = conn.server();
         let chat = match self {
             Refused::Gone => return Err(Flow::Gone),
@@ -131,6 +136,30 @@ impl Refused {
             ChatError::NotInRoom(room) | ChatError::NoSuchRoom(room) => {
                 numeric(server, "403", you, &[&hash(&room), "No such channel"])
             }
+            ChatError::NotOperator(room) => numeric(
+                server,
+                "482",
+                you,
+                &[&hash(&room), "You're not channel operator"],
+            ),
+            ChatError::TargetNotInRoom { name, room } => numeric(
+                server,
+                "441",
+                you,
+                &[&name, &hash(&room), "They aren't on that channel"],
+            ),
+            ChatError::BannedFromRoom(room) => numeric(
+                server,
+                "474",
+                you,
+                &[&hash(&room), "Cannot join channel (+b)"],
+            ),
+            ChatError::TooManyBans(room) => numeric(
+                server,
+                "478",
+                you,
+                &[&hash(&room), "b", "Channel ban list is full"],
+            ),
             other => line(server, "NOTICE", &[you, &other.to_string()]),
         })
     }
@@ -142,7 +171,7 @@ fn exists(conn: &Connection, room: &str) -> bool {
 }
 
 /// A channel name as a room: `Err` holds the numeric for a bad one.
-fn room_of(conn: &Connection, you: &str, channel: &str) -> Result<String, String> {
+pub(super) fn room_of(conn: &Connection, you: &str, channel: &str) -> Result<String, String> {
     let server = conn.server();
     if !channel.starts_with('#') {
         return Err(numeric(server, "403", you, &[channel, "No such channel"]));
@@ -152,7 +181,7 @@ fn room_of(conn: &Connection, you: &str, channel: &str) -> Result<String, String
 }
 
 /// 461 for `command`.
-fn need_more_params(conn: &Connection, you: &str, command: &str) -> String {
+pub(super) fn need_more_params(conn: &Connection, you: &str, command: &str) -> String {
     numeric(
         conn.server(),
         "461",
@@ -184,7 +213,7 @@ fn join(conn: &Connection, msg: &Message, session: &mut Session) -> Reply {
 }
 
 /// Sends lines now, before the next target of a command is carried out.
-fn send_now(conn: &Connection, lines: &str) -> Result<(), Flow> {
+pub(super) fn send_now(conn: &Connection, lines: &str) -> Result<(), Flow> {
     if lines.is_empty() {
         return Ok(());
     }
@@ -385,7 +414,12 @@ fn names(conn: &Connection, msg: &Message, you: &str) -> String {
         .and_then(|room| Some((conn.ctx.registry.people_in(&room).ok()?, room)));
     match people {
         Some((people, room)) => {
-            let names: Vec<String> = people.into_iter().map(|p| p.name).collect();
+            let names: Vec<Member> = (people.into_iter())
+                .map(|p| Member {
+                    operator: p.operator_of.contains(&room),
+                    name: p.name,
+                })
+                .collect();
             names_reply(server, you, &room, &names)
         }
         None => numeric(server, "366", you, &[channel, "End of /NAMES list"]),

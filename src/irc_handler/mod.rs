@@ -23,6 +23,7 @@
 //! `WHOIS`, `LIST`, `MODE`...) are answered in [`queries`].
 
 mod dispatch;
+mod moderation;
 mod queries;
 
 use std::io::{self, BufReader, ErrorKind};
@@ -251,7 +252,9 @@ impl Connection<'_> {
         let connection = (Frontend::Irc, Arc::clone(&self.outbox));
         match login::enter(ctx, &name, self.id, self.addr, connection) {
             Ok(session) => {
-                let _ = ctx.registry.set_realname(&session, reg.realname());
+                let _ = ctx
+                    .registry
+                    .set_user(&session, reg.username(), reg.realname());
                 Ok(LogIn::Online(session))
             }
             Err(ChatError::Gone) => Ok(LogIn::Closed),

@@ -1,6 +1,6 @@
 //! IRC's questions about people and rooms, answered from the registry:
-//! `WHO`, `WHOIS`, `LIST`, `ISON`, `USERHOST`, and `MODE` (which only
-//! answers, for now: rooms have one mode, `n`, and nobody can change it).
+//! `WHO`, `WHOIS`, `LIST`, `ISON`, `USERHOST`, and `MODE` for a nick
+//! (users have no modes).
 
 use crate::irc::message::Message;
 use crate::irc::numeric;
@@ -18,18 +18,30 @@ fn room_of(channel: &str) -> Option<String> {
         .flatten()
 }
 
-/// One 352 line: `<you> <channel> <user> <host> <server> <nick> <H|G> :0 <realname>`.
-fn who_line(conn: &Connection, you: &str, channel: &str, person: &Person) -> String {
+/// One 352 line: `<you> <channel> <user> <host> <server> <nick> <flags>
+/// :0 <realname>`. The flags are `H` (here) or `G` (gone: away), and `@`
+/// for an operator of the channel shown.
+fn who_line(conn: &Connection, you: &str, room: Option<&str>, person: &Person) -> String {
     let here = if person.away.is_some() { "G" } else { "H" };
+    let operator = room.is_some_and(|room| person.operator_of.iter().any(|r| r == room));
+    let flags = format!("{here}{}", if operator { "@" } else { "" });
     let real = format!("0 {}", person.realname);
     let server = conn.server();
     let (name, cloak) = (person.name.as_str(), person.via.cloak());
+    let user = user_field(person);
+    let channel = room.map_or("*".to_string(), hash);
     numeric(
         server,
         "352",
         you,
-        &[channel, name, cloak, server, name, here, &real],
+        &[&channel, &user, cloak, server, name, &flags, &real],
     )
+}
+
+/// `~user`: the user name an IRC client gave (or the name), marked with
+/// `~` because no ident server vouched for it.
+fn user_field(person: &Person) -> String {
+    format!("~{}", person.username)
 }
 
 /// `WHO #room`, or `WHO mask` (a nick, maybe with `*` and `?`; `0` is
@@ -40,13 +52,13 @@ pub(super) fn who(conn: &Connection, msg: &Message, you: &str) -> String {
     let mut out = String::new();
     if let Some(room) = room_of(mask) {
         for person in registry.people_in(&room).unwrap_or_default() {
-            out.push_str(&who_line(conn, you, &hash(&room), &person));
+            out.push_str(&who_line(conn, you, Some(&room), &person));
         }
     } else {
         let everyone = if mask == "0" { "*" } else { mask };
         for person in registry.people_matching(everyone) {
-            let channel = person.rooms.last().map_or("*".to_string(), |r| hash(r));
-            out.push_str(&who_line(conn, you, &channel, &person));
+            let room = person.rooms.last().cloned();
+            out.push_str(&who_line(conn, you, room.as_deref(), &person));
         }
     }
     out.push_str(&numeric(
@@ -72,14 +84,18 @@ pub(super) fn whois(conn: &Connection, msg: &Message, you: &str) -> String {
     };
     let name = person.name.as_str();
     let cloak = person.via.cloak();
+    let user = user_field(&person);
     let mut out = numeric(
         server,
         "311",
         you,
-        &[name, name, cloak, "*", &person.realname],
+        &[name, &user, cloak, "*", &person.realname],
     );
     if !person.rooms.is_empty() {
-        let rooms: Vec<String> = person.rooms.iter().map(|r| hash(r)).collect();
+        let operator = |room: &String| person.operator_of.contains(room);
+        let rooms: Vec<String> = (person.rooms.iter())
+            .map(|r| format!("{}{}", if operator(r) { "@" } else { "" }, hash(r)))
+            .collect();
         out.push_str(&numeric(server, "319", you, &[name, &rooms.join(" ")]));
     }
     let info = format!("lanchat, by way of the {cloak}");
@@ -151,38 +167,19 @@ pub(super) fn userhost(conn: &Connection, msg: &Message, you: &str) -> String {
     numeric(conn.server(), "302", you, &[&replies.join(" ")])
 }
 
-/// `MODE #room` (324: `+n`), `MODE nick` (221: `+`); changes are refused
-/// until rooms have operators: 472 for a room, 501 for a user. A ban-list
-/// query (`MODE #room b`, which clients send on join) gets an empty list.
+/// `MODE nick`: 221 (`+`: no user modes) for oneself, 502 for someone
+/// else; changes get 501. (`MODE #room` is a room operator's command: see
+/// `moderation`.)
 pub(super) fn mode(conn: &Connection, msg: &Message, you: &str) -> String {
     let server = conn.server();
-    let Some(target) = msg.param(0) else {
-        return numeric(server, "461", you, &["MODE", "Not enough parameters"]);
-    };
-    let change = msg.param(1);
-    if target.starts_with('#') {
-        let Some(room) = room_of(target).filter(|r| conn.ctx.registry.people_in(r).is_ok()) else {
-            return numeric(server, "403", you, &[target, "No such channel"]);
-        };
-        let channel = hash(&room);
-        return match change {
-            None => numeric(server, "324", you, &[&channel, "+n"]),
-            Some("b" | "+b") if msg.params.len() == 2 => {
-                numeric(server, "368", you, &[&channel, "End of channel ban list"])
-            }
-            Some(modes) => {
-                let letter = modes.trim_start_matches(['+', '-']).get(..1).unwrap_or("+");
-                numeric(server, "472", you, &[letter, "is unknown mode char to me"])
-            }
-        };
-    }
+    let target = msg.param(0).unwrap_or(you);
     if !target.eq_ignore_ascii_case(you) {
         return match conn.ctx.registry.person(target) {
             Some(_) => numeric(server, "502", you, &["Can't change mode for other users"]),
             None => numeric(server, "401", you, &[target, "No such nick/channel"]),
         };
     }
-    match change {
+    match msg.param(1) {
         None => numeric(server, "221", you, &["+"]),
         Some(_) => numeric(server, "501", you, &["Unknown MODE flag"]),
     }

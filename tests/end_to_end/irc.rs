@@ -134,7 +134,7 @@ fn registration_sends_001_to_005_the_lusers_and_422() {
     );
     // An IRC client picks its own channels: it is in none yet.
     irc.send("WHOIS carol");
-    irc.expect(":lanchat.local 311 carol carol carol irc * :Carol Tester");
+    irc.expect(":lanchat.local 311 carol carol ~carol irc * :Carol Tester");
     irc.expect(":lanchat.local 312 carol carol lanchat.local :lanchat, by way of the irc");
     irc.expect(":lanchat.local 318 carol carol :End of /WHOIS list");
 }
@@ -249,7 +249,7 @@ fn joins_parts_renames_and_quits_cross_both_ways() {
     alice.expect("* carol joined #general");
     carol.send("JOIN #dev");
     carol.expect(":carol!carol@irc JOIN #dev");
-    carol.expect(":lanchat.local 353 carol = #dev :alice carol");
+    carol.expect(":lanchat.local 353 carol = #dev :@alice carol");
     carol.expect(":lanchat.local 366 carol #dev :End of /NAMES list");
     alice.expect("* carol joined #dev");
     carol.send("PART #dev :later");
@@ -265,6 +265,8 @@ fn joins_parts_renames_and_quits_cross_both_ways() {
     alice.expect("* carol is now known as carla");
     alice.send("/quit");
     carol.expect(":alicia!alicia@terminal QUIT :Quit");
+    // alicia made #general; carla, the one left, is its operator now.
+    carol.expect(":lanchat.local MODE #general +o carla");
     let bob = terminal(&server, "bob");
     carol.expect(":bob!bob@terminal JOIN #general");
     carol.send("QUIT :off to lunch");
@@ -389,12 +391,15 @@ fn who_whois_names_list_and_friends_answer_with_numerics() {
     let _alice = terminal(&server, "alice");
     let carol = Irc::in_general(&server, "carol");
     carol.send("NAMES #general");
-    carol.expect(":lanchat.local 353 carol = #general :alice carol");
+    carol.expect(":lanchat.local 353 carol = #general :@alice carol");
     carol.expect(":lanchat.local 366 carol #general :End of /NAMES list");
     carol.send("WHO #general");
-    carol.expect(":lanchat.local 352 carol #general alice terminal lanchat.local alice H :0 alice");
+    // alice made #general: she is its operator (`@`).
     carol.expect(
-        ":lanchat.local 352 carol #general carol irc lanchat.local carol H :0 carol the tester",
+        ":lanchat.local 352 carol #general ~alice terminal lanchat.local alice H@ :0 alice",
+    );
+    carol.expect(
+        ":lanchat.local 352 carol #general ~carol irc lanchat.local carol H :0 carol the tester",
     );
     carol.expect(":lanchat.local 315 carol #general :End of WHO list");
     carol.send("LIST");
@@ -411,7 +416,7 @@ fn who_whois_names_list_and_friends_answer_with_numerics() {
     dave.send("PRIVMSG carol :you there?");
     dave.expect(":lanchat.local 301 dave carol :at lunch");
     dave.send("WHOIS carol");
-    dave.expect(":lanchat.local 311 dave carol carol irc * :carol the tester");
+    dave.expect(":lanchat.local 311 dave carol ~carol irc * :carol the tester");
     dave.expect(":lanchat.local 319 dave carol #general");
     dave.expect(":lanchat.local 312 dave carol lanchat.local :lanchat, by way of the irc");
     dave.expect(":lanchat.local 301 dave carol :at lunch");
@@ -429,7 +434,7 @@ fn who_whois_names_list_and_friends_answer_with_numerics() {
 }
 
 #[test]
-fn mode_answers_queries_and_refuses_changes() {
+fn mode_answers_queries_for_rooms_and_users() {
     let server = TestServer::start();
     let _alice = terminal(&server, "alice");
     let carol = Irc::in_general(&server, "carol");
@@ -437,8 +442,8 @@ fn mode_answers_queries_and_refuses_changes() {
     carol.expect(":lanchat.local 324 carol #general +n");
     carol.send("MODE #general b");
     carol.expect(":lanchat.local 368 carol #general :End of channel ban list");
-    carol.send("MODE #general +o alice");
-    carol.expect(":lanchat.local 472 carol o :is unknown mode char to me");
+    carol.send("MODE #general +k secret");
+    carol.expect(":lanchat.local 472 carol k :is unknown mode char to me");
     carol.send("MODE #nowhere");
     carol.expect(":lanchat.local 403 carol #nowhere :No such channel");
     carol.send("MODE carol");
@@ -645,7 +650,7 @@ fn a_realname_loses_its_control_characters_before_anyone_sees_it() {
     let dave = Irc::login(&server, "dave");
     dave.send("WHOIS carol");
     dave.expect(
-        ":lanchat.local 311 dave carol carol irc * :carol:evil!e@e PRIVMSG #general :spoof[2J",
+        ":lanchat.local 311 dave carol ~carol irc * :carol:evil!e@e PRIVMSG #general :spoof[2J",
     );
 }
 

@@ -123,6 +123,8 @@ fn the_owner_takes_over_a_name_held_by_an_old_session() {
     old.expect("* logged in from elsewhere");
     old.expect_closed();
     bob.expect("* alice left #general");
+    // alice made #general; her successor as its operator is bob.
+    bob.expect("* bob is now an operator of #general");
     bob.expect("* alice joined #general");
     // A guest's name cannot be taken over.
     let other = server.connect();

@@ -278,6 +278,8 @@ fn registered_name_already_online_is_taken_over_with_the_right_password() {
     alice.expect("* logged in from elsewhere");
     alice.expect_closed();
     bob.expect("* alice left #general");
+    // alice made #general; her successor as its operator is bob.
+    bob.expect("* bob is now an operator of #general");
     bob.expect("* alice joined #general");
 }
 

@@ -429,10 +429,11 @@ fn users_with_a_room_lists_its_members() {
     bob.expect("* you joined #dev");
     alice.send("/join dev");
     alice.expect("* you joined #dev");
+    // Each room's operator (who made it) is marked.
     alice.send("/users dev");
-    alice.expect("* in #dev: alice, bob");
+    alice.expect("* in #dev: alice, @bob");
     alice.send("/users #general");
-    alice.expect("* in #general: alice, bob, carol");
+    alice.expect("* in #general: @alice, bob, carol");
 }
 
 #[test]
@@ -648,9 +649,18 @@ fn quit_tells_every_room_of_the_leaver() {
 
     alice.send("/quit");
     alice.expect("* Bye alice!");
-    let mut notices = vec![bob.line(), bob.line()];
+    // alice made both rooms; bob succeeds her as operator of each.
+    let mut notices: Vec<String> = (0..4).map(|_| bob.line()).collect();
     notices.sort();
-    assert_eq!(notices, ["* alice left #dev", "* alice left #general"]);
+    assert_eq!(
+        notices,
+        [
+            "* alice left #dev",
+            "* alice left #general",
+            "* bob is now an operator of #dev",
+            "* bob is now an operator of #general",
+        ]
+    );
     bob.send("/users");
     bob.expect("* online: bob");
 }

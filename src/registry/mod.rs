@@ -32,15 +32,17 @@ use std::mem;
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::event::{Event, Leaving, Message, Style, Topic};
+use crate::event::{Event, Leaving, Member, Message, RoomChange, Style, Topic};
 use crate::feed::Feed;
 use crate::frontend::{Frontend, Recipient, Renderings};
 use crate::history::History;
 use crate::lock::lock;
 use crate::outbox::{Closed, Outbox, Writers};
 use crate::protocol::{self, name_key, BadName};
-use crate::rooms::Rooms;
+use crate::rooms::{Rooms, MAX_ROOM_BANS};
 use crate::{clock, log};
+
+mod moderation;
 
 /// Connection ids are never reused while the server runs.
 pub(crate) type ConnId = u64;
@@ -60,8 +62,8 @@ struct Client {
     rooms: Vec<String>,
     /// Why the client is away (IRC's `AWAY`), if it is.
     away: Option<String>,
-    /// The "real name" an IRC client gave (`USER`), if any.
-    realname: Option<String>,
+    /// The user name and "real name" an IRC client gave (`USER`), if any.
+    user: Option<(String, String)>,
     /// Whom this client ignores: their keys, and their names as typed.
     /// Their messages, actions and direct messages are not delivered to it.
     ignoring: BTreeMap<String, String>,
@@ -94,19 +96,32 @@ pub(crate) struct Person {
     /// Their rooms, in the order joined.
     pub(crate) rooms: Vec<String>,
     pub(crate) away: Option<String>,
-    /// What IRC's `WHOIS` shows as the real name: the name, unless an IRC
-    /// client gave one.
+    /// The rooms they are an operator of.
+    pub(crate) operator_of: Vec<String>,
+    /// What IRC's `WHO` and `WHOIS` show as the user name and the real
+    /// name: the name, unless an IRC client gave them.
+    pub(crate) username: String,
     pub(crate) realname: String,
 }
 
 impl Person {
-    fn of(client: &Client) -> Person {
+    fn of(client: &Client, rooms: &Rooms) -> Person {
+        let key = name_key(&client.name);
+        let (username, realname) = client
+            .user
+            .clone()
+            .unwrap_or((client.name.clone(), client.name.clone()));
         Person {
             name: client.name.clone(),
             via: client.frontend,
             rooms: client.rooms.clone(),
             away: client.away.clone(),
-            realname: client.realname.clone().unwrap_or(client.name.clone()),
+            operator_of: (client.rooms.iter())
+                .filter(|room| rooms.is_operator(room, &key))
+                .cloned()
+                .collect(),
+            username,
+            realname,
         }
     }
 }
@@ -216,6 +231,17 @@ pub(crate) enum ChatError {
     TooManyRooms,
     /// `/history` found no message of the room in the log.
     NoHistory(String),
+    /// A room operator's command from someone who is not one (the room).
+    NotOperator(String),
+    /// The target of a room operator's command is not in the room.
+    TargetNotInRoom {
+        name: String,
+        room: String,
+    },
+    /// A join of a room that bans the name.
+    BannedFromRoom(String),
+    /// A room's ban list is full.
+    TooManyBans(String),
     /// This session was removed (kicked, or dropped for not reading).
     Gone,
 }
@@ -237,6 +263,12 @@ impl fmt::Display for ChatError {
             ChatError::IgnoringTooMany(max) => write!(f, "you ignore too many people ({max})"),
             ChatError::NotIgnoring(name) => write!(f, "you are not ignoring {name}"),
             ChatError::NoHistory(room) => write!(f, "no history for #{room}"),
+            ChatError::NotOperator(room) => write!(f, "you are not an operator of #{room}"),
+            ChatError::TargetNotInRoom { name, room } => write!(f, "{name} is not in #{room}"),
+            ChatError::BannedFromRoom(room) => write!(f, "you are banned from #{room}"),
+            ChatError::TooManyBans(room) => {
+                write!(f, "#{room} bans too many names already ({MAX_ROOM_BANS})")
+            }
             ChatError::Gone => write!(f, "you are no longer connected"),
         }
     }
@@ -435,6 +467,8 @@ impl Registry {
         let key = name_key(name);
         let room = Some(self.default_room.clone()).filter(|_| frontend.joins_default_room());
         self.with_state(|state| {
+            // A name banned from the default room comes online in no room.
+            let room = room.filter(|room| !state.rooms.is_banned(room, &key));
             if state.clients.contains_key(&key) {
                 if claim == Claim::IfFree {
                     return Err(ChatError::Taken(name.to_string()));
@@ -469,7 +503,7 @@ impl Registry {
                 outbox,
                 rooms: room.into_iter().collect(),
                 away: None,
-                realname: None,
+                user: None,
                 ignoring: BTreeMap::new(),
             };
             state.by_id.insert(id, key.clone());
@@ -666,6 +700,10 @@ impl Registry {
             if !room_exists && room_count >= limits.max_rooms {
                 return Err(ChatError::TooManyRooms);
             }
+            if state.rooms.is_banned(room, &key) {
+                return Err(ChatError::BannedFromRoom(room.to_string()));
+            }
+            let client = state.client(session)?;
             client.rooms.push(room.to_string());
             let via = client.frontend;
             let joined = Event::Joined {
@@ -702,7 +740,7 @@ impl Registry {
             if let Some(i) = client.rooms.iter().position(|r| *r == room) {
                 client.rooms.remove(i);
             }
-            state.leave_room(&room, &key);
+            let heir = state.leave_room(&room, &key);
             let you_left = Event::YouLeft {
                 room: room.clone(),
                 reason: reason.clone(),
@@ -716,6 +754,7 @@ impl Registry {
                 reason,
             };
             state.announce(&room, &left);
+            state.succeed(&room, heir);
             Ok(room)
         })
     }
@@ -812,6 +851,9 @@ impl Registry {
                 state.write(&key, &Event::Topic { room, topic });
                 return Ok(());
             };
+            if state.rooms.topic_locked(&room) && !state.rooms.is_operator(&room, &key) {
+                return Err(ChatError::NotOperator(room));
+            }
             let topic = Some(Topic {
                 text: text.to_string(),
                 by: name.clone(),
@@ -839,10 +881,15 @@ impl Registry {
         })
     }
 
-    /// Records the real name an IRC client gave.
-    pub(crate) fn set_realname(&self, session: &Session, realname: &str) -> Result<(), ChatError> {
+    /// Records the user name and real name an IRC client gave.
+    pub(crate) fn set_user(
+        &self,
+        session: &Session,
+        username: &str,
+        realname: &str,
+    ) -> Result<(), ChatError> {
         self.with_state(|state| {
-            state.client(session)?.realname = Some(realname.to_string());
+            state.client(session)?.user = Some((username.to_string(), realname.to_string()));
             Ok(())
         })
     }
@@ -901,7 +948,10 @@ impl Registry {
 
     /// Someone online, by name (ignoring case).
     pub(crate) fn person(&self, name: &str) -> Option<Person> {
-        self.with_state(|state| state.clients.get(&name_key(name)).map(Person::of))
+        self.with_state(|state| {
+            let client = state.clients.get(&name_key(name))?;
+            Some(Person::of(client, &state.rooms))
+        })
     }
 
     /// The members of `room`, sorted ignoring case.
@@ -912,9 +962,9 @@ impl Registry {
                 .members(room)
                 .ok_or_else(|| ChatError::NoSuchRoom(room.to_string()))?;
             Ok(members
-                .iter()
+                .keys()
                 .filter_map(|key| state.clients.get(key))
-                .map(Person::of)
+                .map(|client| Person::of(client, &state.rooms))
                 .collect())
         })
     }
@@ -949,7 +999,7 @@ impl Registry {
                 .clients
                 .iter()
                 .filter(|(key, _)| wildcard(&mask, key))
-                .map(|(key, client)| (key, Person::of(client)))
+                .map(|(key, client)| (key, Person::of(client, &state.rooms)))
                 .collect();
             people.sort_unstable_by(|a, b| a.0.cmp(b.0));
             people.into_iter().map(|(_, person)| person).collect()
@@ -982,7 +1032,7 @@ impl Registry {
                     .rooms
                     .members(room)
                     .ok_or_else(|| ChatError::NoSuchRoom(room.to_string()))?
-                    .iter()
+                    .keys()
                     .filter_map(|key| state.clients.get_key_value(key))
                     .map(|(key, c)| (key.clone(), c.name.as_str()))
                     .collect(),
@@ -993,7 +1043,10 @@ impl Registry {
                 names.truncate(LIST_USERS);
             }
             names.sort_unstable(); // keys are unique: stability buys nothing
-            let names = names.into_iter().map(|(_, name)| name.to_string());
+            let names = names.into_iter().map(|(key, name)| Member {
+                name: name.to_string(),
+                operator: room.is_some_and(|room| state.rooms.is_operator(room, &key)),
+            });
             Ok::<_, ChatError>((names.collect(), more))
         })?;
         Ok(Event::Users {
@@ -1156,19 +1209,22 @@ impl State {
             .iter()
             .filter_map(|room| self.rooms.members(room))
             .filter(|members| !announced_only || self.announced(members.len()))
-            .flatten()
+            .flat_map(|members| members.keys())
             .filter(|member| *member != key)
             .cloned()
             .collect()
     }
 
-    /// The names of the members of `room`, as spelled, sorted by key.
-    fn names(&self, room: &str) -> Vec<String> {
+    /// The members of `room`, names as spelled, sorted by key.
+    fn names(&self, room: &str) -> Vec<Member> {
         self.rooms.members(room).map_or_else(Vec::new, |members| {
             members
-                .iter()
-                .filter_map(|key| self.clients.get(key))
-                .map(|c| c.name.clone())
+                .keys()
+                .filter_map(|key| Some((key, self.clients.get(key)?)))
+                .map(|(key, c)| Member {
+                    name: c.name.clone(),
+                    operator: self.rooms.is_operator(room, key),
+                })
                 .collect()
         })
     }
@@ -1202,7 +1258,7 @@ impl State {
             return;
         };
         let sender = event.sender();
-        for key in members {
+        for key in members.keys() {
             if Some(key.as_str()) == except {
                 continue;
             }
@@ -1226,12 +1282,25 @@ impl State {
     }
 
     /// Removes a member from a room, noting a room that empties (the chat
-    /// log may forget its replay: see `History`).
-    fn leave_room(&mut self, room: &str, key: &str) {
-        self.rooms.leave(room, key);
+    /// log may forget its replay: see `History`). Returns the key of the
+    /// member who became the room's operator because the last one left:
+    /// the caller tells the room with [`succeed`](Self::succeed) once it
+    /// has told it who left.
+    fn leave_room(&mut self, room: &str, key: &str) -> Option<String> {
+        let heir = self.rooms.leave(room, key);
         if self.rooms.members(room).is_none() {
             self.room_changes.push((room.to_string(), RoomUse::Emptied));
         }
+        heir
+    }
+
+    /// Tells `room` that `heir` (a key) is now its operator, made so by
+    /// the server because the last operator left.
+    fn succeed(&mut self, room: &str, heir: Option<String>) {
+        let Some(name) = heir.and_then(|key| Some(self.clients.get(&key)?.name.clone())) else {
+            return;
+        };
+        self.tell_room(room, None, RoomChange::Operator { name, on: true });
     }
 
     /// Shows an event on the operator's console, in the terminal's format
@@ -1260,8 +1329,9 @@ impl State {
         let client = self.clients.remove(key)?;
         self.by_id.remove(&client.id);
         let via = client.frontend;
+        let mut heirs = Vec::new();
         for room in &client.rooms {
-            self.leave_room(room, key);
+            heirs.push((room, self.leave_room(room, key)));
             let left = Event::Left {
                 room: room.clone(),
                 name: client.name.clone(),
@@ -1277,6 +1347,10 @@ impl State {
             reason: reason.to_string(),
         };
         self.write_each(&neighbours, &quit);
+        // The new operators once everyone has been told who left.
+        for (room, heir) in heirs {
+            self.succeed(room, heir);
+        }
         Some(client)
     }
 
