@@ -125,6 +125,9 @@ fn registration_sends_001_to_005_the_lusers_and_422() {
         "CHANNELLEN=33",
         "NETWORK=lanchat.local",
         "TARGMAX=",
+        "KICK:4",
+        "PREFIX=(o)@",
+        "CHANMODES=b,,,nt",
     ] {
         assert!(lines[4].contains(token), "{token} in {}", lines[4]);
     }
@@ -686,4 +689,126 @@ fn a_closed_server_refuses_irc_newcomers_too() {
     late.expect_closed();
     // Who was online stays.
     carol.expect_nothing_before_pong();
+}
+
+// ---- room operators --------------------------------------------------------
+
+#[test]
+fn mode_o_and_kick_work_between_irc_and_terminal_operators() {
+    let server = TestServer::start();
+    let carol = Irc::login(&server, "carol");
+    carol.send("JOIN #dev");
+    carol.expect(":carol!carol@irc JOIN #dev");
+    // She made the room: she is its operator.
+    carol.expect(":lanchat.local 353 carol = #dev @carol");
+    carol.expect(":lanchat.local 366 carol #dev :End of /NAMES list");
+    let alice = terminal(&server, "alice");
+    alice.send("/join dev");
+    alice.wait_for("* you joined #dev");
+    carol.expect(":alice!alice@terminal JOIN #dev");
+    alice.send("/kick carol");
+    alice.expect("! you are not an operator of #dev");
+    carol.send("MODE #dev +o alice");
+    carol.expect(":carol!carol@irc MODE #dev +o alice");
+    alice.expect("* carol made alice an operator of #dev");
+    carol.send("NAMES #dev");
+    carol.expect(":lanchat.local 353 carol = #dev :@alice @carol");
+    carol.expect(":lanchat.local 366 carol #dev :End of /NAMES list");
+    alice.send("/deop carol");
+    carol.expect(":alice!alice@terminal MODE #dev -o carol");
+    carol.send("KICK #dev alice :no");
+    carol.expect(":lanchat.local 482 carol #dev :You're not channel operator");
+    alice.send("/kick carol enough");
+    carol.expect(":alice!alice@terminal KICK #dev carol :enough");
+    carol.send("PRIVMSG #dev :hello?");
+    carol.expect(":lanchat.local 404 carol #dev :Cannot send to channel");
+}
+
+#[test]
+fn kick_refusals_are_the_numerics_irc_clients_expect() {
+    let server = TestServer::start();
+    let carol = Irc::in_general(&server, "carol");
+    let dave = Irc::login(&server, "dave");
+    carol.send("KICK #general dave");
+    carol.expect(":lanchat.local 441 carol dave #general :They aren't on that channel");
+    carol.send("KICK #general nobody");
+    carol.expect(":lanchat.local 401 carol nobody :No such nick/channel");
+    carol.send("KICK #nowhere dave");
+    carol.expect(":lanchat.local 403 carol #nowhere :No such channel");
+    carol.send("KICK #general");
+    carol.expect(":lanchat.local 461 carol KICK :Not enough parameters");
+    dave.send("KICK #general carol");
+    dave.expect(":lanchat.local 442 dave #general :You're not on that channel");
+    dave.send("JOIN #general");
+    dave.wait_for(":lanchat.local 366 dave #general :End of /NAMES list");
+    carol.expect(":dave!dave@irc JOIN #general");
+    // Without a reason, the kicker's nick is the reason (RFC 2812).
+    carol.send("KICK #general dave");
+    carol.expect(":carol!carol@irc KICK #general dave :carol");
+    dave.expect(":carol!carol@irc KICK #general dave :carol");
+}
+
+#[test]
+fn mode_b_bans_a_nick_and_lists_the_bans() {
+    let server = TestServer::start();
+    let carol = Irc::in_general(&server, "carol");
+    carol.send("MODE #general +b Dave!*@*");
+    carol.expect(":carol!carol@irc MODE #general +b Dave!*@*");
+    carol.send("MODE #general +b *!*@somewhere");
+    carol
+        .expect(":lanchat.local NOTICE carol :*!*@somewhere: a ban names a nick only, as nick!*@*");
+    carol.send("MODE #general b");
+    carol.expect(":lanchat.local 367 carol #general Dave!*@*");
+    carol.expect(":lanchat.local 368 carol #general :End of channel ban list");
+    let dave = Irc::login(&server, "dave");
+    dave.send("JOIN #general");
+    dave.expect(":lanchat.local 474 dave #general :Cannot join channel (+b)");
+    // A terminal user with the name is kept out the same way.
+    carol.send("MODE #general -b dave!*@*");
+    carol.expect(":carol!carol@irc MODE #general -b dave!*@*");
+    dave.send("JOIN #general");
+    dave.expect(":dave!dave@irc JOIN #general");
+}
+
+#[test]
+fn mode_t_locks_the_topic_and_the_mode_query_tells() {
+    let server = TestServer::start();
+    let carol = Irc::in_general(&server, "carol");
+    let alice = terminal(&server, "alice");
+    carol.expect(":alice!alice@terminal JOIN #general");
+    carol.send("MODE #general +t");
+    carol.expect(":carol!carol@irc MODE #general +t");
+    alice.expect("* carol locked the topic of #general: only operators may set it");
+    carol.send("MODE #general");
+    carol.expect(":lanchat.local 324 carol #general +nt");
+    alice.send("/topic mine");
+    alice.expect("! you are not an operator of #general");
+    alice.send("/op alice");
+    alice.expect("! you are not an operator of #general");
+    carol.send("MODE #general -t+k nope");
+    carol.expect(":carol!carol@irc MODE #general -t");
+    carol.expect(":lanchat.local 472 carol k :is unknown mode char to me");
+    carol.send("MODE #general");
+    carol.expect(":lanchat.local 324 carol #general +n");
+    alice.wait_for("* carol unlocked the topic of #general");
+    alice.send("/topic mine");
+    carol.expect(":alice!alice@terminal TOPIC #general :mine");
+}
+
+#[test]
+fn who_and_whois_mark_operators_and_show_the_user_name() {
+    let server = TestServer::start();
+    let carol = Irc::connect(&server);
+    carol.send("NICK carol");
+    carol.send("USER cjones 0 * :Carol Jones");
+    carol.wait_for(":lanchat.local 422 carol :MOTD File is missing");
+    carol.send("JOIN #dev");
+    carol.wait_for(":lanchat.local 366 carol #dev :End of /NAMES list");
+    let dave = Irc::login(&server, "dave");
+    dave.send("WHO #dev");
+    dave.expect(":lanchat.local 352 dave #dev ~cjones irc lanchat.local carol H@ :0 Carol Jones");
+    dave.expect(":lanchat.local 315 dave #dev :End of WHO list");
+    dave.send("WHOIS carol");
+    dave.expect(":lanchat.local 311 dave carol ~cjones irc * :Carol Jones");
+    dave.expect(":lanchat.local 319 dave carol @#dev");
 }

@@ -35,5 +35,6 @@ mod ignore;
 mod limits;
 mod limits_per_ip;
 mod loadgen_smoke;
+mod moderation;
 mod operator;
 mod room_limits;
