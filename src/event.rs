@@ -90,6 +90,20 @@ pub(crate) struct Member {
     pub(crate) name: String,
     /// An operator of the room (`@alice`).
     pub(crate) operator: bool,
+    /// Voiced: may speak when the room is moderated (`+bob`).
+    pub(crate) voiced: bool,
+}
+
+impl Member {
+    /// `@` for an operator, `+` for a voiced member, or nothing: the mark
+    /// before a name in a member list, on a terminal as on IRC.
+    pub(crate) fn mark(&self) -> &'static str {
+        match (self.operator, self.voiced) {
+            (true, _) => "@",
+            (false, true) => "+",
+            (false, false) => "",
+        }
+    }
 }
 
 /// Who changed something in a room: a member (with the way they came in,
@@ -101,16 +115,20 @@ pub(crate) struct Actor {
     pub(crate) via: Frontend,
 }
 
-/// What an operator changed in a room: IRC's channel modes `o`, `b` and
-/// `t`.
+/// What an operator changed in a room: IRC's channel modes `o`, `v`, `b`,
+/// `t` and `m`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RoomChange {
     /// `name` was made an operator (`true`) or is one no longer.
     Operator { name: String, on: bool },
+    /// `name` may speak in a moderated room (`true`), or no longer.
+    Voice { name: String, on: bool },
     /// `name` was banned from the room (`true`) or may join again.
     Ban { name: String, on: bool },
     /// Only operators may set the topic (`true`), or anyone may.
     TopicLock(bool),
+    /// Only operators and voiced members may speak (`true`), or anyone.
+    Moderated(bool),
 }
 
 impl Event {

@@ -192,6 +192,11 @@ pub enum Moderation {
     Bans,
     /// `/lock` (`true`), `/unlock`: whether only operators set the topic.
     TopicLock(bool),
+    /// `/voice name` (`on`), `/devoice name`: may speak when moderated.
+    Voice { name: String, on: bool },
+    /// `/moderate` (`true`), `/unmoderate`: whether only operators and
+    /// voiced members may speak.
+    Moderated(bool),
 }
 
 /// How many messages `/history` shows when not told.
@@ -307,7 +312,8 @@ fn parse_slash(rest: &str) -> Result<Command, ParseError> {
                 .to_string(),
         ),
         "quit" => Command::Quit,
-        "op" | "deop" | "kick" | "ban" | "unban" | "lock" | "unlock" => {
+        "op" | "deop" | "kick" | "ban" | "unban" | "lock" | "unlock" | "voice" | "devoice"
+        | "moderate" | "unmoderate" => {
             parse_moderation(&name.to_ascii_lowercase(), arg.unwrap_or(""))?
         }
         _ => return Err(ParseError::Unknown(name.to_string())),
@@ -366,6 +372,14 @@ fn parse_moderation(command: &str, args: &str) -> Result<Command, ParseError> {
         ("unban", Some(name)) if rest.is_empty() => Moderation::Ban { name, on: false },
         ("lock", None) => Moderation::TopicLock(true),
         ("unlock", None) => Moderation::TopicLock(false),
+        ("voice", Some(name)) if rest.is_empty() => Moderation::Voice { name, on: true },
+        ("devoice", Some(name)) if rest.is_empty() => Moderation::Voice { name, on: false },
+        ("moderate", None) => Moderation::Moderated(true),
+        ("unmoderate", None) => Moderation::Moderated(false),
+        ("voice", _) => return Err(usage("/voice [#room] <name>")),
+        ("devoice", _) => return Err(usage("/devoice [#room] <name>")),
+        ("moderate", _) => return Err(usage("/moderate [#room]")),
+        ("unmoderate", _) => return Err(usage("/unmoderate [#room]")),
         ("op", _) => return Err(usage("/op [#room] <name>")),
         ("deop", _) => return Err(usage("/deop [#room] <name>")),
         ("kick", _) => return Err(usage("/kick [#room] <name> [reason]")),
@@ -511,10 +525,7 @@ pub(crate) fn render(event: &Event) -> String {
 fn member_list(members: &[Member]) -> String {
     let names: Vec<String> = members
         .iter()
-        .map(|m| match m.operator {
-            true => format!("@{}", m.name),
-            false => m.name.clone(),
-        })
+        .map(|m| format!("{}{}", m.mark(), m.name))
         .collect();
     names.join(", ")
 }
@@ -541,6 +552,16 @@ fn room_changed(room: &str, by: Option<&Actor>, change: &RoomChange) -> String {
             format!("{by} locked the topic of #{room}: only operators may set it")
         }
         RoomChange::TopicLock(false) => format!("{by} unlocked the topic of #{room}"),
+        RoomChange::Voice { name, on: true } => {
+            format!("{by} gave {name} a voice in #{room}")
+        }
+        RoomChange::Voice { name, on: false } => {
+            format!("{by} took {name}'s voice in #{room}")
+        }
+        RoomChange::Moderated(true) => {
+            format!("{by} moderated #{room}: only operators and voiced members may speak")
+        }
+        RoomChange::Moderated(false) => format!("{by} ended the moderation of #{room}"),
     }
 }
 
@@ -677,6 +698,8 @@ fn help() -> String {
         "  /ban [name]          keep a name out of your room (alone: the list)",
         "  /unban name          let them in again",
         "  /lock, /unlock       only operators may set the topic, or anyone",
+        "  /moderate, /unmoderate  only operators and the voiced may speak, or anyone",
+        "  /voice name, /devoice name  let someone speak in a moderated room, or not",
         "  (each takes a #room first for a room other than your current one)",
         "  /help                show this help",
         "  /quit (or quit, bye) leave the chat",
@@ -966,6 +989,28 @@ mod tests {
             here(Moderation::TopicLock(false))
         );
         assert_eq!(
+            Command::parse("/voice bob"),
+            here(Moderation::Voice {
+                name: name("bob"),
+                on: true
+            })
+        );
+        assert_eq!(
+            Command::parse("/devoice bob"),
+            here(Moderation::Voice {
+                name: name("bob"),
+                on: false
+            })
+        );
+        assert_eq!(
+            Command::parse("/moderate"),
+            here(Moderation::Moderated(true))
+        );
+        assert_eq!(
+            Command::parse("/unmoderate"),
+            here(Moderation::Moderated(false))
+        );
+        assert_eq!(
             Command::parse("/kick #Dev bob go away"),
             Ok(Command::Moderate {
                 room: Some(name("dev")),
@@ -995,6 +1040,10 @@ mod tests {
             ("/ban bob carol", "/ban [#room] [name]"),
             ("/lock now", "/lock [#room]"),
             ("/unlock now", "/unlock [#room]"),
+            ("/voice", "/voice [#room] <name>"),
+            ("/devoice", "/devoice [#room] <name>"),
+            ("/moderate now", "/moderate [#room]"),
+            ("/unmoderate now", "/unmoderate [#room]"),
         ] {
             assert_eq!(
                 Command::parse(line),
@@ -1120,6 +1169,7 @@ mod tests {
         Member {
             name: name.into(),
             operator,
+            voiced: false,
         }
     }
 
@@ -1139,6 +1189,10 @@ mod tests {
             on,
         };
         let ban = |on| RoomChange::Ban {
+            name: "bob".into(),
+            on,
+        };
+        let voice = |on| RoomChange::Voice {
             name: "bob".into(),
             on,
         };
@@ -1176,6 +1230,22 @@ mod tests {
             (
                 changed(Some(alice()), RoomChange::TopicLock(false)),
                 "* alice unlocked the topic of #dev\n",
+            ),
+            (
+                changed(Some(alice()), voice(true)),
+                "* alice gave bob a voice in #dev\n",
+            ),
+            (
+                changed(Some(alice()), voice(false)),
+                "* alice took bob's voice in #dev\n",
+            ),
+            (
+                changed(Some(alice()), RoomChange::Moderated(true)),
+                "* alice moderated #dev: only operators and voiced members may speak\n",
+            ),
+            (
+                changed(Some(alice()), RoomChange::Moderated(false)),
+                "* alice ended the moderation of #dev\n",
             ),
             (kicked(None), "* bob was kicked from #dev by alice\n"),
             (

@@ -76,10 +76,15 @@ struct Room {
     /// The members who are operators (keys); never empty while the room
     /// has members.
     operators: BTreeSet<String>,
+    /// The members who may speak in a moderated room without being
+    /// operators (keys).
+    voiced: BTreeSet<String>,
     /// Banned names: keys, and the names as typed.
     banned: BTreeMap<String, String>,
     /// Only operators may set the topic.
     topic_locked: bool,
+    /// Only operators and voiced members may speak.
+    moderated: bool,
     topic: Option<Topic>,
 }
 
@@ -122,6 +127,7 @@ impl Rooms {
         let entry = self.rooms.get_mut(room)?;
         entry.members.remove(member);
         entry.operators.remove(member);
+        entry.voiced.remove(member);
         if entry.members.is_empty() {
             self.rooms.remove(room);
             return None;
@@ -160,6 +166,52 @@ impl Rooms {
             entry.operators.insert(member.to_string())
         } else {
             entry.operators.remove(member)
+        }
+    }
+
+    /// Whether `member` is voiced in `room`.
+    pub(crate) fn is_voiced(&self, room: &str, member: &str) -> bool {
+        self.rooms
+            .get(room)
+            .is_some_and(|r| r.voiced.contains(member))
+    }
+
+    /// Gives a member a voice (`true`) or takes it. Returns false if
+    /// nothing changed.
+    pub(crate) fn set_voiced(&mut self, room: &str, member: &str, voiced: bool) -> bool {
+        let Some(entry) = self.rooms.get_mut(room) else {
+            return false;
+        };
+        match (entry.members.contains_key(member), voiced) {
+            (false, _) => false,
+            (true, true) => entry.voiced.insert(member.to_string()),
+            (true, false) => entry.voiced.remove(member),
+        }
+    }
+
+    /// Whether `member` may not speak in `room`: it is moderated and they
+    /// are neither an operator nor voiced. One map lookup for the common
+    /// case of a room that is not moderated: this is on every message's
+    /// path.
+    pub(crate) fn is_muted(&self, room: &str, member: &str) -> bool {
+        self.rooms.get(room).is_some_and(|r| {
+            r.moderated && !r.operators.contains(member) && !r.voiced.contains(member)
+        })
+    }
+
+    /// Whether `room` is moderated.
+    pub(crate) fn moderated(&self, room: &str) -> bool {
+        self.rooms.get(room).is_some_and(|r| r.moderated)
+    }
+
+    /// Moderates `room` or not. Returns false if nothing changed.
+    pub(crate) fn set_moderated(&mut self, room: &str, moderated: bool) -> bool {
+        match self.rooms.get_mut(room) {
+            Some(entry) if entry.moderated != moderated => {
+                entry.moderated = moderated;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -270,6 +322,9 @@ impl Rooms {
                 }
                 if entry.operators.remove(old) {
                     entry.operators.insert(new.to_string());
+                }
+                if entry.voiced.remove(old) {
+                    entry.voiced.insert(new.to_string());
                 }
             }
         }
@@ -408,6 +463,30 @@ mod tests {
         assert!(!rooms.is_banned("dev", "mallory"));
         assert!(!rooms.topic_locked("dev"));
         assert!(rooms.is_operator("dev", "mallory"));
+    }
+
+    #[test]
+    fn a_moderated_room_mutes_who_is_neither_operator_nor_voiced() {
+        let mut rooms = Rooms::new();
+        rooms.join("dev", "alice");
+        rooms.join("dev", "bob");
+        rooms.join("dev", "carol");
+        assert!(!rooms.is_muted("dev", "bob"));
+        assert!(rooms.set_moderated("dev", true));
+        assert!(!rooms.set_moderated("dev", true));
+        assert!(rooms.moderated("dev"));
+        assert!(!rooms.is_muted("dev", "alice"));
+        assert!(rooms.is_muted("dev", "bob"));
+        assert!(rooms.set_voiced("dev", "bob", true));
+        assert!(!rooms.set_voiced("dev", "bob", true));
+        assert!(!rooms.set_voiced("dev", "nobody", true));
+        assert!(!rooms.is_muted("dev", "bob"));
+        rooms.rename(&["dev".into()], "bob", "rob");
+        assert!(rooms.is_voiced("dev", "rob"));
+        rooms.leave("dev", "rob");
+        rooms.join("dev", "rob");
+        assert!(rooms.is_muted("dev", "rob"));
+        assert!(rooms.is_muted("dev", "carol"));
     }
 
     #[test]

@@ -74,9 +74,10 @@ fn isupport(server: &str) -> Vec<String> {
         format!("NICKLEN={MAX_NAME}"),
         format!("CHANNELLEN={}", MAX_ROOM_NAME + 1),
         format!("NETWORK={server}"),
-        // Room operators are `@`; `b` is a list mode, `n` and `t` are flags.
-        "PREFIX=(o)@".to_string(),
-        "CHANMODES=b,,,nt".to_string(),
+        // Room operators are `@`, voiced members `+`; `b` is a list mode,
+        // `m`, `n` and `t` are flags.
+        "PREFIX=(ov)@+".to_string(),
+        "CHANMODES=b,,,mnt".to_string(),
         "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1,KICK:4".to_string(),
     ]
 }

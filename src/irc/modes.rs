@@ -4,7 +4,7 @@
 //! A mode string packs several changes into one word, and some letters
 //! take the next parameter of the message: `+ob alice bob!*@*` is two
 //! changes with one parameter each, `+t` one change with none. lanchat's
-//! rooms know four letters (see [`ModeChange`]); IRC servers know dozens,
+//! rooms know six letters (see [`ModeChange`]); IRC servers know dozens,
 //! and a client that sends one we do not know gets 472 for that letter
 //! while the others still take effect, as on any IRC server.
 
@@ -13,17 +13,21 @@
 pub(crate) enum ModeChange {
     /// `+o nick` / `-o nick`: a room operator.
     Operator { nick: String, on: bool },
+    /// `+v nick` / `-v nick`: a voice in a moderated room.
+    Voice { nick: String, on: bool },
     /// `+b mask` / `-b mask`: a ban.
     Ban { mask: String, on: bool },
     /// `b` or `+b` without a mask: show the ban list.
     BanList,
     /// `+t` / `-t`: only operators set the topic.
     TopicLock(bool),
+    /// `+m` / `-m`: only operators and the voiced speak.
+    Moderated(bool),
     /// `+n` / `-n`: no messages from outside (always on here).
     NoExternal(bool),
     /// A letter we do not know (472).
     Unknown(char),
-    /// `o` without its nick: ignored, as IRC servers do.
+    /// `o` or `v` without its nick: ignored, as IRC servers do.
     MissingParameter(char),
 }
 
@@ -39,12 +43,16 @@ pub(crate) fn parse(modes: &str, params: &[String]) -> Vec<ModeChange> {
                 on = letter == '+';
                 continue;
             }
-            'o' => match params.next() {
-                Some(nick) => ModeChange::Operator {
+            'o' | 'v' => match params.next() {
+                Some(nick) if letter == 'o' => ModeChange::Operator {
                     nick: nick.clone(),
                     on,
                 },
-                None => ModeChange::MissingParameter('o'),
+                Some(nick) => ModeChange::Voice {
+                    nick: nick.clone(),
+                    on,
+                },
+                None => ModeChange::MissingParameter(letter),
             },
             'b' => match params.next() {
                 Some(mask) => ModeChange::Ban {
@@ -54,6 +62,7 @@ pub(crate) fn parse(modes: &str, params: &[String]) -> Vec<ModeChange> {
                 None => ModeChange::BanList,
             },
             't' => ModeChange::TopicLock(on),
+            'm' => ModeChange::Moderated(on),
             'n' => ModeChange::NoExternal(on),
             other => ModeChange::Unknown(other),
         };
@@ -106,6 +115,21 @@ mod tests {
                 on: false
             }]
         );
+    }
+
+    #[test]
+    fn voice_takes_a_nick_and_moderation_none() {
+        assert_eq!(
+            parse("+vm", &params(&["bob"])),
+            vec![
+                ModeChange::Voice {
+                    nick: "bob".into(),
+                    on: true
+                },
+                ModeChange::Moderated(true),
+            ]
+        );
+        assert_eq!(parse("-v", &[]), vec![ModeChange::MissingParameter('v')]);
     }
 
     #[test]

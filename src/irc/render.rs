@@ -149,7 +149,11 @@ fn mode_line(server: &str, room: &str, by: Option<&Actor>, change: &RoomChange) 
             "MODE",
             &[&channel, &format!("{}b", sign(*on)), &ban_mask(name)],
         ),
+        RoomChange::Voice { name, on } => {
+            line(&from, "MODE", &[&channel, &format!("{}v", sign(*on)), name])
+        }
         RoomChange::TopicLock(on) => line(&from, "MODE", &[&channel, &format!("{}t", sign(*on))]),
+        RoomChange::Moderated(on) => line(&from, "MODE", &[&channel, &format!("{}m", sign(*on))]),
     }
 }
 
@@ -275,10 +279,7 @@ pub(crate) fn names_reply(server: &str, you: &str, room: &str, names: &[Member])
     let mut out = String::new();
     let mut batch = String::new();
     for member in names {
-        let name = match member.operator {
-            true => format!("@{}", member.name),
-            false => member.name.clone(),
-        };
+        let name = format!("{}{}", member.mark(), member.name);
         if !batch.is_empty() && overhead + batch.len() + 1 + name.len() > MAX_LINE {
             out.push_str(&numeric(server, "353", you, &["=", &channel, &batch]));
             batch.clear();
@@ -421,6 +422,7 @@ mod tests {
         Member {
             name: name.into(),
             operator,
+            voiced: false,
         }
     }
 

@@ -381,6 +381,15 @@ fn deliver(
         };
         return match registry.say(session, Some(&room), text, style) {
             Ok(()) => Ok(String::new()),
+            Err(ChatError::Muted(_)) => Ok(quiet_if(
+                notice,
+                numeric(
+                    server,
+                    "404",
+                    &you,
+                    &[target, "Cannot send to channel (+m)"],
+                ),
+            )),
             Err(ChatError::NotInRoom(room)) if exists(conn, &room) => Ok(quiet_if(
                 notice,
                 numeric(server, "404", &you, &[target, "Cannot send to channel"]),
@@ -417,6 +426,7 @@ fn names(conn: &Connection, msg: &Message, you: &str) -> String {
             let names: Vec<Member> = (people.into_iter())
                 .map(|p| Member {
                     operator: p.operator_of.contains(&room),
+                    voiced: p.voiced_in.contains(&room),
                     name: p.name,
                 })
                 .collect();

@@ -33,12 +33,16 @@ pub(super) fn mode(conn: &Connection, msg: &Message, session: &mut Session) -> R
         Ok(room) => room,
         Err(numeric) => return Ok(numeric),
     };
-    let Ok(locked) = conn.ctx.registry.topic_locked(&room) else {
+    let Ok(settings) = conn.ctx.registry.room_settings(&room) else {
         return Ok(numeric(server, "403", &you, &[target, "No such channel"]));
     };
     let Some(letters) = msg.param(1) else {
-        let modes = if locked { "+nt" } else { "+n" };
-        return Ok(numeric(server, "324", &you, &[&hash(&room), modes]));
+        let modes = format!(
+            "+{}n{}",
+            if settings.moderated { "m" } else { "" },
+            if settings.topic_locked { "t" } else { "" }
+        );
+        return Ok(numeric(server, "324", &you, &[&hash(&room), &modes]));
     };
     for change in modes::parse(letters, msg.params.get(2..).unwrap_or_default()) {
         let answer = apply(conn, session, &room, change)?;
@@ -53,6 +57,8 @@ fn apply(conn: &Connection, session: &mut Session, room: &str, change: ModeChang
     let server = conn.server();
     let action = match change {
         ModeChange::Operator { nick, on } => Moderation::Operator { name: nick, on },
+        ModeChange::Voice { nick, on } => Moderation::Voice { name: nick, on },
+        ModeChange::Moderated(on) => Moderation::Moderated(on),
         ModeChange::Ban { mask, on } => match banned_nick(&mask) {
             Some(nick) => Moderation::Ban {
                 name: nick.to_string(),

@@ -23,8 +23,7 @@ fn room_of(channel: &str) -> Option<String> {
 /// for an operator of the channel shown.
 fn who_line(conn: &Connection, you: &str, room: Option<&str>, person: &Person) -> String {
     let here = if person.away.is_some() { "G" } else { "H" };
-    let operator = room.is_some_and(|room| person.operator_of.iter().any(|r| r == room));
-    let flags = format!("{here}{}", if operator { "@" } else { "" });
+    let flags = format!("{here}{}", room.map_or("", |room| status(person, room)));
     let real = format!("0 {}", person.realname);
     let server = conn.server();
     let (name, cloak) = (person.name.as_str(), person.via.cloak());
@@ -36,6 +35,17 @@ fn who_line(conn: &Connection, you: &str, room: Option<&str>, person: &Person) -
         you,
         &[&channel, &user, cloak, server, name, &flags, &real],
     )
+}
+
+/// `@` for an operator of `room`, `+` for a voiced member, or nothing:
+/// the prefixes of `PREFIX=(ov)@+`.
+fn status(person: &Person, room: &str) -> &'static str {
+    let is = |rooms: &[String]| rooms.iter().any(|r| r == room);
+    match (is(&person.operator_of), is(&person.voiced_in)) {
+        (true, _) => "@",
+        (false, true) => "+",
+        (false, false) => "",
+    }
 }
 
 /// `~user`: the user name an IRC client gave (or the name), marked with
@@ -92,9 +102,8 @@ pub(super) fn whois(conn: &Connection, msg: &Message, you: &str) -> String {
         &[name, &user, cloak, "*", &person.realname],
     );
     if !person.rooms.is_empty() {
-        let operator = |room: &String| person.operator_of.contains(room);
         let rooms: Vec<String> = (person.rooms.iter())
-            .map(|r| format!("{}{}", if operator(r) { "@" } else { "" }, hash(r)))
+            .map(|r| format!("{}{}", status(&person, r), hash(r)))
             .collect();
         out.push_str(&numeric(server, "319", you, &[name, &rooms.join(" ")]));
     }

@@ -96,8 +96,9 @@ pub(crate) struct Person {
     /// Their rooms, in the order joined.
     pub(crate) rooms: Vec<String>,
     pub(crate) away: Option<String>,
-    /// The rooms they are an operator of.
+    /// The rooms they are an operator of, and those they have a voice in.
     pub(crate) operator_of: Vec<String>,
+    pub(crate) voiced_in: Vec<String>,
     /// What IRC's `WHO` and `WHOIS` show as the user name and the real
     /// name: the name, unless an IRC client gave them.
     pub(crate) username: String,
@@ -118,6 +119,10 @@ impl Person {
             away: client.away.clone(),
             operator_of: (client.rooms.iter())
                 .filter(|room| rooms.is_operator(room, &key))
+                .cloned()
+                .collect(),
+            voiced_in: (client.rooms.iter())
+                .filter(|room| rooms.is_voiced(room, &key))
                 .cloned()
                 .collect(),
             username,
@@ -238,6 +243,8 @@ pub(crate) enum ChatError {
         name: String,
         room: String,
     },
+    /// Speaking in a moderated room without operator status or a voice.
+    Muted(String),
     /// A join of a room that bans the name.
     BannedFromRoom(String),
     /// A room's ban list is full.
@@ -266,6 +273,10 @@ impl fmt::Display for ChatError {
             ChatError::NotOperator(room) => write!(f, "you are not an operator of #{room}"),
             ChatError::TargetNotInRoom { name, room } => write!(f, "{name} is not in #{room}"),
             ChatError::BannedFromRoom(room) => write!(f, "you are banned from #{room}"),
+            ChatError::Muted(room) => write!(
+                f,
+                "#{room} is moderated: only operators and voiced members may speak"
+            ),
             ChatError::TooManyBans(room) => {
                 write!(f, "#{room} bans too many names already ({MAX_ROOM_BANS})")
             }
@@ -581,6 +592,10 @@ impl Registry {
             let key = name_key(&client.name);
             let via = client.frontend;
             let room = client.pick_room(room)?;
+            if state.rooms.is_muted(&room, &key) {
+                return Err(ChatError::Muted(room));
+            }
+            let client = state.client(session)?;
             let message = Message {
                 room,
                 from: client.name.clone(),
@@ -1046,6 +1061,7 @@ impl Registry {
             let names = names.into_iter().map(|(key, name)| Member {
                 name: name.to_string(),
                 operator: room.is_some_and(|room| state.rooms.is_operator(room, &key)),
+                voiced: room.is_some_and(|room| state.rooms.is_voiced(room, &key)),
             });
             Ok::<_, ChatError>((names.collect(), more))
         })?;
@@ -1224,6 +1240,7 @@ impl State {
                 .map(|(key, c)| Member {
                     name: c.name.clone(),
                     operator: self.rooms.is_operator(room, key),
+                    voiced: self.rooms.is_voiced(room, key),
                 })
                 .collect()
         })

@@ -19,6 +19,13 @@ use crate::protocol::{self, name_key, Moderation};
 
 use super::{ChatError, Registry, Session, State};
 
+/// What a room's operators have set: IRC's channel modes `t` and `m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RoomSettings {
+    pub(crate) topic_locked: bool,
+    pub(crate) moderated: bool,
+}
+
 impl Registry {
     /// Carries out a room operator's command in `room` (default: the
     /// current room), which the session must be in. Everything but the
@@ -52,9 +59,16 @@ impl Registry {
                 Moderation::Operator { name, on } => state.set_operator(&room, by, name, *on),
                 Moderation::Kick { name, reason } => state.kick_from(&room, by, name, reason),
                 Moderation::Ban { name, on } => state.set_ban(&room, by, name, *on),
+                Moderation::Voice { name, on } => state.set_voiced(&room, by, name, *on),
                 Moderation::TopicLock(locked) => {
                     if state.rooms.set_topic_locked(&room, *locked) {
                         state.tell_room(&room, Some(by), RoomChange::TopicLock(*locked));
+                    }
+                    Ok(())
+                }
+                Moderation::Moderated(on) => {
+                    if state.rooms.set_moderated(&room, *on) {
+                        state.tell_room(&room, Some(by), RoomChange::Moderated(*on));
                     }
                     Ok(())
                 }
@@ -65,11 +79,14 @@ impl Registry {
 }
 
 impl Registry {
-    /// Whether only operators may set the topic of `room` (IRC's mode
-    /// `t`), or `NoSuchRoom`.
-    pub(crate) fn topic_locked(&self, room: &str) -> Result<bool, ChatError> {
+    /// The settings of `room` (IRC's modes `t` and `m`), or
+    /// `NoSuchRoom`.
+    pub(crate) fn room_settings(&self, room: &str) -> Result<RoomSettings, ChatError> {
         self.with_state(|state| match state.rooms.members(room) {
-            Some(_) => Ok(state.rooms.topic_locked(room)),
+            Some(_) => Ok(RoomSettings {
+                topic_locked: state.rooms.topic_locked(room),
+                moderated: state.rooms.moderated(room),
+            }),
             None => Err(ChatError::NoSuchRoom(room.to_string())),
         })
     }
@@ -111,6 +128,15 @@ impl State {
         let (key, name) = self.member(room, name)?;
         if self.rooms.set_operator(room, &key, on) {
             self.tell_room(room, Some(by), RoomChange::Operator { name, on });
+        }
+        Ok(())
+    }
+
+    /// `/voice name`, `/devoice name`, quiet when nothing changes.
+    fn set_voiced(&mut self, room: &str, by: Actor, name: &str, on: bool) -> Result<(), ChatError> {
+        let (key, name) = self.member(room, name)?;
+        if self.rooms.set_voiced(room, &key, on) {
+            self.tell_room(room, Some(by), RoomChange::Voice { name, on });
         }
         Ok(())
     }

@@ -126,8 +126,8 @@ fn registration_sends_001_to_005_the_lusers_and_422() {
         "NETWORK=lanchat.local",
         "TARGMAX=",
         "KICK:4",
-        "PREFIX=(o)@",
-        "CHANMODES=b,,,nt",
+        "PREFIX=(ov)@+",
+        "CHANMODES=b,,,mnt",
     ] {
         assert!(lines[4].contains(token), "{token} in {}", lines[4]);
     }
@@ -811,4 +811,43 @@ fn who_and_whois_mark_operators_and_show_the_user_name() {
     dave.send("WHOIS carol");
     dave.expect(":lanchat.local 311 dave carol ~cjones irc * :Carol Jones");
     dave.expect(":lanchat.local 319 dave carol @#dev");
+}
+
+#[test]
+fn mode_m_and_v_let_only_operators_and_the_voiced_speak() {
+    let server = TestServer::start();
+    let carol = Irc::in_general(&server, "carol");
+    let dave = Irc::in_general(&server, "dave");
+    carol.expect(":dave!dave@irc JOIN #general");
+    carol.send("MODE #general +m");
+    carol.expect(":carol!carol@irc MODE #general +m");
+    dave.expect(":carol!carol@irc MODE #general +m");
+    carol.send("MODE #general");
+    carol.expect(":lanchat.local 324 carol #general +mn");
+    dave.send("PRIVMSG #general :can I talk?");
+    dave.expect(":lanchat.local 404 dave #general :Cannot send to channel (+m)");
+    carol.send("MODE #general +v dave");
+    carol.expect(":carol!carol@irc MODE #general +v dave");
+    dave.expect(":carol!carol@irc MODE #general +v dave");
+    dave.send("NAMES #general");
+    dave.expect(":lanchat.local 353 dave = #general :@carol +dave");
+    dave.wait_for(":lanchat.local 366 dave #general :End of /NAMES list");
+    dave.send("WHO #general");
+    dave.expect(
+        ":lanchat.local 352 dave #general ~carol irc lanchat.local carol H@ :0 carol the tester",
+    );
+    dave.expect(
+        ":lanchat.local 352 dave #general ~dave irc lanchat.local dave H+ :0 dave the tester",
+    );
+    dave.wait_for(":lanchat.local 315 dave #general :End of WHO list");
+    dave.send("PRIVMSG #general :thanks");
+    carol.expect(":dave!dave@irc PRIVMSG #general :thanks");
+    // A voice is not an operator's power.
+    dave.send("TOPIC #general :mine");
+    carol.expect(":dave!dave@irc TOPIC #general :mine");
+    carol.send("MODE #general +t");
+    carol.expect(":carol!carol@irc MODE #general +t");
+    dave.wait_for(":carol!carol@irc MODE #general +t");
+    dave.send("TOPIC #general :mine again");
+    dave.expect(":lanchat.local 482 dave #general :You're not channel operator");
 }

@@ -197,3 +197,38 @@ fn operators_commands_name_another_room_with_its_hash() {
     alice.send("#dev still here?");
     bob.expect("[#dev] alice: still here?");
 }
+
+#[test]
+fn a_moderated_room_hears_only_operators_and_the_voiced() {
+    let server = TestServer::start();
+    let (alice, bob) = alice_and_bob(&server);
+    alice.send("/moderate");
+    alice.expect("* alice moderated #general: only operators and voiced members may speak");
+    bob.expect("* alice moderated #general: only operators and voiced members may speak");
+    bob.send("may I?");
+    bob.expect("! #general is moderated: only operators and voiced members may speak");
+    bob.send("/me waves");
+    bob.expect("! #general is moderated: only operators and voiced members may speak");
+    // Direct messages are not a room's business.
+    bob.send("@alice please?");
+    alice.expect("[DM] bob: please?");
+    alice.send("/voice bob");
+    alice.expect("* alice gave bob a voice in #general");
+    bob.expect("* alice gave bob a voice in #general");
+    bob.send("/users general");
+    bob.expect("* in #general: @alice, +bob");
+    bob.send("thank you");
+    alice.expect("[#general] bob: thank you");
+    alice.send("/devoice bob");
+    alice.expect("* alice took bob's voice in #general");
+    bob.expect("* alice took bob's voice in #general");
+    bob.send("again?");
+    bob.expect("! #general is moderated: only operators and voiced members may speak");
+    alice.send("/unmoderate");
+    alice.expect("* alice ended the moderation of #general");
+    bob.expect("* alice ended the moderation of #general");
+    bob.send("free at last");
+    alice.expect("[#general] bob: free at last");
+    bob.send("/voice alice");
+    bob.expect("! you are not an operator of #general");
+}
