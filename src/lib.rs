@@ -101,7 +101,8 @@
 //!    (what happens, as values), [`files`] (owner-only files).
 //! 2. [`net`]: the socket techniques, each once (line framing, deadlines,
 //!    the lingering close, writes with a deadline, accepting).
-//! 3. [`rooms`] (room names, membership, topics; uses `event`),
+//! 3. [`rooms`] (room names, membership, topics, operators, bans and
+//!    settings; uses `event`),
 //!    [`protocol`] (the terminal protocol: parsing a line into a command,
 //!    rendering events) and [`irc`] (the IRC protocol: parsing, the
 //!    registration state machine, rendering events; uses `event`,
@@ -117,7 +118,8 @@
 //!    [`throttle`] (uses `lock`, `protocol`): one throttle for password
 //!    guessing.
 //! 9. [`registry`] (uses `event`, `feed`, `frontend`, `history`, `outbox`, `rooms`):
-//!    the shared state and the lock.
+//!    the shared state and the lock; its part `registry::moderation` holds
+//!    the room operators' commands, checked and carried out under it.
 //! 10. [`admission`] (uses `config`, `outbox`, `registry`): the connection
 //!     table and its limits.
 //! 11. [`context`] (uses `accounts`, `admission`, `config`, `registry`).

@@ -95,16 +95,7 @@ fn render_reply(event: &Event, server: &str, you: &str) -> String {
         }
         Event::NowKnownAs { old, new } => line(&prefix(old, Frontend::Irc), "NICK", &[new]),
         Event::Topic { room, topic } => topic_reply(server, you, room, topic.as_ref(), true),
-        Event::RoomBans { room, names } => {
-            let channel = hash(room);
-            let mut out = String::new();
-            for name in names {
-                out.push_str(&numeric(server, "367", you, &[&channel, &ban_mask(name)]));
-            }
-            let end = "End of channel ban list";
-            out.push_str(&numeric(server, "368", you, &[&channel, end]));
-            out
-        }
+        Event::RoomBans { room, names } => ban_list(server, you, room, names),
         Event::Kicked { reason } => {
             let why = match reason {
                 Some(reason) => format!("Kicked by the operator: {reason}"),
@@ -155,6 +146,18 @@ fn mode_line(server: &str, room: &str, by: Option<&Actor>, change: &RoomChange) 
         RoomChange::TopicLock(on) => line(&from, "MODE", &[&channel, &format!("{}t", sign(*on))]),
         RoomChange::Moderated(on) => line(&from, "MODE", &[&channel, &format!("{}m", sign(*on))]),
     }
+}
+
+/// A 367 per ban, then 368.
+fn ban_list(server: &str, you: &str, room: &str, names: &[String]) -> String {
+    let channel = hash(room);
+    let mut out = String::new();
+    for name in names {
+        out.push_str(&numeric(server, "367", you, &[&channel, &ban_mask(name)]));
+    }
+    let end = "End of channel ban list";
+    out.push_str(&numeric(server, "368", you, &[&channel, end]));
+    out
 }
 
 /// `bob!*@*`: a room ban names a nick, so its mask matches any user and

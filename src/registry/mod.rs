@@ -70,6 +70,26 @@ struct Client {
 }
 
 impl Client {
+    fn new(
+        id: ConnId,
+        name: &str,
+        addr: SocketAddr,
+        (frontend, outbox): (Frontend, Arc<Outbox>),
+        rooms: Vec<String>,
+    ) -> Client {
+        Client {
+            id,
+            name: name.to_string(),
+            addr,
+            frontend,
+            outbox,
+            rooms,
+            away: None,
+            user: None,
+            ignoring: BTreeMap::new(),
+        }
+    }
+
     /// Whether this client ignores `sender` (a name, any case). Nearly
     /// every list is empty, so the delivery loop pays one branch for it.
     fn ignores(&self, sender: Option<&str>) -> bool {
@@ -506,17 +526,8 @@ impl Registry {
                 state.announce(room, &joined);
                 state.join_room(room, &key);
             }
-            let client = Client {
-                id,
-                name: name.to_string(),
-                addr,
-                frontend,
-                outbox,
-                rooms: room.into_iter().collect(),
-                away: None,
-                user: None,
-                ignoring: BTreeMap::new(),
-            };
+            let rooms = room.into_iter().collect();
+            let client = Client::new(id, name, addr, (frontend, outbox), rooms);
             state.by_id.insert(id, key.clone());
             state.clients.insert(key, client);
             state.max_online = state.max_online.max(state.clients.len());
