@@ -19,13 +19,10 @@
 //!   so changes are made one at a time and none is lost. Lock order: `file`
 //!   before `map`; the registry's lock before `map`. This module never takes
 //!   the registry's lock.
-//! - **Atomic replace.** The new contents go to `<file>.tmp` in the same
-//!   directory, which is flushed to disk (`sync_all`) and then renamed over
-//!   the old file. A rename within one file system replaces the name in one
-//!   step, so after a crash at any moment the file is either the old one or
-//!   the new one, never half of each. Syncing the directory afterwards makes
-//!   the rename itself durable. A leftover `.tmp` from a crash is never read
-//!   and is overwritten by the next save.
+//! - **Atomic replace.** Every change writes a whole new file beside the
+//!   old one and renames it into place ([`files::replace`]), so after a
+//!   crash at any moment the file is either the old one or the new one,
+//!   never half of each.
 //!
 //! The file holds one account per line:
 //!
@@ -41,8 +38,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -587,9 +584,9 @@ fn load(bytes: &[u8]) -> (AccountMap, Vec<String>) {
     (accounts, warnings)
 }
 
-/// Writes `accounts` to `path` atomically: to `<path>.tmp`, synced, then
-/// renamed over `path`. Accounts are written sorted, so the file is the
-/// same for the same accounts.
+/// Writes `accounts` to `path` atomically (see [`files::replace`]).
+/// Accounts are written sorted, so the file is the same for the same
+/// accounts.
 fn save(path: &Path, accounts: &AccountMap) -> io::Result<()> {
     let mut sorted: Vec<(&String, &Account)> = accounts.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
@@ -597,52 +594,7 @@ fn save(path: &Path, accounts: &AccountMap) -> io::Result<()> {
         .iter()
         .map(|(_, account)| account.to_line())
         .collect();
-
-    // The temporary file must be in the same directory: a rename is atomic
-    // only within one file system.
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    files::create_private_dir(dir)?;
-    let tmp = tmp_path(path);
-    let written = write_synced(&tmp, text.as_bytes()).and_then(|()| fs::rename(&tmp, path));
-    if written.is_err() {
-        // Best effort: a leftover would be harmless anyway.
-        let _ = fs::remove_file(&tmp);
-    }
-    written?;
-    // The rename changed the directory; sync it so the change survives a
-    // power cut. Opening a directory fails on some platforms (Windows);
-    // the file is whole either way, so that is not an error.
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
-}
-
-/// `<path>.tmp`: `accounts.txt` becomes `accounts.txt.tmp`.
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
-}
-
-/// Creates (or replaces) `path` with `bytes` and waits until they are on
-/// disk. On Unix the file is readable by its owner only: it holds
-/// password hashes.
-fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    // Remove a leftover first: the mode below applies only to a new file.
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    let mut file = files::private(OpenOptions::new().write(true).create_new(true)).open(path)?;
-    file.write_all(bytes)?;
-    file.flush()?;
-    // Without this the rename could reach the disk before the data, and a
-    // crash would leave an empty file under the real name.
-    file.sync_all()
+    files::replace(path, text.as_bytes())
 }
 
 #[cfg(test)]
@@ -1001,7 +953,7 @@ mod tests {
         let path = dir.file();
         fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         fs::write(&path, line("alice", "password1")).expect("write");
-        let tmp = tmp_path(&path);
+        let tmp = files::tmp_path(&path);
         assert_eq!(tmp, path.with_file_name("accounts.txt.tmp"));
         fs::write(&tmp, "half a line of garb").expect("write tmp");
 
