@@ -138,6 +138,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod admission;
+pub(crate) mod bans;
 pub mod cli;
 pub(crate) mod clock;
 pub(crate) mod commands;
@@ -168,4 +169,5 @@ pub(crate) mod web;
 
 // The errors a server's start can fail with, named in [`server::ServerError`].
 pub use accounts::AccountsOpenError;
+pub use bans::BansOpenError;
 pub use history::HistoryError;
