@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::bans::Banned;
 use crate::config::ServerConfig;
 use crate::lock::lock;
 use crate::outbox::Outbox;
@@ -45,6 +46,8 @@ pub(crate) enum AdmissionError {
     TooManyFromAddress,
     /// The operator closed the server to newcomers (`/close`).
     Closed,
+    /// The operator banned the address (`/ban`).
+    Banned(Banned),
 }
 
 impl fmt::Display for AdmissionError {
@@ -55,6 +58,7 @@ impl fmt::Display for AdmissionError {
                 write!(f, "too many connections from your address")
             }
             AdmissionError::Closed => write!(f, "the server is closed to new connections"),
+            AdmissionError::Banned(banned) => banned.fmt(f),
         }
     }
 }
@@ -139,6 +143,29 @@ impl Admission {
             Some(count) if *count > 1 => *count -= 1,
             _ => {
                 table.per_ip.remove(&ip);
+            }
+        }
+    }
+
+    /// Closes every connection from `ip` (the console's `/ban` of an
+    /// address), once what is queued for it is sent: those still in the
+    /// handshake, a browser's requests, and (already told by the registry)
+    /// those online.
+    pub(crate) fn close_from(&self, ip: IpAddr) {
+        let hangups: Vec<Hangup> = self
+            .lock()
+            .open
+            .values()
+            .filter(|(from, _)| from.to_canonical() == ip.to_canonical())
+            .map(|(_, hangup)| hangup.clone())
+            .collect();
+        // Outside the table's lock: each close takes an outbox's lock.
+        for hangup in hangups {
+            match hangup {
+                Hangup::Outbox(outbox) => outbox.close_after_flush(std::net::Shutdown::Both),
+                Hangup::Socket(stream) => {
+                    let _ = stream.shutdown(std::net::Shutdown::Both);
+                }
             }
         }
     }

@@ -52,6 +52,8 @@ pub(crate) enum Refusal {
     NotUtf8,
     /// Over the rate limit.
     SlowDown,
+    /// `/nick` to a name the operator banned.
+    NameBanned(String),
 }
 
 impl fmt::Display for Refusal {
@@ -64,6 +66,7 @@ impl fmt::Display for Refusal {
             Refusal::TooLong(max) => write!(f, "line too long (max {max} bytes)"),
             Refusal::NotUtf8 => write!(f, "message is not valid UTF-8"),
             Refusal::SlowDown => write!(f, "slow down"),
+            Refusal::NameBanned(name) => write!(f, "the name {name} is banned from this server"),
         }
     }
 }
@@ -262,6 +265,11 @@ fn notice(ctx: &Context, session: &Session, text: String) -> Result<(), ChatErro
 fn rename(session: &mut Session, new: &str, ctx: &Context) -> Result<(), Refusal> {
     let accounts = ctx.accounts;
     let old = session.name().to_string();
+    // Checked before the rename, not under the registry lock: a ban made
+    // in the moment between is the operator's next `/kick`.
+    if ctx.bans.check_name(new).is_err() {
+        return Err(Refusal::NameBanned(new.to_string()));
+    }
     if session.owns_account() && !accounts.is_registered(&old) {
         session.set_owns_account(false); // the operator removed the account
     }

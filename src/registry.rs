@@ -1027,9 +1027,33 @@ impl Registry {
             if !state.clients.contains_key(&key) {
                 return Err(ChatError::NotOnline(name.to_string()));
             }
-            state.write(&key, &kicked);
-            state.evict(&key, Leaving::Kicked, &why);
+            state.kick_out(&key, &kicked, &why);
             Ok(())
+        })
+    }
+
+    /// Disconnects everyone online whom `banned(name, ip)` picks (the
+    /// console's `/ban`), each told `kicked` first; their rooms see them
+    /// leave, kicked, and IRC neighbours see `reason`. Returns their names.
+    pub(crate) fn kick_where(
+        &self,
+        banned: impl Fn(&str, IpAddr) -> bool,
+        kicked: &Event,
+        reason: &str,
+    ) -> Vec<String> {
+        self.with_state(|state| {
+            let picked: Vec<(String, String)> = state
+                .clients
+                .iter()
+                .filter(|(_, client)| banned(&client.name, client.addr.ip()))
+                .map(|(key, client)| (key.clone(), client.name.clone()))
+                .collect();
+            for (key, _) in &picked {
+                state.kick_out(key, kicked, reason);
+            }
+            let mut names: Vec<String> = picked.into_iter().map(|(_, name)| name).collect();
+            names.sort_by_cached_key(|name| name_key(name));
+            names
         })
     }
 
@@ -1288,6 +1312,12 @@ impl State {
         if let Some(client) = self.remove(key, how, reason) {
             client.outbox.close_after_flush(Shutdown::Both);
         }
+    }
+
+    /// Tells a client why it is put out, then removes it (kicked).
+    fn kick_out(&mut self, key: &str, kicked: &Event, reason: &str) {
+        self.write(key, kicked);
+        self.evict(key, Leaving::Kicked, reason);
     }
 
     /// Removes the clients whose outbox refused a line. Telling their rooms
