@@ -147,26 +147,29 @@ impl Admission {
         }
     }
 
-    /// Closes every connection from `ip` (the console's `/ban` of an
-    /// address), once what is queued for it is sent: those still in the
-    /// handshake, a browser's requests, and (already told by the registry)
-    /// those online.
+    /// Closes every connection from `ip` that has an outbox (the console's
+    /// `/ban` of an address), once what is queued for it is sent: those
+    /// still in the handshake (without a word), browser sessions, and those
+    /// online (already told by the registry). A plain HTTP connection is
+    /// left to finish its one request: an event stream's socket is closed
+    /// by its session's outbox after the last lines, and shutting it here
+    /// would cut them off. (So a web login already under way may still
+    /// succeed; a production server would check the ban again at login.)
     pub(crate) fn close_from(&self, ip: IpAddr) {
-        let hangups: Vec<Hangup> = self
+        let ip = ip.to_canonical();
+        let outboxes: Vec<Arc<Outbox>> = self
             .lock()
             .open
             .values()
-            .filter(|(from, _)| from.to_canonical() == ip.to_canonical())
-            .map(|(_, hangup)| hangup.clone())
+            .filter(|(from, _)| from.to_canonical() == ip)
+            .filter_map(|(_, hangup)| match hangup {
+                Hangup::Outbox(outbox) => Some(Arc::clone(outbox)),
+                Hangup::Socket(_) => None,
+            })
             .collect();
         // Outside the table's lock: each close takes an outbox's lock.
-        for hangup in hangups {
-            match hangup {
-                Hangup::Outbox(outbox) => outbox.close_after_flush(std::net::Shutdown::Both),
-                Hangup::Socket(stream) => {
-                    let _ = stream.shutdown(std::net::Shutdown::Both);
-                }
-            }
+        for outbox in outboxes {
+            outbox.close_after_flush(std::net::Shutdown::Both);
         }
     }
 

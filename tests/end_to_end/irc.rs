@@ -682,3 +682,39 @@ fn a_closed_server_refuses_irc_newcomers_too() {
     // Who was online stays.
     carol.expect_nothing_before_pong();
 }
+
+#[test]
+fn a_banned_nick_gets_465_and_error_and_nick_to_it_is_refused() {
+    let mut server = TestServer::start();
+    let carol = Irc::login(&server, "carol");
+    server.console("/ban dave");
+    server.console_reply();
+    let dave = Irc::connect(&server);
+    dave.send("NICK Dave");
+    dave.send("USER dave 0 * :Dave");
+    let why = "you are banned from this server (permanently)";
+    dave.expect(&format!(":{S} 465 Dave :{why}"));
+    dave.expect(&format!("ERROR :Closing link: Dave[irc] ({why})"));
+    dave.expect_closed();
+    carol.send("NICK dave");
+    carol.expect(&format!(
+        ":{S} NOTICE carol :the name dave is banned from this server"
+    ));
+}
+
+#[test]
+fn a_banned_address_gets_465_at_connect() {
+    let mut server = TestServer::start();
+    let carol = Irc::login(&server, "carol");
+    server.console("/ban 127.0.0.1");
+    server.console_reply();
+    let why = "you are banned from this server (permanently)";
+    carol.wait_for(&format!(
+        "ERROR :Closing link: carol[irc] (Kicked by the operator: {why})"
+    ));
+    carol.expect_closed();
+    let late = Irc::connect(&server);
+    late.expect(&format!(":{S} 465 * :{why}"));
+    late.expect(&format!("ERROR :Closing link: *[irc] ({why})"));
+    late.expect_closed();
+}
