@@ -186,10 +186,14 @@ pub(crate) fn execute(
         }
         Command::Register(password) => register(session, &password, ctx)?,
         Command::Ignore(Some(name)) => {
-            registry.reply(session, &registry.ignore(session, &name)?)?
+            registry.reply(session, &registry.ignore(session, &name)?)?;
+            keep_ignoring(session, ctx)?;
         }
         Command::Ignore(None) => registry.reply(session, &registry.ignored(session)?)?,
-        Command::Unignore(name) => registry.reply(session, &registry.unignore(session, &name)?)?,
+        Command::Unignore(name) => {
+            registry.reply(session, &registry.unignore(session, &name)?)?;
+            keep_ignoring(session, ctx)?;
+        }
         Command::Password { old, new } => change_password(session, &old, &new, ctx)?,
         Command::Unregister(password) => unregister(session, &password, ctx)?,
         Command::Quit => {
@@ -299,6 +303,28 @@ fn rename(session: &mut Session, new: &str, ctx: &Context) -> Result<(), Refusal
     Ok(())
 }
 
+/// Keeps a registered user's ignore list with their account, so it is
+/// theirs again at the next login (a guest's lasts for the session). The
+/// list is copied out of the registry, then written with no registry lock
+/// held. It is kept as it is now: if someone ignored renames, the list
+/// follows them while its owner is online, and the kept one catches up at
+/// the owner's next `/ignore` or `/unignore`.
+fn keep_ignoring(session: &mut Session, ctx: &Context) -> Result<(), Refusal> {
+    if !session.owns_account() {
+        return Ok(());
+    }
+    // The operator may have renamed this session (and its account), or
+    // removed the account: then the list lasts for the session.
+    ctx.registry.refresh(session)?;
+    if !ctx.accounts.is_registered(session.name()) {
+        session.set_owns_account(false);
+        return Ok(());
+    }
+    let names = ctx.registry.ignoring(session)?;
+    ctx.accounts.set_ignoring(session.name(), names)?;
+    Ok(())
+}
+
 /// `/register`: protect the current name with a password.
 fn register(session: &mut Session, password: &str, ctx: &Context) -> Result<(), Refusal> {
     if !ctx.config.open_registration {
@@ -312,5 +338,6 @@ fn register(session: &mut Session, password: &str, ctx: &Context) -> Result<(), 
         session,
         format!("{} is now registered", session.name()),
     )?;
-    Ok(())
+    // Whom the guest ignored is now the account's to keep.
+    keep_ignoring(session, ctx)
 }

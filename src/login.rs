@@ -100,9 +100,15 @@ pub(crate) fn enter(
     // A guest may not take a name that was registered in the moment since
     // `check`; the registry asks again under its lock.
     let still_free = |name: &str| !(is_guest && ctx.accounts.is_registered(name));
-    let mut session = ctx
-        .registry
-        .enter(name, id, addr, connection, claim, still_free)?;
+    // An account's owner finds their ignore list as they left it; a guest
+    // starts with none.
+    let ignoring = match is_guest {
+        true => Vec::new(),
+        false => ctx.accounts.ignoring(name),
+    };
+    let mut session =
+        ctx.registry
+            .enter(name, id, addr, connection, (claim, &ignoring), still_free)?;
     session.set_owns_account(!is_guest);
     Ok(session)
 }

@@ -413,7 +413,8 @@ impl Registry {
     }
 
     /// Brings `name` online for connection `id`, if the name is free and
-    /// `allowed(name)` says yes. (`allowed` runs under the lock, so the
+    /// `allowed(name)` says yes, ignoring `ignoring` from the start (an
+    /// account's kept list: no line of theirs can slip in before it). (`allowed` runs under the lock, so the
     /// caller's own rule, such as "not someone's registered name", is checked
     /// atomically with the name being free. It must be quick and must not
     /// take this lock.)
@@ -429,10 +430,16 @@ impl Registry {
         id: ConnId,
         addr: SocketAddr,
         (frontend, outbox): (Frontend, Arc<Outbox>),
-        claim: Claim,
+        (claim, ignoring): (Claim, &[String]),
         allowed: impl FnOnce(&str) -> bool,
     ) -> Result<Session, ChatError> {
         let key = name_key(name);
+        let ignoring: BTreeMap<String, String> = ignoring
+            .iter()
+            .map(|spelled| (name_key(spelled), spelled.clone()))
+            .filter(|(ignored, _)| *ignored != key)
+            .take(MAX_IGNORED)
+            .collect();
         let room = Some(self.default_room.clone()).filter(|_| frontend.joins_default_room());
         self.with_state(|state| {
             if state.clients.contains_key(&key) {
@@ -470,7 +477,7 @@ impl Registry {
                 rooms: room.into_iter().collect(),
                 away: None,
                 realname: None,
-                ignoring: BTreeMap::new(),
+                ignoring,
             };
             state.by_id.insert(id, key.clone());
             state.clients.insert(key, client);
@@ -885,13 +892,17 @@ impl Registry {
 
     /// `/ignore` alone: whom this session ignores, sorted ignoring case.
     pub(crate) fn ignored(&self, session: &Session) -> Result<Event, ChatError> {
-        self.with_state(|state| {
-            let names: Vec<String> = state.client(session)?.ignoring.values().cloned().collect();
-            Ok(Event::Notice(match names.is_empty() {
-                true => "ignoring nobody".to_string(),
-                false => format!("ignoring: {}", names.join(", ")),
-            }))
-        })
+        let names = self.ignoring(session)?;
+        Ok(Event::Notice(match names.is_empty() {
+            true => "ignoring nobody".to_string(),
+            false => format!("ignoring: {}", names.join(", ")),
+        }))
+    }
+
+    /// Whom this session ignores, as spelled, sorted ignoring case: a copy,
+    /// for the account to keep (written after the lock is released).
+    pub(crate) fn ignoring(&self, session: &Session) -> Result<Vec<String>, ChatError> {
+        self.with_state(|state| Ok(state.client(session)?.ignoring.values().cloned().collect()))
     }
 
     /// The rooms this session is in, in the order joined.
@@ -1437,7 +1448,7 @@ mod tests {
                     id,
                     peer,
                     (Frontend::Terminal, outbox),
-                    Claim::IfFree,
+                    (Claim::IfFree, &[]),
                     |_| true,
                 )
                 .expect("enter");

@@ -718,3 +718,34 @@ fn a_banned_address_gets_465_at_connect() {
     late.expect(&format!("ERROR :Closing link: *[irc] ({why})"));
     late.expect_closed();
 }
+
+#[test]
+fn a_registered_users_ignore_list_is_back_when_they_log_in_over_irc() {
+    let server = TestServer::with_config("password_iterations = 1000");
+    let alice = terminal(&server, "alice");
+    alice.send("/register s3cret-pass");
+    alice.expect("* alice is now registered");
+    alice.send("/ignore bob");
+    alice.expect("* ignoring bob");
+    alice.send("/quit");
+    alice.expect_closed();
+
+    let irc = Irc::connect(&server);
+    irc.send("PASS s3cret-pass");
+    irc.send("NICK alice");
+    irc.send("USER alice 0 * :Alice");
+    irc.wait_for(&format!(":{S} 422 alice :MOTD File is missing"));
+    irc.send("JOIN #general");
+    irc.wait_for(&format!(":{S} 366 alice #general :End of /NAMES list"));
+    let (bob, carol) = (terminal(&server, "bob"), terminal(&server, "carol"));
+    bob.expect("* carol joined #general");
+    bob.send("do you hear me?");
+    carol.expect("[#general] bob: do you hear me?");
+    carol.send("marker");
+    // Bob's line never came before carol's.
+    let before = irc.wait_for(":carol!carol@terminal PRIVMSG #general :marker");
+    assert!(
+        before.iter().all(|line| !line.contains("PRIVMSG")),
+        "{before:?}"
+    );
+}
