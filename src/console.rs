@@ -145,19 +145,7 @@ fn parse_slash(word: &str, rest: &str) -> Result<ConsoleCommand, ConsoleError> {
         "/say" if rest.is_empty() => return Err(ConsoleError::Usage("/say <text>")),
         "/say" => ConsoleCommand::Say(rest.to_string()),
         "/kick" => parse_kick(rest)?,
-        "/ban" => {
-            let (target, minutes) = split_word(rest);
-            if target.is_empty() || minutes.contains(char::is_whitespace) {
-                return Err(ConsoleError::Usage(BAN_USAGE));
-            }
-            ConsoleCommand::Ban {
-                target: parse_target(target)?,
-                minutes: (!minutes.is_empty())
-                    .then(|| parse_minutes(minutes))
-                    .transpose()?,
-                reason: None,
-            }
-        }
+        "/ban" => parse_ban(rest)?,
         "/unban" if rest.is_empty() || rest.contains(char::is_whitespace) => {
             return Err(ConsoleError::Usage("/unban <name|address>"))
         }
@@ -208,6 +196,21 @@ fn parse_slash(word: &str, rest: &str) -> Result<ConsoleCommand, ConsoleError> {
 
 const KICK_USAGE: &str = "/kick <name> [--ban <minutes>] [reason]";
 const BAN_USAGE: &str = "/ban <name|address> [minutes]";
+
+/// `/ban name|address [minutes]`.
+fn parse_ban(rest: &str) -> Result<ConsoleCommand, ConsoleError> {
+    let (target, minutes) = split_word(rest);
+    if target.is_empty() || minutes.contains(char::is_whitespace) {
+        return Err(ConsoleError::Usage(BAN_USAGE));
+    }
+    Ok(ConsoleCommand::Ban {
+        target: parse_target(target)?,
+        minutes: (!minutes.is_empty())
+            .then(|| parse_minutes(minutes))
+            .transpose()?,
+        reason: None,
+    })
+}
 
 /// `/kick name [--ban MINUTES] [reason]`: the option, if any, comes right
 /// after the name, so a reason may say anything (even `--ban`). With the

@@ -299,6 +299,17 @@ pub(crate) struct Limits {
 /// as long as the client is online, so it has a bound like everything else.
 const MAX_IGNORED: usize = 100;
 
+/// A kept ignore list as the registry holds it (keys to spellings): never
+/// one's own name, at most [`MAX_IGNORED`] names.
+fn ignore_list(names: &[String], own_key: &str) -> BTreeMap<String, String> {
+    names
+        .iter()
+        .map(|spelled| (name_key(spelled), spelled.clone()))
+        .filter(|(key, _)| key != own_key)
+        .take(MAX_IGNORED)
+        .collect()
+}
+
 /// The most rooms a `/rooms` reply names, and the most names a `/users`
 /// reply lists: every reply line has a fixed bound, however big the chat.
 const LIST_ROOMS: usize = 50;
@@ -434,12 +445,6 @@ impl Registry {
         allowed: impl FnOnce(&str) -> bool,
     ) -> Result<Session, ChatError> {
         let key = name_key(name);
-        let ignoring: BTreeMap<String, String> = ignoring
-            .iter()
-            .map(|spelled| (name_key(spelled), spelled.clone()))
-            .filter(|(ignored, _)| *ignored != key)
-            .take(MAX_IGNORED)
-            .collect();
         let room = Some(self.default_room.clone()).filter(|_| frontend.joins_default_room());
         self.with_state(|state| {
             if state.clients.contains_key(&key) {
@@ -477,7 +482,7 @@ impl Registry {
                 rooms: room.into_iter().collect(),
                 away: None,
                 realname: None,
-                ignoring,
+                ignoring: ignore_list(ignoring, &key),
             };
             state.by_id.insert(id, key.clone());
             state.clients.insert(key, client);

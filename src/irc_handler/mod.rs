@@ -34,9 +34,9 @@ use std::time::{Duration, Instant};
 use crate::context::Context;
 use crate::event::Frontend;
 use crate::irc::message::{line, Message, MAX_LINE};
+use crate::irc::numeric;
 use crate::irc::registration::{Registration, Step};
 use crate::irc::render::closing_link;
-use crate::irc::{self, numeric};
 use crate::log;
 use crate::login::{self, LoginError, Name, MAX_STRIKES};
 use crate::net::deadline::DeadlineReader;
@@ -230,7 +230,11 @@ impl Connection<'_> {
             }
             Err(LoginError::Banned(banned)) => {
                 log!("irc {}: {nick} refused: {banned}", self.addr);
-                self.close_after(&irc::banned(self.server(), &nick, &banned.to_string()));
+                self.close_after(&crate::irc::banned(
+                    self.server(),
+                    &nick,
+                    &banned.to_string(),
+                ));
                 return Ok(LogIn::Closed);
             }
             Err(refused) => return self.refuse_nick(reg, &nick, &refused.to_string()),
