@@ -88,20 +88,30 @@ fn a_timed_ban_says_until_when() {
     bob.expect_closed();
 }
 
-#[test]
-fn banning_a_name_online_puts_them_out_and_their_rooms_see_it() {
+/// Starts a server with alice and bob online; the console `command` bans
+/// bob, who is told `kicked` and an end time and is disconnected, and alice
+/// sees him leave. Returns the server.
+fn ban_bob_while_online(command: &str, kicked: &str) -> TestServer {
     let mut server = TestServer::start();
     let (alice, bob) = alice_and_bob(&server);
-    let reply = console(&mut server, "/ban bob 10");
+    let reply = console(&mut server, command);
     assert!(
         until(&reply, "* banned bob until ", "; disconnected bob"),
         "{reply}"
     );
     let told = bob.line();
-    let kicked = "* you were kicked by the operator: you are banned from this server (until ";
     assert!(until(&told, kicked, ")"), "{told}");
     bob.expect_closed();
     alice.expect("* bob left #general (kicked)");
+    server
+}
+
+#[test]
+fn banning_a_name_online_puts_them_out_and_their_rooms_see_it() {
+    ban_bob_while_online(
+        "/ban bob 10",
+        "* you were kicked by the operator: you are banned from this server (until ",
+    );
 }
 
 #[test]
@@ -147,19 +157,10 @@ fn nick_to_a_banned_name_is_refused() {
 
 #[test]
 fn kick_with_ban_puts_the_name_out_with_the_reason_and_keeps_it_out() {
-    let mut server = TestServer::start();
-    let (alice, bob) = alice_and_bob(&server);
-    let reply = console(&mut server, "/kick bob --ban 5 flooding");
-    assert!(
-        until(&reply, "* banned bob until ", "; disconnected bob"),
-        "{reply}"
+    let server = ban_bob_while_online(
+        "/kick bob --ban 5 flooding",
+        "* you were kicked by the operator: flooding; you are banned from this server (until ",
     );
-    let told = bob.line();
-    let kicked =
-        "* you were kicked by the operator: flooding; you are banned from this server (until ";
-    assert!(until(&told, kicked, ")"), "{told}");
-    bob.expect_closed();
-    alice.expect("* bob left #general (kicked)");
     let again = server.connect();
     again.expect_prefix("* Welcome to ");
     again.send("bob");
