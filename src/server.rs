@@ -33,7 +33,7 @@ use crate::event::Event;
 use crate::feed::{Feed, FEED_LINES};
 use crate::history::{History, HistoryError};
 use crate::net::accept::{self, Accepted, Acceptor};
-use crate::net::linger::linger;
+use crate::net::linger::{drain_arrived, linger};
 use crate::outbox::{Outbox, Writers};
 use crate::registry::{ConnId, Limits, Registry};
 use crate::throttle::Throttle;
@@ -435,8 +435,10 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<
 
 /// Turns a new connection away with one line (an HTTP answer on the web
 /// listener; for IRC, a ban is a 465 first). Straight to the socket: it is
-/// empty, so this cannot block; the connection is closed when the caller
-/// drops it.
+/// empty, so this cannot block; then what the client sent at once (an
+/// HTTP request, IRC's `NICK`) is read and dropped, so the close is not a
+/// reset that could destroy the answer (see [`drain_arrived`]). The
+/// connection is closed when the caller drops it.
 fn refuse(stream: &TcpStream, kind: Kind, why: &AdmissionError, shared: &Shared) {
     let banned = matches!(why, AdmissionError::Banned(_));
     let text = why.to_string();
@@ -456,6 +458,8 @@ fn refuse(stream: &TcpStream, kind: Kind, why: &AdmissionError, shared: &Shared)
     };
     let mut writer = stream;
     let _ = writer.write_all(&refusal);
+    let _ = stream.shutdown(Shutdown::Write);
+    drain_arrived(stream);
 }
 
 /// Logs a refused connection, at most ten lines a second: a storm of

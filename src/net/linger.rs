@@ -30,6 +30,25 @@ pub(crate) fn linger(stream: &TcpStream) {
     }
 }
 
+/// Reads and discards what the peer has sent so far (at most 64 KB),
+/// without waiting: for a refusal written by an accept loop, which cannot
+/// spend a second on every connection it turns away. Bytes that are here
+/// already no longer turn our close into a reset; bytes still on their way
+/// may (lingering on a thread of its own would cost more than a refused
+/// connection is worth).
+pub(crate) fn drain_arrived(stream: &TcpStream) {
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut sink = [0u8; 1024];
+    for _ in 0..64 {
+        match (&*stream).read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break, // end of stream, nothing more yet, or an error
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +70,21 @@ mod tests {
         let mut answer = String::new();
         client.read_to_string(&mut answer).expect("read, not reset");
         assert_eq!(answer, "goodbye\n");
+    }
+
+    #[test]
+    fn a_refusal_survives_input_that_had_arrived() {
+        let (server, mut client) = test_pair();
+        client.write_all(b"NICK carol\r\n").expect("write");
+        // Let the bytes cross the loopback before the refusal.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        (&server).write_all(b"refused\n").expect("answer");
+        server.shutdown(Shutdown::Write).expect("shutdown");
+        drain_arrived(&server);
+        drop(server);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).expect("read, not reset");
+        assert_eq!(answer, "refused\n");
     }
 }
