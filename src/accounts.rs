@@ -19,19 +19,25 @@
 //!   so changes are made one at a time and none is lost. Lock order: `file`
 //!   before `map`; the registry's lock before `map`. This module never takes
 //!   the registry's lock.
-//! - **Atomic replace.** The new contents go to `<file>.tmp` in the same
-//!   directory, which is flushed to disk (`sync_all`) and then renamed over
-//!   the old file. A rename within one file system replaces the name in one
-//!   step, so after a crash at any moment the file is either the old one or
-//!   the new one, never half of each. Syncing the directory afterwards makes
-//!   the rename itself durable. A leftover `.tmp` from a crash is never read
-//!   and is overwritten by the next save.
+//! - **Atomic replace.** Every change writes a whole new file beside the
+//!   old one and renames it into place ([`files::replace`]), so after a
+//!   crash at any moment the file is either the old one or the new one,
+//!   never half of each.
 //!
 //! The file holds one account per line:
 //!
 //! ```text
-//! name<TAB>iterations<TAB>salt (32 hex digits)<TAB>hash (64 hex digits)
+//! name<TAB>iterations<TAB>salt (32 hex digits)<TAB>hash (64 hex digits)[<TAB>ignored]
 //! ```
+//!
+//! The fifth field, whom the account's owner ignores (`/ignore`), is names
+//! separated by commas (a name never holds one), and is left out when the
+//! list is empty: a file from before the field is read as it always was,
+//! and an account that ignores nobody is written as it always was. (A
+//! server older than the field would skip a line that has it, so the
+//! field is written only when there is something to keep.) The list is
+//! kept with the account so that it moves with a rename and goes with an
+//! unregistration, in the same atomic write.
 //!
 //! Simplifications, on purpose: every change rewrites the whole file, fine
 //! for the few hundred accounts of a LAN but not for a million; a production
@@ -41,8 +47,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -145,6 +151,8 @@ struct Account {
     iterations: u32,
     salt: [u8; SALT_LEN],
     hash: [u8; HASH_LEN],
+    /// Whom the owner ignores, as spelled, restored at each login.
+    ignoring: Vec<String>,
 }
 
 impl Account {
@@ -160,7 +168,15 @@ impl Account {
             iterations,
             salt,
             hash: derive(password, &salt, iterations),
+            ignoring: Vec::new(),
         })
+    }
+
+    /// Takes the password setting of `new`, keeping the name and the rest.
+    fn set_secret(&mut self, new: Account) {
+        self.iterations = new.iterations;
+        self.salt = new.salt;
+        self.hash = new.hash;
     }
 
     /// Whether `password` is this account's. Slow (one hash): call with no
@@ -178,8 +194,12 @@ impl Account {
 
     /// The line stored in the file, newline included.
     fn to_line(&self) -> String {
+        let ignoring = match self.ignoring.is_empty() {
+            true => String::new(),
+            false => format!("\t{}", self.ignoring.join(",")),
+        };
         format!(
-            "{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}{ignoring}\n",
             self.name,
             self.iterations,
             crypto::to_hex(&self.salt),
@@ -191,11 +211,15 @@ impl Account {
     /// is wrong with it, never what it contains (it may hold a hash).
     fn parse_line(line: &str) -> Result<Account, String> {
         let fields: Vec<&str> = line.split('\t').collect();
-        let [name, iterations, salt, hash] = fields[..] else {
-            return Err(format!(
-                "expected 4 tab-separated fields, found {}",
-                fields.len()
-            ));
+        let (name, iterations, salt, hash, ignoring) = match fields[..] {
+            [name, iterations, salt, hash] => (name, iterations, salt, hash, ""),
+            [name, iterations, salt, hash, ignoring] => (name, iterations, salt, hash, ignoring),
+            _ => {
+                return Err(format!(
+                    "expected 4 or 5 tab-separated fields, found {}",
+                    fields.len()
+                ))
+            }
         };
         protocol::validate_name(name).map_err(|e| format!("bad name ({e})"))?;
         let iterations = iterations
@@ -209,13 +233,26 @@ impl Account {
         let hash = crypto::from_hex(hash)
             .and_then(|bytes| bytes.try_into().ok())
             .ok_or(format!("hash must be {} hex digits", HASH_LEN * 2))?;
+        let ignoring = parse_ignoring(ignoring)?;
         Ok(Account {
             name: name.to_string(),
             iterations,
             salt,
             hash,
+            ignoring,
         })
     }
+}
+
+/// The fifth field: names separated by commas, each a valid name.
+fn parse_ignoring(field: &str) -> Result<Vec<String>, String> {
+    let names = field.split(',').filter(|name| !name.is_empty());
+    names
+        .map(|name| match protocol::validate_name(name) {
+            Ok(()) => Ok(name.to_string()),
+            Err(e) => Err(format!("bad ignored name ({e})")),
+        })
+        .collect()
 }
 
 /// PBKDF2-HMAC-SHA256 of `password`: the slow part.
@@ -415,13 +452,11 @@ impl Accounts {
         if !current.check(old) {
             return Err(AccountError::WrongPassword);
         }
-        let mut replacement = Account::new(&current.name, new, self.iterations)?;
+        let replacement = Account::new(&current.name, new, self.iterations)?;
         self.update(|accounts| {
-            let now = unchanged(accounts, &current)?;
-            // Keep the spelling in force now (a rename may have changed
-            // its case meanwhile).
-            replacement.name.clone_from(&now.name);
-            *now = replacement;
+            // The spelling and the rest stay as they are now (a rename
+            // may have changed the case meanwhile).
+            unchanged(accounts, &current)?.set_secret(replacement);
             Ok(())
         })
     }
@@ -446,14 +481,13 @@ impl Accounts {
     pub fn reset_password(&self, name: &str, new: &str) -> Result<(), AccountError> {
         Accounts::validate_password(new)?;
         let current = self.lookup(name)?;
-        let mut replacement = Account::new(&current.name, new, self.iterations)?;
+        let replacement = Account::new(&current.name, new, self.iterations)?;
         self.update(|accounts| {
             let key = protocol::name_key(name);
             let now = accounts
                 .get_mut(&key)
                 .ok_or_else(|| AccountError::NotRegistered(name.to_string()))?;
-            replacement.name.clone_from(&now.name);
-            *now = replacement;
+            now.set_secret(replacement);
             Ok(())
         })
     }
@@ -496,6 +530,30 @@ impl Accounts {
                 .ok_or_else(|| AccountError::NotRegistered(old.to_string()))?;
             account.name = new.to_string();
             accounts.insert(new_key, account);
+            Ok(())
+        })
+    }
+
+    /// Whom the owner of the account `name` ignores, as spelled: empty for
+    /// a name that is not registered. Quick, like
+    /// [`Accounts::is_registered`].
+    pub fn ignoring(&self, name: &str) -> Vec<String> {
+        let key = protocol::name_key(name);
+        let map = self.lock_map();
+        map.get(&key).map_or_else(Vec::new, |a| a.ignoring.clone())
+    }
+
+    /// Keeps `names` as whom the owner of the account `name` ignores. One
+    /// file write, no hash; nothing is written if the list is unchanged.
+    pub fn set_ignoring(&self, name: &str, names: Vec<String>) -> Result<(), AccountError> {
+        if self.ignoring(name) == names && self.is_registered(name) {
+            return Ok(());
+        }
+        self.update(|accounts| {
+            let account = accounts
+                .get_mut(&protocol::name_key(name))
+                .ok_or_else(|| AccountError::NotRegistered(name.to_string()))?;
+            account.ignoring = names;
             Ok(())
         })
     }
@@ -587,9 +645,9 @@ fn load(bytes: &[u8]) -> (AccountMap, Vec<String>) {
     (accounts, warnings)
 }
 
-/// Writes `accounts` to `path` atomically: to `<path>.tmp`, synced, then
-/// renamed over `path`. Accounts are written sorted, so the file is the
-/// same for the same accounts.
+/// Writes `accounts` to `path` atomically (see [`files::replace`]).
+/// Accounts are written sorted, so the file is the same for the same
+/// accounts.
 fn save(path: &Path, accounts: &AccountMap) -> io::Result<()> {
     let mut sorted: Vec<(&String, &Account)> = accounts.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
@@ -597,52 +655,7 @@ fn save(path: &Path, accounts: &AccountMap) -> io::Result<()> {
         .iter()
         .map(|(_, account)| account.to_line())
         .collect();
-
-    // The temporary file must be in the same directory: a rename is atomic
-    // only within one file system.
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    files::create_private_dir(dir)?;
-    let tmp = tmp_path(path);
-    let written = write_synced(&tmp, text.as_bytes()).and_then(|()| fs::rename(&tmp, path));
-    if written.is_err() {
-        // Best effort: a leftover would be harmless anyway.
-        let _ = fs::remove_file(&tmp);
-    }
-    written?;
-    // The rename changed the directory; sync it so the change survives a
-    // power cut. Opening a directory fails on some platforms (Windows);
-    // the file is whole either way, so that is not an error.
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
-}
-
-/// `<path>.tmp`: `accounts.txt` becomes `accounts.txt.tmp`.
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
-}
-
-/// Creates (or replaces) `path` with `bytes` and waits until they are on
-/// disk. On Unix the file is readable by its owner only: it holds
-/// password hashes.
-fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    // Remove a leftover first: the mode below applies only to a new file.
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    let mut file = files::private(OpenOptions::new().write(true).create_new(true)).open(path)?;
-    file.write_all(bytes)?;
-    file.flush()?;
-    // Without this the rename could reach the disk before the data, and a
-    // crash would leave an empty file under the real name.
-    file.sync_all()
+    files::replace(path, text.as_bytes())
 }
 
 #[cfg(test)]
@@ -957,7 +970,7 @@ mod tests {
             format!("ALICE\t1000\t{salt}\t{hash}\n"),         // 9: duplicate
             line("carol", "password2").replace('\n', "\r\n"), // 10: CRLF is fine
             "\u{FFFD}\t\n".into(),                            // 11
-            format!("dave\t1000\t{salt}\t{hash}\textra\n"),   // 12
+            format!("dave\t1000\t{salt}\t{hash}\tx\ty\n"),    // 12
         ]
         .concat();
         let mut bytes = text.into_bytes();
@@ -996,12 +1009,63 @@ mod tests {
     }
 
     #[test]
+    fn the_ignore_list_is_a_fifth_field_kept_through_password_changes_and_renames() {
+        let dir = TempDir::new("ignoring");
+        let path = dir.file();
+        let accounts = open(&path);
+        accounts.register("alice", "password1").expect("register");
+        accounts.register("bob", "password2").expect("register");
+        let ignored = vec!["Carol".to_string(), "dave".to_string()];
+        accounts
+            .set_ignoring("ALICE", ignored.clone())
+            .expect("keep the list");
+        let text = fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with("\tCarol,dave"), "{text}");
+        assert_eq!(lines[1].split('\t').count(), 4, "nobody ignored: as before");
+
+        accounts
+            .change_password("alice", "password1", "password3")
+            .expect("change");
+        accounts
+            .reset_password("alice", "password4")
+            .expect("reset");
+        accounts.rename("alice", "Alicia").expect("rename");
+        drop(accounts);
+        let accounts = open(&path);
+        assert_eq!(accounts.ignoring("alicia"), ignored);
+        assert!(accounts.verify("alicia", "password4").is_ok());
+        assert!(accounts.ignoring("bob").is_empty());
+        assert!(accounts.ignoring("nobody").is_empty());
+        assert!(matches!(
+            accounts.set_ignoring("nobody", ignored),
+            Err(AccountError::NotRegistered(_))
+        ));
+        accounts.set_ignoring("alicia", Vec::new()).expect("clear");
+        let text = fs::read_to_string(&path).expect("read");
+        assert!(text.lines().all(|l| l.split('\t').count() == 4), "{text}");
+    }
+
+    #[test]
+    fn a_bad_ignored_name_is_a_bad_line() {
+        let good = line("alice", "password1");
+        let with = |field: &str| format!("{}\t{field}", good.trim_end());
+        let account = Account::parse_line(&with("bob,,carol")).expect("empty items are skipped");
+        assert_eq!(account.ignoring, ["bob", "carol"]);
+        assert_eq!(
+            Account::parse_line(&with("bob,no good")).err(),
+            Some("bad ignored name (name may only contain letters, digits, _ and -)".into())
+        );
+        assert!(Account::parse_line(&with("")).is_ok(), "an empty field");
+    }
+
+    #[test]
     fn a_leftover_tmp_file_is_ignored_and_replaced() {
         let dir = TempDir::new("leftover");
         let path = dir.file();
         fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         fs::write(&path, line("alice", "password1")).expect("write");
-        let tmp = tmp_path(&path);
+        let tmp = files::tmp_path(&path);
         assert_eq!(tmp, path.with_file_name("accounts.txt.tmp"));
         fs::write(&tmp, "half a line of garb").expect("write tmp");
 

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::bans::Banned;
 use crate::config::ServerConfig;
 use crate::lock::lock;
 use crate::outbox::Outbox;
@@ -45,6 +46,8 @@ pub(crate) enum AdmissionError {
     TooManyFromAddress,
     /// The operator closed the server to newcomers (`/close`).
     Closed,
+    /// The operator banned the address (`/ban`).
+    Banned(Banned),
 }
 
 impl fmt::Display for AdmissionError {
@@ -55,6 +58,7 @@ impl fmt::Display for AdmissionError {
                 write!(f, "too many connections from your address")
             }
             AdmissionError::Closed => write!(f, "the server is closed to new connections"),
+            AdmissionError::Banned(banned) => banned.fmt(f),
         }
     }
 }
@@ -140,6 +144,32 @@ impl Admission {
             _ => {
                 table.per_ip.remove(&ip);
             }
+        }
+    }
+
+    /// Closes every connection from `ip` that has an outbox (the console's
+    /// `/ban` of an address), once what is queued for it is sent: those
+    /// still in the handshake (without a word), browser sessions, and those
+    /// online (already told by the registry). A plain HTTP connection is
+    /// left to finish its one request: an event stream's socket is closed
+    /// by its session's outbox after the last lines, and shutting it here
+    /// would cut them off. (So a web login already under way may still
+    /// succeed; a production server would check the ban again at login.)
+    pub(crate) fn close_from(&self, ip: IpAddr) {
+        let ip = ip.to_canonical();
+        let outboxes: Vec<Arc<Outbox>> = self
+            .lock()
+            .open
+            .values()
+            .filter(|(from, _)| from.to_canonical() == ip)
+            .filter_map(|(_, hangup)| match hangup {
+                Hangup::Outbox(outbox) => Some(Arc::clone(outbox)),
+                Hangup::Socket(_) => None,
+            })
+            .collect();
+        // Outside the table's lock: each close takes an outbox's lock.
+        for outbox in outboxes {
+            outbox.close_after_flush(std::net::Shutdown::Both);
         }
     }
 

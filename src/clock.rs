@@ -40,6 +40,18 @@ pub fn span(secs: u64) -> String {
     }
 }
 
+/// A moment for people, to the minute: `14:05 UTC` if it is less than a
+/// day after `now`, else `2026-11-24 14:05 UTC`. (UTC because std cannot
+/// read the machine's time zone; a production server would use the local
+/// zone, through a date library.)
+pub fn minute_utc(unix_secs: u64, now: u64) -> String {
+    let stamp = rfc3339(unix_secs); // 2026-11-24T14:05:09Z
+    match unix_secs.saturating_sub(now) < 86_400 {
+        true => format!("{} UTC", &stamp[11..16]),
+        false => format!("{} {} UTC", &stamp[..10], &stamp[11..16]),
+    }
+}
+
 /// Formats seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339(unix_secs: u64) -> String {
     let days = (unix_secs / 86_400) as i64;
@@ -79,6 +91,16 @@ mod tests {
         assert_eq!(span(300), "5m 00s");
         assert_eq!(span(3 * 86_400 + 4 * 3600 + 5 * 60 + 6), "3d 4h 05m 06s");
         assert_eq!(span(3600 + 1), "1h 00m 01s");
+    }
+
+    #[test]
+    fn a_minute_today_is_the_time_and_later_ones_have_the_date() {
+        let now = 1_795_525_509; // 2026-11-24T13:05:09Z
+        assert_eq!(minute_utc(now + 3600, now), "14:05 UTC");
+        assert_eq!(minute_utc(now + 86_399, now), "13:05 UTC");
+        assert_eq!(minute_utc(now + 86_400, now), "2026-11-25 13:05 UTC");
+        // A moment already past (a clock set back) still reads well.
+        assert_eq!(minute_utc(now - 60, now), "13:04 UTC");
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub(crate) enum Refusal {
     NotUtf8,
     /// Over the rate limit.
     SlowDown,
+    /// `/nick` to a name the operator banned.
+    NameBanned(String),
 }
 
 impl fmt::Display for Refusal {
@@ -64,6 +66,7 @@ impl fmt::Display for Refusal {
             Refusal::TooLong(max) => write!(f, "line too long (max {max} bytes)"),
             Refusal::NotUtf8 => write!(f, "message is not valid UTF-8"),
             Refusal::SlowDown => write!(f, "slow down"),
+            Refusal::NameBanned(name) => write!(f, "the name {name} is banned from this server"),
         }
     }
 }
@@ -183,10 +186,14 @@ pub(crate) fn execute(
         }
         Command::Register(password) => register(session, &password, ctx)?,
         Command::Ignore(Some(name)) => {
-            registry.reply(session, &registry.ignore(session, &name)?)?
+            registry.reply(session, &registry.ignore(session, &name)?)?;
+            keep_ignoring(session, ctx)?;
         }
         Command::Ignore(None) => registry.reply(session, &registry.ignored(session)?)?,
-        Command::Unignore(name) => registry.reply(session, &registry.unignore(session, &name)?)?,
+        Command::Unignore(name) => {
+            registry.reply(session, &registry.unignore(session, &name)?)?;
+            keep_ignoring(session, ctx)?;
+        }
         Command::Moderate { room, action } => {
             registry.moderate(session, room.as_deref(), &action)?
         }
@@ -265,6 +272,11 @@ fn notice(ctx: &Context, session: &Session, text: String) -> Result<(), ChatErro
 fn rename(session: &mut Session, new: &str, ctx: &Context) -> Result<(), Refusal> {
     let accounts = ctx.accounts;
     let old = session.name().to_string();
+    // Checked before the rename, not under the registry lock: a ban made
+    // in the moment between is the operator's next `/kick`.
+    if ctx.bans.check_name(new).is_err() {
+        return Err(Refusal::NameBanned(new.to_string()));
+    }
     if session.owns_account() && !accounts.is_registered(&old) {
         session.set_owns_account(false); // the operator removed the account
     }
@@ -294,6 +306,28 @@ fn rename(session: &mut Session, new: &str, ctx: &Context) -> Result<(), Refusal
     Ok(())
 }
 
+/// Keeps a registered user's ignore list with their account, so it is
+/// theirs again at the next login (a guest's lasts for the session). The
+/// list is copied out of the registry, then written with no registry lock
+/// held. It is kept as it is now: if someone ignored renames, the list
+/// follows them while its owner is online, and the kept one catches up at
+/// the owner's next `/ignore` or `/unignore`.
+fn keep_ignoring(session: &mut Session, ctx: &Context) -> Result<(), Refusal> {
+    if !session.owns_account() {
+        return Ok(());
+    }
+    // The operator may have renamed this session (and its account), or
+    // removed the account: then the list lasts for the session.
+    ctx.registry.refresh(session)?;
+    if !ctx.accounts.is_registered(session.name()) {
+        session.set_owns_account(false);
+        return Ok(());
+    }
+    let names = ctx.registry.ignoring(session)?;
+    ctx.accounts.set_ignoring(session.name(), names)?;
+    Ok(())
+}
+
 /// `/register`: protect the current name with a password.
 fn register(session: &mut Session, password: &str, ctx: &Context) -> Result<(), Refusal> {
     if !ctx.config.open_registration {
@@ -307,5 +341,6 @@ fn register(session: &mut Session, password: &str, ctx: &Context) -> Result<(), 
         session,
         format!("{} is now registered", session.name()),
     )?;
-    Ok(())
+    // Whom the guest ignored is now the account's to keep.
+    keep_ignoring(session, ctx)
 }

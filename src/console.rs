@@ -16,6 +16,7 @@ use std::fmt;
 use std::io::{BufRead, Write};
 use std::thread;
 
+use crate::bans::{Target, MAX_MINUTES};
 use crate::feed;
 use crate::server::ServerHandle;
 
@@ -34,6 +35,17 @@ pub enum ConsoleCommand {
         name: String,
         reason: Option<String>,
     },
+    /// `/ban name|address [minutes]`: for good without minutes. Also
+    /// `/kick name --ban MINUTES [reason]`, whose reason the kicked see.
+    Ban {
+        target: Target,
+        minutes: Option<u32>,
+        reason: Option<String>,
+    },
+    /// `/unban name|address`.
+    Unban(Target),
+    /// `/bans`: the bans in force, with their ends.
+    Bans,
     Users,
     Rooms,
     Register {
@@ -67,6 +79,8 @@ pub enum ConsoleCommand {
 pub enum ConsoleError {
     Unknown(String),
     Usage(&'static str),
+    /// The words were there, but one cannot be used; the text says why.
+    Invalid(String),
 }
 
 impl fmt::Display for ConsoleError {
@@ -76,6 +90,7 @@ impl fmt::Display for ConsoleError {
                 write!(f, "unknown console command {line} (try /help)")
             }
             ConsoleError::Usage(usage) => write!(f, "usage: {usage}"),
+            ConsoleError::Invalid(why) => write!(f, "{why}"),
         }
     }
 }
@@ -129,14 +144,13 @@ fn parse_slash(word: &str, rest: &str) -> Result<ConsoleCommand, ConsoleError> {
     let command = match word.to_ascii_lowercase().as_str() {
         "/say" if rest.is_empty() => return Err(ConsoleError::Usage("/say <text>")),
         "/say" => ConsoleCommand::Say(rest.to_string()),
-        "/kick" if rest.is_empty() => return Err(ConsoleError::Usage("/kick <name> [reason]")),
-        "/kick" => {
-            let (name, reason) = split_word(rest);
-            ConsoleCommand::Kick {
-                name: name.to_string(),
-                reason: (!reason.is_empty()).then(|| reason.to_string()),
-            }
+        "/kick" => parse_kick(rest)?,
+        "/ban" => parse_ban(rest)?,
+        "/unban" if rest.is_empty() || rest.contains(char::is_whitespace) => {
+            return Err(ConsoleError::Usage("/unban <name|address>"))
         }
+        "/unban" => ConsoleCommand::Unban(parse_target(rest)?),
+        "/bans" => ConsoleCommand::Bans,
         "/register" => {
             let (name, password) = two_words(rest, "/register <name> <password>")?;
             ConsoleCommand::Register {
@@ -180,11 +194,85 @@ fn parse_slash(word: &str, rest: &str) -> Result<ConsoleCommand, ConsoleError> {
     Ok(command)
 }
 
+const KICK_USAGE: &str = "/kick <name> [--ban <minutes>] [reason]";
+const BAN_USAGE: &str = "/ban <name|address> [minutes]";
+
+/// `/ban name|address [minutes]`.
+fn parse_ban(rest: &str) -> Result<ConsoleCommand, ConsoleError> {
+    let (target, minutes) = split_word(rest);
+    if target.is_empty() || minutes.contains(char::is_whitespace) {
+        return Err(ConsoleError::Usage(BAN_USAGE));
+    }
+    Ok(ConsoleCommand::Ban {
+        target: parse_target(target)?,
+        minutes: (!minutes.is_empty())
+            .then(|| parse_minutes(minutes))
+            .transpose()?,
+        reason: None,
+    })
+}
+
+/// `/kick name [--ban MINUTES] [reason]`: the option, if any, comes right
+/// after the name, so a reason may say anything (even `--ban`). With the
+/// option it is a ban of the name: banning someone online disconnects
+/// them, with the reason.
+fn parse_kick(rest: &str) -> Result<ConsoleCommand, ConsoleError> {
+    let (name, reason) = split_word(rest);
+    if name.is_empty() {
+        return Err(ConsoleError::Usage(KICK_USAGE));
+    }
+    let optional = |text: &str| (!text.is_empty()).then(|| text.to_string());
+    let option = reason.strip_prefix("--ban");
+    let Some(after) = option.filter(|a| a.is_empty() || a.starts_with(char::is_whitespace)) else {
+        return Ok(ConsoleCommand::Kick {
+            name: name.to_string(),
+            reason: optional(reason),
+        });
+    };
+    let (minutes, reason) = split_word(after.trim_start());
+    if minutes.is_empty() {
+        return Err(ConsoleError::Usage(KICK_USAGE));
+    }
+    let target = match parse_target(name)? {
+        Target::Address(_) => return Err(ConsoleError::Usage(KICK_USAGE)),
+        name => name,
+    };
+    Ok(ConsoleCommand::Ban {
+        target,
+        minutes: Some(parse_minutes(minutes)?),
+        reason: optional(reason),
+    })
+}
+
+/// A name or an IP address to ban.
+fn parse_target(text: &str) -> Result<Target, ConsoleError> {
+    Target::parse(text).map_err(|e| {
+        ConsoleError::Invalid(format!("{text} is neither an IP address nor a name ({e})"))
+    })
+}
+
+/// A ban's length: a whole number of minutes, 1 to [`MAX_MINUTES`].
+fn parse_minutes(text: &str) -> Result<u32, ConsoleError> {
+    match text.parse::<u32>() {
+        Ok(minutes) if (1..=MAX_MINUTES).contains(&minutes) => Ok(minutes),
+        _ => Err(ConsoleError::Invalid(format!(
+            "minutes must be a whole number from 1 to {MAX_MINUTES}, not {text}"
+        ))),
+    }
+}
+
 const HELP: &str = "console commands:
   text                 everyone online gets [server] text (same as /say)
   @name text           name gets [DM] server: text
   /say text            everyone online gets [server] text
   /kick name [reason]  disconnect a client
+  /kick name --ban MINUTES [reason]
+                       disconnect a client and ban the name that long
+  /ban name|address [minutes]
+                       keep a name or an IP address out (for good
+                       without minutes); disconnects who it matches
+  /unban name|address  lift a ban
+  /bans                list the bans and when they end
   /users               list who is online
   /rooms               list the rooms
   /register name pass  create an account (also when registration is closed)
@@ -251,6 +339,13 @@ fn execute(command: ConsoleCommand, server: &ServerHandle) -> String {
         }
         ConsoleCommand::Direct { to, text } => done(server.direct(&to, &text)),
         ConsoleCommand::Kick { name, reason } => done(server.kick(&name, reason.as_deref())),
+        ConsoleCommand::Ban {
+            target,
+            minutes,
+            reason,
+        } => done(server.ban(&target, minutes, reason.as_deref())),
+        ConsoleCommand::Unban(target) => done(server.unban(&target)),
+        ConsoleCommand::Bans => notice(&server.bans_line()),
         ConsoleCommand::Users => server.users_line(),
         ConsoleCommand::Rooms => server.rooms_line(),
         ConsoleCommand::Register { name, password } => done(server.register(&name, &password)),
@@ -335,6 +430,121 @@ mod tests {
     }
 
     #[test]
+    fn parses_bans_of_names_and_addresses() {
+        use ConsoleCommand::*;
+        let name = |key: &str| Target::Name(key.into());
+        let ip = |text: &str| Target::Address(text.parse().expect("an address"));
+        assert_eq!(
+            ConsoleCommand::parse("/ban Bob"),
+            Ok(Ban {
+                target: name("bob"),
+                minutes: None,
+                reason: None
+            })
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/ban 10.0.0.7 30"),
+            Ok(Ban {
+                target: ip("10.0.0.7"),
+                minutes: Some(30),
+                reason: None
+            })
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/BAN ::1 5"),
+            Ok(Ban {
+                target: ip("::1"),
+                minutes: Some(5),
+                reason: None
+            })
+        );
+        assert_eq!(ConsoleCommand::parse("/unban ::1"), Ok(Unban(ip("::1"))));
+        assert_eq!(ConsoleCommand::parse("/unban BOB"), Ok(Unban(name("bob"))));
+        assert_eq!(ConsoleCommand::parse("/bans"), Ok(Bans));
+    }
+
+    #[test]
+    fn kick_with_ban_is_a_ban_of_the_name_with_a_reason() {
+        use ConsoleCommand::*;
+        assert_eq!(
+            ConsoleCommand::parse("/kick bob --ban 10 flooding #general"),
+            Ok(Ban {
+                target: Target::Name("bob".into()),
+                minutes: Some(10),
+                reason: Some("flooding #general".into())
+            })
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/kick bob --ban 10"),
+            Ok(Ban {
+                target: Target::Name("bob".into()),
+                minutes: Some(10),
+                reason: None
+            })
+        );
+        // Anywhere but right after the name, `--ban` is part of the reason.
+        assert_eq!(
+            ConsoleCommand::parse("/kick bob said --ban 10"),
+            Ok(Kick {
+                name: "bob".into(),
+                reason: Some("said --ban 10".into())
+            })
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/kick bob --bandit"),
+            Ok(Kick {
+                name: "bob".into(),
+                reason: Some("--bandit".into())
+            })
+        );
+    }
+
+    #[test]
+    fn refuses_bad_bans() {
+        let usage = |u| Err(ConsoleError::Usage(u));
+        assert_eq!(ConsoleCommand::parse("/ban"), usage(BAN_USAGE));
+        assert_eq!(ConsoleCommand::parse("/ban bob 10 extra"), usage(BAN_USAGE));
+        assert_eq!(
+            ConsoleCommand::parse("/unban"),
+            usage("/unban <name|address>")
+        );
+        assert_eq!(ConsoleCommand::parse("/kick bob --ban"), usage(KICK_USAGE));
+        assert_eq!(
+            ConsoleCommand::parse("/kick 10.0.0.7 --ban 5"),
+            usage(KICK_USAGE)
+        );
+        let invalid = |text: &str| Err(ConsoleError::Invalid(text.into()));
+        let minutes = "minutes must be a whole number from 1 to 5270400, not";
+        assert_eq!(
+            ConsoleCommand::parse("/ban bob 0"),
+            invalid(&format!("{minutes} 0"))
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/ban bob -5"),
+            invalid(&format!("{minutes} -5"))
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/ban bob 5270401"),
+            invalid(&format!("{minutes} 5270401"))
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/kick bob --ban soon"),
+            invalid(&format!("{minutes} soon"))
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/ban 10.0.0.300"),
+            invalid(
+                "10.0.0.300 is neither an IP address nor a name \
+                 (name may only contain letters, digits, _ and -)"
+            )
+        );
+        assert_eq!(
+            ConsoleCommand::parse("/ban server").map_err(|e| e.to_string()),
+            Err("server is neither an IP address nor a name (the name server is reserved)".into())
+        );
+    }
+
+    #[test]
     fn a_plain_line_is_said_and_an_at_line_is_a_direct_message() {
         use ConsoleCommand::*;
         assert_eq!(
@@ -358,7 +568,7 @@ mod tests {
         );
         assert_eq!(
             ConsoleCommand::parse("/kick"),
-            Err(ConsoleError::Usage("/kick <name> [reason]"))
+            Err(ConsoleError::Usage(KICK_USAGE))
         );
         assert_eq!(
             ConsoleCommand::parse("/register alice"),

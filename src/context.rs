@@ -8,6 +8,7 @@
 
 use crate::accounts::Accounts;
 use crate::admission::{Admission, Signups};
+use crate::bans::Bans;
 use crate::config::ServerConfig;
 use crate::registry::Registry;
 use crate::throttle::Throttle;
@@ -16,6 +17,7 @@ use crate::throttle::Throttle;
 pub(crate) struct Context<'a> {
     pub(crate) registry: &'a Registry,
     pub(crate) accounts: &'a Accounts,
+    pub(crate) bans: &'a Bans,
     pub(crate) config: &'a ServerConfig,
     pub(crate) admission: &'a Admission,
     pub(crate) throttle: &'a Throttle,

@@ -24,7 +24,7 @@ use crate::commands::{self, Outcome, Refusal};
 use crate::context::Context;
 use crate::event::{Event, Frontend};
 use crate::log;
-use crate::login::{self, Name, MAX_STRIKES};
+use crate::login::{self, LoginError, Name, MAX_STRIKES};
 use crate::net::deadline::DeadlineReader;
 use crate::net::linger::linger;
 use crate::net::{read_line_capped, LineRead};
@@ -144,6 +144,12 @@ impl Connection<'_> {
             }
             let name = match login::check(ctx, &name) {
                 Ok(name) => name,
+                Err(banned @ LoginError::Banned(_)) => {
+                    log!("client {}: {name} refused: {banned}", self.addr);
+                    self.send(&Event::Error(banned.to_string()))?;
+                    self.close_gracefully();
+                    return Ok(None);
+                }
                 Err(refused) => {
                     self.send(&Event::Error(refused.to_string()))?;
                     continue;

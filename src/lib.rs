@@ -69,7 +69,9 @@
 //! | `Feed::queue` ([`feed`], with a condvar) | the lines waiting for stdout | a push or a take, never a write |
 //! | `Admission::table` ([`admission`]) | every open connection and browser session, per address | an insert, a removal, a copy |
 //! | `Accounts::file` ([`accounts`]) | one change to the accounts at a time | a change, including its file write |
-//! | `Accounts::map` ([`accounts`]) | the accounts in force | a lookup, a copy, a swap |
+//! | `Accounts::map` ([`accounts`]) | the accounts in force (with their kept ignore lists) | a lookup, a copy, a swap |
+//! | `Bans::file` ([`bans`]) | one change to the bans at a time | a change, including its file write |
+//! | `Bans::table` ([`bans`]) | the bans in force | a lookup (at every accept and login), a copy, a swap |
 //! | `HASHING` ([`accounts`], with a condvar) | how many password hashes run | a counter update |
 //! | `Sessions::by_token` ([`web`]) | browser sessions by token | a lookup, an insert, a removal |
 //! | `Throttle::state` ([`throttle`]) | password failures per address and per account and address, the hashing queue's places | a few map updates, never a hash |
@@ -82,11 +84,13 @@
 //! → one of `Accounts::map` (a name check under the registry lock),
 //! `History::inner` (the log append), an `Outbox::state` (queuing) or
 //! `Feed::queue` (showing the chat to the operator); and
-//! `Accounts::file` → `Accounts::map`. A browser's commands run under its
-//! own `WebSession::chat` (so its requests take turns, as a terminal's
-//! lines do), and an account command among them (`/password`, `/nick` of an
-//! account) takes `Throttle::state`, `HASHING` and `Accounts::file` after
-//! it. The others are never held with another. No lock that delivery needs
+//! `Accounts::file` → `Accounts::map`; and `Bans::file` → `Bans::table`.
+//! A browser's commands run under its own `WebSession::chat` (so its
+//! requests take turns, as a terminal's lines do), and an account command
+//! among them (`/password`, `/nick` of an account, `/ignore` of a
+//! registered user, who keeps the list) takes `Throttle::state`, `HASHING`
+//! and `Accounts::file` after it; `/nick` also looks at `Bans::table`. The
+//! others are never held with another. No lock that delivery needs
 //! (the registry, an outbox, the history) is held while reading a socket,
 //! hashing a password or sleeping, and every lock is taken through
 //! [`lock`](mod@lock), which recovers one that a panic poisoned.
@@ -115,14 +119,17 @@
 //! 7. [`history`] (uses `event`, `files`, `lock`, `log`, `net`, `protocol`,
 //!    `rooms`): the chat log.
 //! 8. [`accounts`] (uses `crypto`, `files`, `protocol`): registered names;
+//!    [`bans`] (uses `clock`, `files`, `lock`, `protocol`): the operator's
+//!    bans of names and addresses;
 //!    [`throttle`] (uses `lock`, `protocol`): one throttle for password
 //!    guessing.
 //! 9. [`registry`] (uses `event`, `feed`, `frontend`, `history`, `outbox`, `rooms`):
 //!    the shared state and the lock; its part `registry::moderation` holds
 //!    the room operators' commands, checked and carried out under it.
-//! 10. [`admission`] (uses `config`, `outbox`, `registry`): the connection
-//!     table and its limits.
-//! 11. [`context`] (uses `accounts`, `admission`, `config`, `registry`).
+//! 10. [`admission`] (uses `bans`, `config`, `outbox`, `registry`): the
+//!     connection table and its limits.
+//! 11. [`context`] (uses `accounts`, `admission`, `bans`, `config`,
+//!     `registry`).
 //! 12. [`login`] and [`commands`] (use `context`): the rules, once for
 //!     every frontend.
 //! 13. [`handler`] (a terminal client's life), [`irc_handler`] (an IRC
@@ -140,6 +147,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod admission;
+pub(crate) mod bans;
 pub mod cli;
 pub(crate) mod clock;
 pub(crate) mod commands;
@@ -170,4 +178,5 @@ pub(crate) mod web;
 
 // The errors a server's start can fail with, named in [`server::ServerError`].
 pub use accounts::AccountsOpenError;
+pub use bans::BansOpenError;
 pub use history::HistoryError;

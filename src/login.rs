@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::bans::Banned;
 use crate::context::Context;
 use crate::frontend::Frontend;
 use crate::outbox::Outbox;
@@ -39,6 +40,8 @@ pub(crate) enum Name {
 pub(crate) enum LoginError {
     BadName(BadName),
     AccountsOnly,
+    /// The operator banned the name (`/ban`): the connection is closed.
+    Banned(Banned),
 }
 
 impl fmt::Display for LoginError {
@@ -48,16 +51,20 @@ impl fmt::Display for LoginError {
             LoginError::AccountsOnly => {
                 write!(f, "this server requires an account; ask the operator")
             }
+            LoginError::Banned(banned) => banned.fmt(f),
         }
     }
 }
 
 impl std::error::Error for LoginError {}
 
-/// Checks a requested name against the name rules, the accounts and who is
-/// online. Quick: no password is involved yet.
+/// Checks a requested name against the name rules, the bans, the accounts
+/// and who is online. Quick: no password is involved yet.
 pub(crate) fn check(ctx: &Context, name: &str) -> Result<Name, LoginError> {
     protocol::validate_name(name).map_err(LoginError::BadName)?;
+    // Before the accounts: a banned account's owner is refused before any
+    // password is asked (and so before a hash is spent on it).
+    ctx.bans.check_name(name).map_err(LoginError::Banned)?;
     match ctx.accounts.registered_name(name) {
         // Even when the account is online: its owner, with the password,
         // takes the name over from a connection that may be dead (a laptop
@@ -93,9 +100,15 @@ pub(crate) fn enter(
     // A guest may not take a name that was registered in the moment since
     // `check`; the registry asks again under its lock.
     let still_free = |name: &str| !(is_guest && ctx.accounts.is_registered(name));
-    let mut session = ctx
-        .registry
-        .enter(name, id, addr, connection, claim, still_free)?;
+    // An account's owner finds their ignore list as they left it; a guest
+    // starts with none.
+    let ignoring = match is_guest {
+        true => Vec::new(),
+        false => ctx.accounts.ignoring(name),
+    };
+    let mut session =
+        ctx.registry
+            .enter(name, id, addr, connection, (claim, &ignoring), still_free)?;
     session.set_owns_account(!is_guest);
     Ok(session)
 }

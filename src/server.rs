@@ -26,13 +26,14 @@ use std::time::{Duration, Instant};
 
 use crate::accounts::{Accounts, AccountsOpenError};
 use crate::admission::{Admission, AdmissionError, Hangup, Signups};
+use crate::bans::{Bans, BansOpenError, Target};
 use crate::config::ServerConfig;
 use crate::context::Context;
 use crate::event::Event;
 use crate::feed::{Feed, FEED_LINES};
 use crate::history::{History, HistoryError};
 use crate::net::accept::{self, Accepted, Acceptor};
-use crate::net::linger::linger;
+use crate::net::linger::{drain_arrived, linger};
 use crate::outbox::{Outbox, Writers};
 use crate::registry::{ConnId, Limits, Registry};
 use crate::throttle::Throttle;
@@ -56,6 +57,7 @@ pub enum ServerError {
     Bind { addr: String, source: io::Error },
     History(HistoryError),
     Accounts(AccountsOpenError),
+    Bans(BansOpenError),
     Motd { path: PathBuf, source: io::Error },
     Threads(io::Error),
 }
@@ -69,6 +71,7 @@ impl fmt::Display for ServerError {
             ServerError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             ServerError::History(e) => e.fmt(f),
             ServerError::Accounts(e) => e.fmt(f),
+            ServerError::Bans(e) => e.fmt(f),
             ServerError::Motd { path, source } => {
                 write!(f, "cannot read motd_file {}: {source}", path.display())
             }
@@ -83,6 +86,7 @@ impl std::error::Error for ServerError {
             ServerError::Bind { source, .. } => Some(source),
             ServerError::History(e) => Some(e),
             ServerError::Accounts(e) => Some(e),
+            ServerError::Bans(e) => Some(e),
             ServerError::Motd { source, .. } => Some(source),
             ServerError::Threads(e) => Some(e),
         }
@@ -94,6 +98,8 @@ struct Shared {
     config: ServerConfig,
     registry: Registry,
     accounts: Accounts,
+    /// The operator's bans of names and addresses.
+    bans: Bans,
     admission: Admission,
     throttle: Throttle,
     /// The browsers logged in through the web page.
@@ -114,6 +120,7 @@ impl Shared {
         Context {
             registry: &self.registry,
             accounts: &self.accounts,
+            bans: &self.bans,
             config: &self.config,
             admission: &self.admission,
             throttle: &self.throttle,
@@ -158,7 +165,7 @@ impl Server {
     /// (the chat's, the web page's unless `[web]` is disabled, and the IRC
     /// one unless `[irc]` is).
     pub fn bind(config: ServerConfig) -> Result<Server, ServerError> {
-        let (history, accounts) = open_files(&config)?;
+        let (history, accounts, bans) = open_files(&config)?;
         let (listener, wake_addr) = listen(&config.host, config.port)?;
         let mut wake_addrs = vec![wake_addr];
         let mut optional = |enabled, host: &str, port| match enabled {
@@ -198,6 +205,7 @@ impl Server {
                 config,
                 registry,
                 accounts,
+                bans,
                 admission: Admission::default(),
                 throttle: Throttle::default(),
                 sessions: web::Sessions::default(),
@@ -363,8 +371,9 @@ fn read_motd(config: &ServerConfig) -> Result<Vec<String>, ServerError> {
     Ok(protocol::motd_lines(&text))
 }
 
-/// Opens the chat log and the accounts, logging the lines they skipped.
-fn open_files(config: &ServerConfig) -> Result<(History, Accounts), ServerError> {
+/// Opens the chat log, the accounts and the bans, logging the lines they
+/// skipped (a bans file is never skipped from: see [`bans`](crate::bans)).
+fn open_files(config: &ServerConfig) -> Result<(History, Accounts, Bans), ServerError> {
     let (history, warnings) = History::open(
         &config.history_file,
         config.history_replay,
@@ -380,7 +389,8 @@ fn open_files(config: &ServerConfig) -> Result<(History, Accounts), ServerError>
         let path = config.accounts_file.display();
         log!("accounts file {path}: {warning}");
     }
-    Ok((history, accounts))
+    let bans = Bans::open(&Bans::path_beside(&config.accounts_file)).map_err(ServerError::Bans)?;
+    Ok((history, accounts, bans))
 }
 
 /// Binds a listener; returns it with the address that wakes its `accept`.
@@ -416,7 +426,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<
             }
             Accepted::TurnAway(stream, addr) => {
                 log_refusal(addr, &"out of file descriptors");
-                refuse(&stream, kind, "server full");
+                refuse(&stream, kind, &AdmissionError::Full, shared);
             }
             Accepted::Nothing => {}
         }
@@ -424,16 +434,32 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, kind: Kind) -> Vec<
 }
 
 /// Turns a new connection away with one line (an HTTP answer on the web
-/// listener). Straight to the socket: it is empty, so this cannot block;
-/// the connection is closed when the caller drops it.
-fn refuse(stream: &TcpStream, kind: Kind, why: &str) {
+/// listener; for IRC, a ban is a 465 first). Straight to the socket: it is
+/// empty, so this cannot block; then what the client sent at once (an
+/// HTTP request, IRC's `NICK`) is read and dropped, so the close is not a
+/// reset that could destroy the answer (see [`drain_arrived`]). The
+/// connection is closed when the caller drops it.
+fn refuse(stream: &TcpStream, kind: Kind, why: &AdmissionError, shared: &Shared) {
+    let banned = matches!(why, AdmissionError::Banned(_));
+    let text = why.to_string();
     let refusal = match kind {
-        Kind::Chat => protocol::error(why).into_bytes(),
-        Kind::Irc => irc::render::closing_link("*", why).into_bytes(),
-        Kind::Web => web::http::text(web::http::Status::ServiceUnavailable, &protocol::error(why)),
+        Kind::Chat => protocol::error(&text).into_bytes(),
+        Kind::Irc if banned => irc::banned(&shared.config.irc.name, "*", &text).into_bytes(),
+        Kind::Irc => irc::render::closing_link("*", &text).into_bytes(),
+        Kind::Web => {
+            use web::http::Status;
+            let status = if banned {
+                Status::Forbidden
+            } else {
+                Status::ServiceUnavailable
+            };
+            web::http::text(status, &protocol::error(&text))
+        }
     };
     let mut writer = stream;
     let _ = writer.write_all(&refusal);
+    let _ = stream.shutdown(Shutdown::Write);
+    drain_arrived(stream);
 }
 
 /// Logs a refused connection, at most ten lines a second: a storm of
@@ -479,7 +505,7 @@ fn admit(
         Ok(id) => id,
         Err(refused) => {
             log_refusal(addr, &refused);
-            refuse(&stream, kind, &refused.to_string());
+            refuse(&stream, kind, &refused, shared);
             return None;
         }
     };
@@ -517,6 +543,12 @@ fn take_place(
     hangup: Hangup,
     kind: Kind,
 ) -> Result<ConnId, AdmissionError> {
+    // A banned address is turned away on every listener, the web page
+    // included: before a thread is spent on it.
+    shared
+        .bans
+        .check_address(addr.ip())
+        .map_err(AdmissionError::Banned)?;
     // A new terminal or IRC connection is a newcomer; a web connection
     // may carry the requests of a browser already online (its login is
     // checked in `web`).
@@ -631,6 +663,68 @@ impl ServerHandle {
             .map_err(|e| e.to_string())?;
         log!("console: kicked {name}");
         Ok(format!("kicked {name}"))
+    }
+
+    /// Bans `target` for `minutes` (None: for good), saved to the bans
+    /// file first; then everyone online it matches is disconnected, told
+    /// the ban (after `reason`, for `/kick --ban`), and for an address
+    /// every other connection from it is closed too (those still in the
+    /// handshake are closed without a word).
+    pub(crate) fn ban(
+        &self,
+        target: &Target,
+        minutes: Option<u32>,
+        reason: Option<&str>,
+    ) -> Result<String, String> {
+        let shared = &self.shared;
+        let banned = shared
+            .bans
+            .ban(target.clone(), minutes)
+            .map_err(|e| format!("cannot save the bans file: {e}"))?;
+        let told = match reason {
+            Some(reason) => format!("{reason}; {banned}"),
+            None => banned.to_string(),
+        };
+        let kicked = Event::Kicked { reason: Some(told) };
+        let matches = |name: &str, ip| target.matches(Some(name), Some(ip));
+        let gone = (shared.registry).kick_where(matches, &kicked, "Banned by the operator");
+        if let Target::Address(ip) = target {
+            shared.admission.close_from(*ip);
+        }
+        let how_long = banned.how_long();
+        log!("console: banned {target} {how_long}");
+        Ok(match gone.is_empty() {
+            true => format!("banned {target} {how_long}"),
+            false => format!(
+                "banned {target} {how_long}; disconnected {}",
+                gone.join(", ")
+            ),
+        })
+    }
+
+    /// Lifts the ban of `target`.
+    pub(crate) fn unban(&self, target: &Target) -> Result<String, String> {
+        let lifted = self.shared.bans.unban(target);
+        match lifted.map_err(|e| format!("cannot save the bans file: {e}"))? {
+            true => {
+                log!("console: lifted the ban of {target}");
+                Ok(format!("{target} is no longer banned"))
+            }
+            false => Err(format!("{target} is not banned")),
+        }
+    }
+
+    /// `bans: bob until 14:05 UTC, 10.0.0.7 permanently`, or `bans: none`.
+    pub(crate) fn bans_line(&self) -> String {
+        let bans = self.shared.bans.list();
+        if bans.is_empty() {
+            return "bans: none".to_string();
+        }
+        let each: Vec<String> = bans
+            .iter()
+            .map(|(target, banned)| format!("{target} {}", banned.how_long()))
+            .collect();
+        format!("bans: {}", each.join(", "))
     }
 
     /// Where the console's replies, and the echoed chat, wait for stdout.

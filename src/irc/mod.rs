@@ -51,6 +51,14 @@ pub(crate) fn numeric(server: &str, code: &str, you: &str, params: &[&str]) -> S
     line(server, code, &all)
 }
 
+/// 465 (ERR_YOUREBANNEDCREEP), then the `ERROR` that closes the link: an
+/// IRC client told it is banned, at connect or at registration.
+pub(crate) fn banned(server: &str, you: &str, why: &str) -> String {
+    let mut lines = numeric(server, "465", you, &[why]);
+    lines.push_str(&render::closing_link(you, why));
+    lines
+}
+
 /// What the welcome after registration tells.
 pub(crate) struct Welcome<'a> {
     pub(crate) server: &'a str,
@@ -174,6 +182,19 @@ mod tests {
         assert_eq!(
             motd("lanchat.local", "carol", &[]),
             ":lanchat.local 422 carol :MOTD File is missing\r\n"
+        );
+    }
+
+    #[test]
+    fn a_ban_is_465_then_error() {
+        assert_eq!(
+            banned(
+                "lanchat.local",
+                "*",
+                "you are banned from this server (permanently)"
+            ),
+            ":lanchat.local 465 * :you are banned from this server (permanently)\r\n\
+             ERROR :Closing link: *[irc] (you are banned from this server (permanently))\r\n"
         );
     }
 

@@ -140,7 +140,12 @@ impl Connection<'_> {
 
     /// Sends `ERROR :Closing link: ...` and closes once it is out.
     fn close_with(&self, nick: &str, why: &str) {
-        let _ = self.send(&closing_link(nick, why));
+        self.close_after(&closing_link(nick, why));
+    }
+
+    /// Sends the last `lines` and closes once they are out.
+    fn close_after(&self, lines: &str) {
+        let _ = self.send(lines);
         self.outbox.close_after_flush(Shutdown::Write);
         linger(self.stream());
     }
@@ -222,6 +227,15 @@ impl Connection<'_> {
             Ok(name) => name,
             Err(LoginError::AccountsOnly) => {
                 self.close_with(&nick, "this server requires an account; ask the operator");
+                return Ok(LogIn::Closed);
+            }
+            Err(LoginError::Banned(banned)) => {
+                log!("irc {}: {nick} refused: {banned}", self.addr);
+                self.close_after(&crate::irc::banned(
+                    self.server(),
+                    &nick,
+                    &banned.to_string(),
+                ));
                 return Ok(LogIn::Closed);
             }
             Err(refused) => return self.refuse_nick(reg, &nick, &refused.to_string()),

@@ -362,6 +362,17 @@ pub(crate) struct Limits {
 /// as long as the client is online, so it has a bound like everything else.
 const MAX_IGNORED: usize = 100;
 
+/// A kept ignore list as the registry holds it (keys to spellings): never
+/// one's own name, at most [`MAX_IGNORED`] names.
+fn ignore_list(names: &[String], own_key: &str) -> BTreeMap<String, String> {
+    names
+        .iter()
+        .map(|spelled| (name_key(spelled), spelled.clone()))
+        .filter(|(key, _)| key != own_key)
+        .take(MAX_IGNORED)
+        .collect()
+}
+
 /// The most rooms a `/rooms` reply names, and the most names a `/users`
 /// reply lists: every reply line has a fixed bound, however big the chat.
 const LIST_ROOMS: usize = 50;
@@ -476,7 +487,8 @@ impl Registry {
     }
 
     /// Brings `name` online for connection `id`, if the name is free and
-    /// `allowed(name)` says yes. (`allowed` runs under the lock, so the
+    /// `allowed(name)` says yes, ignoring `ignoring` from the start (an
+    /// account's kept list: no line of theirs can slip in before it). (`allowed` runs under the lock, so the
     /// caller's own rule, such as "not someone's registered name", is checked
     /// atomically with the name being free. It must be quick and must not
     /// take this lock.)
@@ -492,7 +504,7 @@ impl Registry {
         id: ConnId,
         addr: SocketAddr,
         (frontend, outbox): (Frontend, Arc<Outbox>),
-        claim: Claim,
+        (claim, ignoring): (Claim, &[String]),
         allowed: impl FnOnce(&str) -> bool,
     ) -> Result<Session, ChatError> {
         let key = name_key(name);
@@ -527,7 +539,8 @@ impl Registry {
                 state.join_room(room, &key);
             }
             let rooms = room.into_iter().collect();
-            let client = Client::new(id, name, addr, (frontend, outbox), rooms);
+            let mut client = Client::new(id, name, addr, (frontend, outbox), rooms);
+            client.ignoring = ignore_list(ignoring, &key);
             state.by_id.insert(id, key.clone());
             state.clients.insert(key, client);
             state.max_online = state.max_online.max(state.clients.len());
@@ -958,13 +971,17 @@ impl Registry {
 
     /// `/ignore` alone: whom this session ignores, sorted ignoring case.
     pub(crate) fn ignored(&self, session: &Session) -> Result<Event, ChatError> {
-        self.with_state(|state| {
-            let names: Vec<String> = state.client(session)?.ignoring.values().cloned().collect();
-            Ok(Event::Notice(match names.is_empty() {
-                true => "ignoring nobody".to_string(),
-                false => format!("ignoring: {}", names.join(", ")),
-            }))
-        })
+        let names = self.ignoring(session)?;
+        Ok(Event::Notice(match names.is_empty() {
+            true => "ignoring nobody".to_string(),
+            false => format!("ignoring: {}", names.join(", ")),
+        }))
+    }
+
+    /// Whom this session ignores, as spelled, sorted ignoring case: a copy,
+    /// for the account to keep (written after the lock is released).
+    pub(crate) fn ignoring(&self, session: &Session) -> Result<Vec<String>, ChatError> {
+        self.with_state(|state| Ok(state.client(session)?.ignoring.values().cloned().collect()))
     }
 
     /// The rooms this session is in, in the order joined.
@@ -1107,9 +1124,33 @@ impl Registry {
             if !state.clients.contains_key(&key) {
                 return Err(ChatError::NotOnline(name.to_string()));
             }
-            state.write(&key, &kicked);
-            state.evict(&key, Leaving::Kicked, &why);
+            state.kick_out(&key, &kicked, &why);
             Ok(())
+        })
+    }
+
+    /// Disconnects everyone online whom `banned(name, ip)` picks (the
+    /// console's `/ban`), each told `kicked` first; their rooms see them
+    /// leave, kicked, and IRC neighbours see `reason`. Returns their names.
+    pub(crate) fn kick_where(
+        &self,
+        banned: impl Fn(&str, IpAddr) -> bool,
+        kicked: &Event,
+        reason: &str,
+    ) -> Vec<String> {
+        self.with_state(|state| {
+            let picked: Vec<(String, String)> = state
+                .clients
+                .iter()
+                .filter(|(_, client)| banned(&client.name, client.addr.ip()))
+                .map(|(key, client)| (key.clone(), client.name.clone()))
+                .collect();
+            for (key, _) in &picked {
+                state.kick_out(key, kicked, reason);
+            }
+            let mut names: Vec<String> = picked.into_iter().map(|(_, name)| name).collect();
+            names.sort_by_cached_key(|name| name_key(name));
+            names
         })
     }
 
@@ -1392,6 +1433,12 @@ impl State {
         }
     }
 
+    /// Tells a client why it is put out, then removes it (kicked).
+    fn kick_out(&mut self, key: &str, kicked: &Event, reason: &str) {
+        self.write(key, kicked);
+        self.evict(key, Leaving::Kicked, reason);
+    }
+
     /// Removes the clients whose outbox refused a line. Telling their rooms
     /// may overflow more outboxes; the loop ends because each turn removes a
     /// client (or finds it already gone).
@@ -1509,7 +1556,7 @@ mod tests {
                     id,
                     peer,
                     (Frontend::Terminal, outbox),
-                    Claim::IfFree,
+                    (Claim::IfFree, &[]),
                     |_| true,
                 )
                 .expect("enter");

@@ -274,6 +274,10 @@ fn signup(request: &Request, addr: SocketAddr, web: &WebContext) -> Vec<u8> {
     if let Err(e) = protocol::validate_name(name) {
         return refuse(Status::BadRequest, e);
     }
+    // A banned name gets no account: it could not log into it anyway.
+    if let Err(banned) = ctx.bans.check_name(name) {
+        return refuse(Status::Forbidden, banned);
+    }
     if !ctx.config.open_registration {
         return refuse(Status::Forbidden, ChatError::RegistrationClosed);
     }
@@ -338,6 +342,7 @@ fn check_name(
         let status = match refused {
             LoginError::BadName(_) => Status::BadRequest,
             LoginError::AccountsOnly => Status::Unauthorized,
+            LoginError::Banned(_) => Status::Forbidden,
         };
         refuse(status, refused)
     })?;

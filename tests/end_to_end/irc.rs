@@ -851,3 +851,70 @@ fn mode_m_and_v_let_only_operators_and_the_voiced_speak() {
     dave.send("TOPIC #general :mine again");
     dave.expect(":lanchat.local 482 dave #general :You're not channel operator");
 }
+
+#[test]
+fn a_banned_nick_gets_465_and_error_and_nick_to_it_is_refused() {
+    let mut server = TestServer::start();
+    let carol = Irc::login(&server, "carol");
+    server.console("/ban dave");
+    server.console_reply();
+    let dave = Irc::connect(&server);
+    dave.send("NICK Dave");
+    dave.send("USER dave 0 * :Dave");
+    let why = "you are banned from this server (permanently)";
+    dave.expect(&format!(":{S} 465 Dave :{why}"));
+    dave.expect(&format!("ERROR :Closing link: Dave[irc] ({why})"));
+    dave.expect_closed();
+    carol.send("NICK dave");
+    carol.expect(&format!(
+        ":{S} NOTICE carol :the name dave is banned from this server"
+    ));
+}
+
+#[test]
+fn a_banned_address_gets_465_at_connect() {
+    let mut server = TestServer::start();
+    let carol = Irc::login(&server, "carol");
+    server.console("/ban 127.0.0.1");
+    server.console_reply();
+    let why = "you are banned from this server (permanently)";
+    carol.wait_for(&format!(
+        "ERROR :Closing link: carol[irc] (Kicked by the operator: {why})"
+    ));
+    carol.expect_closed();
+    let late = Irc::connect(&server);
+    late.expect(&format!(":{S} 465 * :{why}"));
+    late.expect(&format!("ERROR :Closing link: *[irc] ({why})"));
+    late.expect_closed();
+}
+
+#[test]
+fn a_registered_users_ignore_list_is_back_when_they_log_in_over_irc() {
+    let server = TestServer::with_config("password_iterations = 1000");
+    let alice = terminal(&server, "alice");
+    alice.send("/register s3cret-pass");
+    alice.expect("* alice is now registered");
+    alice.send("/ignore bob");
+    alice.expect("* ignoring bob");
+    alice.send("/quit");
+    alice.expect_closed();
+
+    let irc = Irc::connect(&server);
+    irc.send("PASS s3cret-pass");
+    irc.send("NICK alice");
+    irc.send("USER alice 0 * :Alice");
+    irc.wait_for(&format!(":{S} 422 alice :MOTD File is missing"));
+    irc.send("JOIN #general");
+    irc.wait_for(&format!(":{S} 366 alice #general :End of /NAMES list"));
+    let (bob, carol) = (terminal(&server, "bob"), terminal(&server, "carol"));
+    bob.expect("* carol joined #general");
+    bob.send("do you hear me?");
+    carol.expect("[#general] bob: do you hear me?");
+    carol.send("marker");
+    // Bob's line never came before carol's.
+    let before = irc.wait_for(":carol!carol@terminal PRIVMSG #general :marker");
+    assert!(
+        before.iter().all(|line| !line.contains("PRIVMSG")),
+        "{before:?}"
+    );
+}

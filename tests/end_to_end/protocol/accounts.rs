@@ -537,3 +537,90 @@ fn client_logs_in_with_name_and_password_from_piped_input() {
     bob.expect("* alice joined #general");
     bob.expect("[#general] alice: hi");
 }
+
+// ---- the ignore list kept with the account ---------------------------------
+
+/// Logs alice in (registered) and bob and carol (guests), alice's list
+/// as restored; returns them with nothing left to read.
+fn alice_bob_and_carol(server: &TestServer) -> (Client, Client, Client) {
+    let alice = login_registered(server, "alice", PASSWORD);
+    let bob = server.login("bob");
+    let carol = server.login("carol");
+    alice.expect("* bob joined #general");
+    alice.expect("* carol joined #general");
+    bob.expect("* carol joined #general");
+    (alice, bob, carol)
+}
+
+/// Checks that alice gets carol's line but not bob's, said just before.
+fn bob_is_ignored_by(alice: &Client, bob: &Client, carol: &Client) {
+    bob.send("do you hear me?");
+    carol.expect("[#general] bob: do you hear me?");
+    carol.send("marker");
+    alice.expect("[#general] carol: marker");
+}
+
+#[test]
+fn a_registered_users_ignore_list_is_back_at_the_next_login() {
+    let server = start("");
+    let alice = register(&server, "alice", PASSWORD);
+    alice.send("/ignore Bob");
+    alice.expect("* ignoring Bob");
+    alice.send("/ignore dave");
+    alice.expect("* ignoring dave");
+    alice.send("/unignore dave");
+    alice.expect("* no longer ignoring dave");
+    quit(alice);
+    assert!(
+        accounts_file(&server).contains("\tBob\n"),
+        "{}",
+        accounts_file(&server)
+    );
+
+    let (alice, bob, carol) = alice_bob_and_carol(&server);
+    alice.send("/ignore");
+    alice.expect("* ignoring: Bob");
+    bob_is_ignored_by(&alice, &bob, &carol);
+}
+
+#[test]
+fn a_registered_users_ignore_list_survives_a_restart() {
+    let server = start("");
+    let alice = register(&server, "alice", PASSWORD);
+    alice.send("/ignore bob");
+    alice.expect("* ignoring bob");
+    // Killed, not shut down: the list was written before alice's next
+    // command was read.
+    alice.send("/ignore");
+    alice.expect("* ignoring: bob");
+    let server = restart(server.kill(), "");
+    let (alice, bob, carol) = alice_bob_and_carol(&server);
+    bob_is_ignored_by(&alice, &bob, &carol);
+}
+
+#[test]
+fn a_guest_registering_keeps_whom_it_ignored() {
+    let server = start("");
+    let alice = server.login("alice");
+    alice.send("/ignore bob");
+    alice.expect("* ignoring bob");
+    alice.send(&format!("/register {PASSWORD}"));
+    alice.expect("* alice is now registered");
+    quit(alice);
+    let alice = login_registered(&server, "alice", PASSWORD);
+    alice.send("/ignore");
+    alice.expect("* ignoring: bob");
+}
+
+#[test]
+fn a_guests_ignore_list_lasts_for_the_session_only() {
+    let server = start("");
+    let alice = server.login("alice");
+    alice.send("/ignore bob");
+    alice.expect("* ignoring bob");
+    quit(alice);
+    let alice = server.login("alice");
+    alice.send("/ignore");
+    alice.expect("* ignoring nobody");
+    assert_eq!(accounts_file(&server), "");
+}

@@ -240,3 +240,30 @@ fn client_reports_a_server_that_goes_away_and_exits_1() {
     assert!(said_it, "stdout: {printed:?}, stderr: {stderr:?}");
     assert_eq!(status.code(), Some(1));
 }
+
+#[test]
+fn server_with_a_corrupt_bans_file_exits_1_naming_file_and_line() {
+    let dir = TempDir::new();
+    fs::write(
+        dir.path().join("config.toml"),
+        "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"history.log\"\n\
+         accounts_file = \"data/accounts.txt\"\n\n[web]\nport = 0\n\n[irc]\nport = 0\n",
+    )
+    .expect("write config");
+    fs::create_dir_all(dir.path().join("data")).expect("mkdir");
+    fs::write(
+        dir.path().join("data/bans.txt"),
+        "name\tbob\t-\naddress\tnot-an-address\t-\n",
+    )
+    .expect("write bans");
+    server()
+        .current_dir(dir.path())
+        .args(["--config", "config.toml"])
+        .write_stdin("")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::diff(
+            "error: bans file data/bans.txt: line 2: \"not-an-address\" is not an IP address \
+             (fix or remove that line)\n",
+        ));
+}

@@ -10,6 +10,7 @@
 //! - `history`: the chat log, replayed on login and on `/join`.
 //! - `ignore`: `/ignore` and `/unignore`.
 //! - `accounts`: registered names and their passwords.
+//! - `bans`: the operator's server-wide bans of names and addresses.
 //! - `limits` and `limits_per_ip`: the rate limit, the write timeout, and
 //!   the connections one address may hold; `room_limits`: the caps on
 //!   rooms and on the lists that name them.
@@ -24,6 +25,7 @@
 //!   runs, and loses nothing.
 
 mod accounts;
+mod bans;
 mod chat;
 mod cli;
 mod client_prompts;

@@ -667,3 +667,46 @@ fn three_wrong_passwords_shut_an_address_out_of_logging_in_for_a_while() {
     // Guests (no password involved) are not held back.
     assert_eq!(login_request(&server, "dave", None).status, 200);
 }
+
+#[test]
+fn a_banned_name_is_refused_at_web_login_with_403() {
+    let mut server = TestServer::start();
+    server.console("/ban webby");
+    server.console_reply();
+    let response = login_request(&server, "WEBBY", None);
+    assert_eq!(response.status, 403);
+    assert_eq!(
+        response.text(),
+        "! you are banned from this server (permanently)\n"
+    );
+    assert_eq!(login_request(&server, "dave", None).status, 200);
+}
+
+#[test]
+fn a_banned_address_gets_403_for_every_request_and_its_browsers_are_put_out() {
+    let mut server = TestServer::start();
+    let (_alice, token, mut events) = alice_and_webby(&server);
+    server.console("/ban 127.0.0.1 10");
+    server.console_reply();
+    let refused = get(server.web_addr, "/");
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused
+            .text()
+            .starts_with("! you are banned from this server (until "),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(web_send(&server, &token, "still here?"), 403);
+    let kicked = loop {
+        let event = events.event();
+        if event.starts_with("* you were kicked by the operator: ") {
+            break event;
+        }
+    };
+    assert!(
+        kicked.ends_with(")") && kicked.contains(": you are banned from this server (until "),
+        "{kicked}"
+    );
+    events.expect_end();
+}

@@ -114,3 +114,18 @@ fn sign_up_cannot_take_the_name_of_a_guest_online() {
     bob.send("/users");
     bob.expect("* online: bob");
 }
+
+#[test]
+fn a_banned_name_gets_no_account() {
+    let mut server = TestServer::with_config("password_iterations = 1000");
+    server.console("/ban webby 60");
+    server.console_reply();
+    let (status, body) = signup(&server, "Webby", "correct-horse", "correct-horse");
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.starts_with("! you are banned from this server (until "),
+        "{body}"
+    );
+    server.console("/accounts");
+    assert_eq!(server.console_reply(), "* accounts: none");
+}
