@@ -199,6 +199,11 @@ pub enum Moderation {
     Moderated(bool),
 }
 
+/// The most people one client may ignore (`/ignore`, IRC's `SILENCE`):
+/// the list is kept in memory for as long as the client is online, so it
+/// has a bound like everything else.
+pub const MAX_IGNORED: usize = 100;
+
 /// How many messages `/history` shows when not told.
 pub const HISTORY_DEFAULT: usize = 20;
 /// The most messages one `/history` shows.

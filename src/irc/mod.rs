@@ -31,7 +31,7 @@ pub(crate) mod render;
 pub(crate) use render::render;
 
 use crate::event::Frontend;
-use crate::protocol::MAX_NAME;
+use crate::protocol::{MAX_IGNORED, MAX_NAME};
 use crate::rooms::MAX_ROOM_NAME;
 use message::line;
 
@@ -86,6 +86,8 @@ fn isupport(server: &str) -> Vec<String> {
         // `m`, `n` and `t` are flags.
         "PREFIX=(ov)@+".to_string(),
         "CHANMODES=b,,,mnt".to_string(),
+        // `SILENCE` is `/ignore`, with its bound.
+        format!("SILENCE={MAX_IGNORED}"),
         "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1,KICK:4".to_string(),
     ]
 }

@@ -35,6 +35,7 @@ pub(super) fn run(conn: &Connection, msg: &Message, session: &mut Session) -> Fl
         "TOPIC" => topic(conn, msg, session),
         "MODE" => moderation::mode(conn, msg, session),
         "KICK" => moderation::kick(conn, msg, session),
+        "SILENCE" => moderation::silence(conn, msg, session),
         "QUIT" => return Flow::Quit(quit_reason(msg)),
         "PING" => Ok(pong(msg, conn.server(), session.name())),
         "PONG" => Ok(String::new()),

@@ -1,7 +1,8 @@
 //! The IRC commands of room operators, `MODE #room` and `KICK`, mapped
 //! onto the shared [`Moderation`] commands, so a terminal's `/op bob`
 //! and an IRC client's `MODE #dev +o bob` are one rule checked in one
-//! place (see `registry::moderation`).
+//! place (see `registry::moderation`); and `SILENCE`, IRC's name for
+//! `/ignore`.
 //!
 //! One `MODE` line may carry several changes (`+ot bob`); each is carried
 //! out on its own, in order, and a refused one is answered with its
@@ -10,11 +11,11 @@
 use crate::irc::message::{line, Message};
 use crate::irc::modes::{self, banned_nick, ModeChange};
 use crate::irc::numeric;
-use crate::irc::render::hash;
+use crate::irc::render::{ban_mask, hash};
 use crate::protocol::{self, Command, Moderation};
-use crate::registry::Session;
+use crate::registry::{ChatError, Session};
 
-use super::dispatch::{execute, need_more_params, room_of, send_now, Reply};
+use super::dispatch::{execute, need_more_params, room_of, send_now, Refused, Reply};
 use super::{queries, Connection};
 
 /// `MODE #room [changes]`: the room's modes (324) without changes, else
@@ -143,6 +144,44 @@ pub(super) fn kick(conn: &Connection, msg: &Message, session: &mut Session) -> R
         send_now(conn, &answer)?;
     }
     Ok(String::new())
+}
+
+/// `SILENCE` lists whom you ignore (271s, 272); `SILENCE +mask` and
+/// `SILENCE -mask` are `/ignore` and `/unignore` of the nick the mask
+/// names (`bob` or `bob!*@*`), kept with the account like theirs.
+pub(super) fn silence(conn: &Connection, msg: &Message, session: &mut Session) -> Reply {
+    let you = session.name().to_string();
+    let server = conn.server();
+    let Some(change) = msg.param(0) else {
+        let mut out = String::new();
+        for name in conn.ctx.registry.ignoring(session).unwrap_or_default() {
+            out.push_str(&numeric(server, "271", &you, &[&you, &ban_mask(&name)]));
+        }
+        out.push_str(&numeric(server, "272", &you, &["End of Silence List"]));
+        return Ok(out);
+    };
+    let (on, mask) = match change.strip_prefix('-') {
+        Some(mask) => (false, mask),
+        None => (true, change.strip_prefix('+').unwrap_or(change)),
+    };
+    let Some(nick) = banned_nick(mask) else {
+        let why = format!("{mask}: SILENCE names a nick only, as nick!*@*");
+        return Ok(line(server, "NOTICE", &[&you, &why]));
+    };
+    let command = match on {
+        true => Command::Ignore(Some(nick.to_string())),
+        false => Command::Unignore(nick.to_string()),
+    };
+    match execute(conn, command, session) {
+        Ok(()) => Ok(String::new()),
+        Err(Refused::Chat(ChatError::IgnoringTooMany(_))) => Ok(numeric(
+            server,
+            "511",
+            &you,
+            &[mask, "Your silence list is full"],
+        )),
+        Err(refused) => refused.numeric(conn, &you, "SILENCE"),
+    }
 }
 
 /// The most kicks one `KICK` carries out (`TARGMAX=KICK:4` in 005); the

@@ -38,7 +38,7 @@ use crate::frontend::{Frontend, Recipient, Renderings};
 use crate::history::History;
 use crate::lock::lock;
 use crate::outbox::{Closed, Outbox, Writers};
-use crate::protocol::{self, name_key, BadName};
+use crate::protocol::{self, name_key, BadName, MAX_IGNORED};
 use crate::rooms::{Rooms, MAX_ROOM_BANS};
 use crate::{clock, log};
 
@@ -357,10 +357,6 @@ pub(crate) struct Limits {
     /// The most rooms with members.
     pub(crate) max_rooms: usize,
 }
-
-/// The most people one client may ignore: the list is kept in memory for
-/// as long as the client is online, so it has a bound like everything else.
-const MAX_IGNORED: usize = 100;
 
 /// A kept ignore list as the registry holds it (keys to spellings): never
 /// one's own name, at most [`MAX_IGNORED`] names.

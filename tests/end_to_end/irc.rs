@@ -918,3 +918,31 @@ fn a_registered_users_ignore_list_is_back_when_they_log_in_over_irc() {
         "{before:?}"
     );
 }
+
+#[test]
+fn silence_is_ignore_for_irc_clients() {
+    let server = TestServer::start();
+    let carol = Irc::in_general(&server, "carol");
+    let bob = terminal(&server, "bob");
+    carol.expect(":bob!bob@terminal JOIN #general");
+    carol.send("SILENCE +Bob!*@*");
+    carol.expect(":lanchat.local NOTICE carol :ignoring bob");
+    carol.send("SILENCE");
+    carol.expect(":lanchat.local 271 carol carol bob!*@*");
+    carol.expect(":lanchat.local 272 carol :End of Silence List");
+    bob.send("can you hear me?");
+    bob.send("@carol psst");
+    // bob's lines are handled in order: once /users is answered, the two
+    // before it have been delivered (or not).
+    bob.send("/users");
+    bob.expect("* online: bob, carol");
+    carol.send("SILENCE -bob");
+    carol.expect(":lanchat.local NOTICE carol :no longer ignoring bob");
+    bob.send("and now?");
+    // Nothing of bob's came while he was silenced.
+    carol.expect(":bob!bob@terminal PRIVMSG #general :and now?");
+    carol.send("SILENCE +*!*@web");
+    carol.expect(":lanchat.local NOTICE carol :*!*@web: SILENCE names a nick only, as nick!*@*");
+    carol.send("SILENCE -nobody");
+    carol.expect(":lanchat.local NOTICE carol :you are not ignoring nobody");
+}
