@@ -95,6 +95,16 @@ pub(crate) struct Member {
 }
 
 impl Member {
+    /// A member who is not voiced, for tests of member lists.
+    #[cfg(test)]
+    pub(crate) fn test(name: &str, operator: bool) -> Member {
+        Member {
+            name: name.into(),
+            operator,
+            voiced: false,
+        }
+    }
+
     /// `@` for an operator, `+` for a voiced member, or nothing: the mark
     /// before a name in a member list, on a terminal as on IRC.
     pub(crate) fn mark(&self) -> &'static str {

@@ -1170,14 +1170,6 @@ mod tests {
         }
     }
 
-    fn member(name: &str, operator: bool) -> Member {
-        Member {
-            name: name.into(),
-            operator,
-            voiced: false,
-        }
-    }
-
     #[test]
     fn room_operators_changes_render_as_the_documented_lines() {
         let alice = || Actor {
@@ -1447,7 +1439,7 @@ mod tests {
             (
                 Event::Users {
                     room: None,
-                    names: vec![member("al", false), member("bo", false)],
+                    names: vec![Member::test("al", false), Member::test("bo", false)],
                     more: 0,
                 },
                 "* online: al, bo\n",
@@ -1455,7 +1447,7 @@ mod tests {
             (
                 Event::Users {
                     room: Some(s("dev")),
-                    names: vec![member("al", true), member("bo", false)],
+                    names: vec![Member::test("al", true), Member::test("bo", false)],
                     more: 2,
                 },
                 "* in #dev: @al, bo, and 2 more\n",

@@ -421,14 +421,6 @@ mod tests {
         assert_eq!(joined, text);
     }
 
-    fn member(name: &str, operator: bool) -> Member {
-        Member {
-            name: name.into(),
-            operator,
-            voiced: false,
-        }
-    }
-
     #[test]
     fn room_operators_changes_are_modes_and_kicks() {
         let alice = || {
@@ -504,7 +496,7 @@ mod tests {
                 by: "bob".into(),
                 at: 1700000000,
             }),
-            names: vec![member("al", true), member("bob", false)],
+            names: vec![Member::test("al", true), Member::test("bob", false)],
         };
         assert_eq!(
             render(&joined, SERVER, "al"),
@@ -556,7 +548,7 @@ mod tests {
     #[test]
     fn many_names_take_several_353s() {
         let names: Vec<Member> = (0..100)
-            .map(|i| member(&format!("someone-{i:03}"), i % 2 == 0))
+            .map(|i| Member::test(&format!("someone-{i:03}"), i % 2 == 0))
             .collect();
         let out = names_reply(SERVER, "al", "big", &names);
         let lines: Vec<&str> = out.split_inclusive("\r\n").collect();

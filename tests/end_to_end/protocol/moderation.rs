@@ -2,17 +2,24 @@
 //! make others operators, kick, ban and lock the topic; the longest-present
 //! member succeeds the last operator (docs/PROTOCOL.md, "Room operators").
 
-use crate::support::{alice_and_bob, TestServer};
+use crate::support::{alice_and_bob, Client, TestServer};
 
-#[test]
-fn the_creator_of_a_room_is_its_operator_and_can_make_others_one() {
-    let server = TestServer::start();
-    let (alice, bob) = alice_and_bob(&server);
+/// alice and bob, both in `#dev`, which alice made (she is its operator)
+/// and is talking in.
+fn alice_and_bob_in_dev(server: &TestServer) -> (Client, Client) {
+    let (alice, bob) = alice_and_bob(server);
     alice.send("/join dev");
     alice.expect("* you joined #dev");
     bob.send("/join dev");
     bob.expect("* you joined #dev");
     alice.expect("* bob joined #dev");
+    (alice, bob)
+}
+
+#[test]
+fn the_creator_of_a_room_is_its_operator_and_can_make_others_one() {
+    let server = TestServer::start();
+    let (alice, bob) = alice_and_bob_in_dev(&server);
     bob.send("/users dev");
     bob.expect("* in #dev: @alice, bob");
     alice.send("/op bob");
@@ -184,12 +191,7 @@ fn an_emptied_room_forgets_its_operators_bans_and_lock() {
 #[test]
 fn operators_commands_name_another_room_with_its_hash() {
     let server = TestServer::start();
-    let (alice, bob) = alice_and_bob(&server);
-    alice.send("/join dev");
-    alice.expect("* you joined #dev");
-    bob.send("/join dev");
-    bob.expect("* you joined #dev");
-    alice.expect("* bob joined #dev");
+    let (alice, bob) = alice_and_bob_in_dev(&server);
     // alice is talking in #dev; she names #general to act there.
     alice.send("/kick #general bob");
     alice.expect("* bob was kicked from #general by alice");
