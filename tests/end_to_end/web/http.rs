@@ -83,6 +83,26 @@ fn page_and_assets_are_served_with_type_length_and_safety_headers() {
 }
 
 #[test]
+fn the_whole_page_weighs_under_60_kb() {
+    // HTML, script and styles, uncompressed, with no build step and
+    // nothing loaded from elsewhere: what a phone on a weak LAN loads.
+    let server = TestServer::start();
+    let weight: usize = ["/", "/app.js", "/style.css"]
+        .iter()
+        .map(|path| get(server.web_addr, path).body.len())
+        .sum();
+    assert!(weight < 60 * 1024, "the page weighs {weight} bytes");
+    let html = get(server.web_addr, "/").text();
+    for external in ["http://", "https://", "//"] {
+        let loads = [format!("src=\"{external}"), format!("href=\"{external}")];
+        assert!(
+            !loads.iter().any(|l| html.contains(l.as_str())),
+            "loads {external}"
+        );
+    }
+}
+
+#[test]
 fn login_as_a_guest_answers_a_token_of_32_hex_digits() {
     let server = TestServer::start();
     let response = login_request(&server, "webby", None);
