@@ -190,7 +190,7 @@ mod tests {
             String::from_utf8(bytes).expect("utf-8"),
             "id: 7\ndata: {\"type\":\"hello\",\"name\":\"alice\",\"room\":\"general\",\"motd\":[]}\n\n\
              id: 8\ndata: {\"type\":\"replay\",\"room\":\"general\",\"messages\":\
-             [{\"from\":\"bob\",\"text\":\"hi\",\"time\":\"2026-11-24T13:05:09Z\",\"action\":false}]}\n\n"
+             [{\"from\":\"bob\",\"text\":\"hi\",\"time\":\"2026-11-24T13:05:09Z\"}]}\n\n"
         );
     }
 

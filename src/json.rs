@@ -102,6 +102,17 @@ impl Object {
         self.raw(key, if value { "true" } else { "false" })
     }
 
+    /// `"key":true`, or nothing at all for false: for a flag that is
+    /// rarely set on a busy event (an action among messages), whose bytes
+    /// every recipient of every message would otherwise carry.
+    pub(crate) fn flag(self, key: &str, value: bool) -> Object {
+        if value {
+            self.boolean(key, true)
+        } else {
+            self
+        }
+    }
+
     /// A value that is JSON text already (an array, an object, `null`).
     pub(crate) fn raw(mut self, key: &str, json: &str) -> Object {
         self.key(key);
@@ -138,9 +149,10 @@ fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 // page's whole wire format that reads best in one piece.
 pub(crate) fn render(event: &Event) -> String {
     match event {
-        Event::Said { message, .. } => message_object(Object::event("said"), message)
-            .string("room", &message.room)
-            .finish(),
+        Event::Said { message, .. } => {
+            let said = Object::event("said").string("room", &message.room);
+            message_object(said, message).finish()
+        }
         Event::Direct {
             from,
             to,
@@ -151,7 +163,7 @@ pub(crate) fn render(event: &Event) -> String {
             .string("from", from)
             .string("to", to)
             .string("text", text)
-            .boolean("action", *style == Style::Action)
+            .flag("action", *style == Style::Action)
             .finish(),
         Event::Joined { room, name, .. } => Object::event("joined")
             .string("room", room)
@@ -241,7 +253,7 @@ fn message_object(object: Object, message: &Message) -> Object {
         .string("from", &message.from)
         .string("text", &message.text)
         .string("time", &message.time)
-        .boolean("action", message.action)
+        .flag("action", message.action)
 }
 
 fn messages_array(messages: &[Message]) -> String {
@@ -376,7 +388,7 @@ mod tests {
         };
         assert_eq!(
             render(&event),
-            r#"{"type":"said","from":"alice","text":"hi \"there\"","time":"2026-11-30T12:00:00Z","action":false,"room":"general"}"#
+            r#"{"type":"said","room":"general","from":"alice","text":"hi \"there\"","time":"2026-11-30T12:00:00Z"}"#
         );
     }
 
@@ -457,7 +469,7 @@ mod tests {
                     room: "general".into(),
                     messages: vec![message("bob", "old")],
                 },
-                r#"{"type":"replay","room":"general","messages":[{"from":"bob","text":"old","time":"2026-11-30T12:00:00Z","action":false}]}"#,
+                r#"{"type":"replay","room":"general","messages":[{"from":"bob","text":"old","time":"2026-11-30T12:00:00Z"}]}"#,
             ),
             (
                 Event::Error("slow down".into()),

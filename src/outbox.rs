@@ -94,13 +94,12 @@ struct Pending {
     closed: bool,
     /// Shut the socket down this way once the queue is empty.
     shutdown_when_drained: Option<Shutdown>,
-    /// A resumable outbox's copy of the bytes handed to the writers, oldest
-    /// first, in the pieces they were taken in: at least `keep` bytes when
-    /// there were that many, and never more than one piece beyond.
-    sent: VecDeque<Vec<u8>>,
-    /// The bytes in `sent`.
-    sent_bytes: usize,
-    /// Pieces were dropped from the front of `sent` to respect `keep`.
+    /// A resumable outbox's copy of the last bytes handed to the writers:
+    /// at least `keep` of them when there were that many, at most twice as
+    /// many. It may start in the middle of an event; the web page's pick
+    /// passes over what has no number.
+    sent: Vec<u8>,
+    /// Bytes were dropped from the front of `sent` to respect `keep`.
     trimmed: bool,
     /// When a resumable outbox lost its socket (or was made: it starts
     /// without one); None while it has one.
@@ -225,10 +224,10 @@ impl Outbox {
             return false; // cut off: nothing more is sent
         }
         state.detach();
-        let mut unsure: Vec<u8> = state.sent.drain(..).flatten().collect();
+        let mut unsure = mem::take(&mut state.sent);
         unsure.append(&mut state.queued);
         state.queued = pick(unsure, state.trimmed);
-        (state.sent_bytes, state.trimmed) = (0, false);
+        state.trimmed = false;
         let _ = stream.set_write_timeout(Some(WRITE_ATTEMPT));
         state.stream = Some(stream);
         state.detached_since = None;
@@ -419,19 +418,18 @@ impl Outbox {
     }
 
     /// Keeps a copy of `fresh` (bytes just taken for writing) in a
-    /// resumable outbox, dropping the oldest pieces beyond `keep`.
+    /// resumable outbox. The copy is one buffer, appended to and cut back to
+    /// its last `keep` bytes once it holds twice that: a copy of each byte
+    /// and, now and then, one move of `keep` bytes, with no allocation per
+    /// write (this runs for every write to every browser).
     fn remember(&self, state: &mut Pending, fresh: &[u8]) {
-        if self.keep == 0 || fresh.is_empty() {
+        if self.keep == 0 {
             return;
         }
-        state.sent.push_back(fresh.to_vec());
-        state.sent_bytes += fresh.len();
-        while let Some(oldest) = state.sent.front() {
-            if state.sent_bytes - oldest.len() < self.keep {
-                break;
-            }
-            state.sent_bytes -= oldest.len();
-            state.sent.pop_front();
+        state.sent.extend_from_slice(fresh);
+        if state.sent.len() > 2 * self.keep {
+            let cut = state.sent.len() - self.keep;
+            state.sent.drain(..cut);
             state.trimmed = true;
         }
     }
@@ -762,14 +760,15 @@ mod tests {
 
     #[test]
     fn the_copy_keeps_the_newest_bytes_and_says_it_dropped_older_ones() {
-        let outbox = Outbox::resumable(1 << 20, Duration::from_secs(5), 8);
+        let outbox = Outbox::resumable(1 << 20, Duration::from_secs(5), 4);
         let mut state = outbox.lock();
-        for piece in [&b"aaaa"[..], b"bbbb", b"cccc", b"dd"] {
-            outbox.remember(&mut state, piece);
-        }
-        // At least 8 bytes, in whole pieces: "bbbb" would leave only 6.
-        let kept: Vec<u8> = state.sent.iter().flatten().copied().collect();
-        assert_eq!(kept, b"bbbbccccdd");
+        outbox.remember(&mut state, b"aaaa");
+        outbox.remember(&mut state, b"bbbb");
+        assert!(!state.trimmed, "up to twice `keep`, nothing goes");
+        outbox.remember(&mut state, b"cccc");
+        outbox.remember(&mut state, b"dd");
+        // Past twice `keep`: cut back to the last 4, then "dd" added.
+        assert_eq!(state.sent, b"ccccdd");
         assert!(state.trimmed);
         // A connection that cannot come back keeps nothing.
         let terminal = Outbox::resumable(1 << 20, Duration::from_secs(5), 0);

@@ -237,7 +237,7 @@ fn web_users_and_irc_users_see_each_other() {
     carol.expect(":webby!webby@web PRIVMSG #general :hi from the browser");
     let mut events = Events::open_ok(&server, &token);
     carol.send("PRIVMSG #general :hello browser");
-    events.wait_for(r#"{"type":"said","from":"carol","text":"hello browser","#);
+    events.wait_for(r#"{"type":"said","room":"general","from":"carol","text":"hello browser""#);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! event stream is the exception: it stays open, and its events (`id: N`,
 //! `data: {...}`, a blank line) are read one by one as they arrive. The
 //! tests compare an event's JSON text with what they expect, or look for a
-//! fragment of it (`"type":"said","from":"alice"`): the server writes the
+//! fragment of it (`"type":"said","room":"dev"`): the server writes the
 //! fields of each type in one fixed order (docs/PROTOCOL.md), so text is
 //! enough, with no JSON parser in the tests.
 

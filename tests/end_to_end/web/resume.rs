@@ -22,7 +22,7 @@ fn alice_and_webby(server: &TestServer) -> (Client, String, Events) {
 }
 
 fn said(text: &str) -> String {
-    format!(r#""type":"said","from":"alice","text":"{text}""#)
+    format!(r#""type":"said","room":"general","from":"alice","text":"{text}""#)
 }
 
 #[test]
