@@ -72,7 +72,7 @@
 //! | `Accounts::file` ([`accounts`]) | one change to the accounts at a time | a change, including its file write |
 //! | `Accounts::map` ([`accounts`]) | the accounts in force | a lookup, a copy, a swap |
 //! | `HASHING` ([`accounts`], with a condvar) | how many password hashes run | a counter update |
-//! | `Sessions::by_token` ([`web`]) | browser sessions by token | a lookup, an insert, a removal |
+//! | `Sessions::by_token` ([`web`]) | browser sessions by token | a lookup, an insert, a removal, a copy of the list |
 //! | `Throttle::state` ([`throttle`]) | password failures per address and per account and address, the hashing queue's places | a few map updates, never a hash |
 //! | `Signups::recent` ([`admission`]) | accounts created per address in the last hour | a lookup and an update |
 //! | the log's queue ([`log`](mod@log), with two condvars) | the lines waiting for stderr | a push or a take, never a write |

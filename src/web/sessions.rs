@@ -127,9 +127,11 @@ impl Sessions {
 
     /// Ends the sessions that are [`overdue`]: the janitor's round.
     pub(crate) fn sweep(&self, ctx: &Context, patience: Patience) {
-        let due: Vec<(String, &str)> = self
-            .lock()
-            .values()
+        // Copied out first: the table's lock is not held while each
+        // session's outbox is asked how it is doing.
+        let all: Vec<Arc<WebSession>> = self.lock().values().cloned().collect();
+        let due: Vec<(String, &str)> = all
+            .iter()
             .filter_map(|web| {
                 let attached = web.attached.load(Ordering::SeqCst);
                 let (away, closed) = (web.outbox.detached_for(), web.outbox.is_closed());
