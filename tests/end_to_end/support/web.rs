@@ -10,7 +10,7 @@
 //! fields of each type in one fixed order (docs/PROTOCOL.md), so text is
 //! enough, with no JSON parser in the tests.
 
-use super::{TestServer, READ_TIMEOUT};
+use super::{Client, TestServer, READ_TIMEOUT};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
@@ -182,6 +182,27 @@ pub fn web_say(server: &TestServer, token: &str, line: &str) {
         (200, OK.to_string()),
         "send {line:?}"
     );
+}
+
+/// The `hello` a browser called `webby` gets, in #general.
+pub const HELLO_WEBBY: &str = r#"{"type":"hello","name":"webby","room":"general","motd":[]}"#;
+
+/// Logs in `webby` from the web and opens its event stream, past the
+/// hello (the servers of these tests have no welcome message).
+pub fn webby(server: &TestServer) -> (String, Events) {
+    let token = web_login(server, "webby");
+    let mut events = Events::open_ok(server, &token);
+    events.expect(HELLO_WEBBY);
+    (token, events)
+}
+
+/// A terminal client `alice`, then a browser `webby`; alice has seen webby
+/// arrive.
+pub fn alice_and_webby(server: &TestServer) -> (Client, String, Events) {
+    let alice = server.login("alice");
+    let (token, events) = webby(server);
+    alice.expect("* webby joined #general");
+    (alice, token, events)
 }
 
 /// An open `GET /api/events` stream, read one event at a time.

@@ -3,16 +3,8 @@
 //! goes, and the lists the page asks for by itself, which never cost the
 //! user's rate limit.
 
-use crate::support::web::{form, post, web_login, web_send, web_send_to, Events, OK};
+use crate::support::web::{alice_and_webby, form, post, web_send, web_send_to, webby, OK};
 use crate::support::TestServer;
-
-/// Logs in `webby` from the web, opens its stream and reads the hello.
-fn webby(server: &TestServer) -> (String, Events) {
-    let token = web_login(server, "webby");
-    let mut events = Events::open_ok(server, &token);
-    events.expect_with(r#"{"type":"hello","name":"webby""#);
-    (token, events)
-}
 
 fn refused(why: &str) -> String {
     format!(r#"{{"ok":false,"error":"{why}"}}"#)
@@ -21,9 +13,7 @@ fn refused(why: &str) -> String {
 #[test]
 fn send_answers_ok_once_the_line_is_delivered() {
     let server = TestServer::start();
-    let alice = server.login("alice");
-    let (token, _events) = webby(&server);
-    alice.expect("* webby joined #general");
+    let (alice, token, _events) = alice_and_webby(&server);
     let response = web_send(&server, &token, "hello");
     assert_eq!(response.status, 200);
     assert_eq!(
@@ -64,8 +54,9 @@ fn a_line_typed_in_a_rooms_view_goes_to_that_room() {
     alice.expect("* webby joined #general");
     web_send(&server, &token, "/join dev");
     alice.expect("* webby joined #dev");
-    web_send(&server, &token, "/join general"); // the terminal's current room
-                                                // Typed in #dev's view: said in #dev, and /me acts there too.
+    // Back in #general, the terminal's idea of the current room; typed
+    // in #dev's view, a line is said in #dev, and /me acts there too.
+    web_send(&server, &token, "/join general");
     assert_eq!(web_send_to(&server, &token, "#dev", "in dev").text(), OK);
     alice.expect("[#dev] webby: in dev");
     web_send_to(&server, &token, "#dev", "/me nods");
@@ -81,9 +72,7 @@ fn a_line_typed_in_a_rooms_view_goes_to_that_room() {
 #[test]
 fn a_line_typed_in_a_persons_view_is_a_direct_message() {
     let server = TestServer::start();
-    let alice = server.login("alice");
-    let (token, _events) = webby(&server);
-    alice.expect("* webby joined #general");
+    let (alice, token, _events) = alice_and_webby(&server);
     assert_eq!(web_send_to(&server, &token, "@alice", "psst").text(), OK);
     alice.expect("[DM] webby: psst");
     web_send_to(&server, &token, "@alice", "/me waves");

@@ -3,32 +3,14 @@
 //! terminal clients on the same server (docs/PROTOCOL.md, "The web page").
 
 use crate::support::web::{
-    form, get, login_request, post, request, web_login, web_say, web_send, Events, OK,
+    alice_and_webby, form, get, login_request, post, request, web_login, web_say, web_send, webby,
+    Events, HELLO_WEBBY, OK,
 };
-use crate::support::{Client, TempDir, TestServer};
+use crate::support::{TempDir, TestServer};
 use std::thread;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "s3cret-pass";
-const HELLO_WEBBY: &str = r#"{"type":"hello","name":"webby","room":"general","motd":[]}"#;
-
-/// Logs in `webby` from the web and opens its event stream, past the hello
-/// line. The default room has no history in the tests that use this.
-fn webby(server: &TestServer) -> (String, Events) {
-    let token = web_login(server, "webby");
-    let mut events = Events::open_ok(server, &token);
-    events.expect(HELLO_WEBBY);
-    (token, events)
-}
-
-/// A terminal client `alice`, then a browser `webby`; alice has seen webby
-/// arrive.
-fn alice_and_webby(server: &TestServer) -> (Client, String, Events) {
-    let alice = server.login("alice");
-    let (token, events) = webby(server);
-    alice.expect("* webby joined #general");
-    (alice, token, events)
-}
 
 /// Starts a server with accounts (fast hashing, the accounts file in the
 /// server's own directory) and registers `carol` from the console.

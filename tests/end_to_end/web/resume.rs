@@ -7,19 +7,8 @@
 use std::thread;
 use std::time::Duration;
 
-use crate::support::web::{web_login, Events};
-use crate::support::{Client, TestServer};
-
-/// A terminal `alice` and a browser `webby` with its stream open, past its
-/// hello; alice has seen webby arrive.
-fn alice_and_webby(server: &TestServer) -> (Client, String, Events) {
-    let alice = server.login("alice");
-    let token = web_login(server, "webby");
-    let mut events = Events::open_ok(server, &token);
-    events.expect_with(r#"{"type":"hello","name":"webby""#);
-    alice.expect("* webby joined #general");
-    (alice, token, events)
-}
+use crate::support::web::{alice_and_webby, Events};
+use crate::support::TestServer;
 
 fn said(text: &str) -> String {
     format!(r#""type":"said","room":"general","from":"alice","text":"{text}""#)
