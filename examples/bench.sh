@@ -3,7 +3,7 @@
 # scenarios of the performance issue and prints a markdown table of the
 # results.
 #
-#   examples/bench.sh [--quick | --runs N] [--only LIST] [--ab REV] [RESULTS_FILE]
+#   examples/bench.sh [--quick | --runs N] [--only LIST] [--interleave] [--ab REV] [RESULTS_FILE]
 #   examples/bench.sh --list
 #
 # Every run gets a fresh server (examples/bench.toml, a free port) started in
@@ -18,6 +18,11 @@
 #   --list       print the scenarios, numbered, and stop
 #   --only LIST  run only these scenarios: numbers from --list, separated
 #                by commas (--only 6,8)
+#   --interleave run the scenarios in rounds, one run of each a round,
+#                rather than all runs of one before the next: scenarios
+#                compared with each other in one sitting (--only 2,10, a
+#                terminal against a browser receiver) then alternate, and
+#                a quieter or busier spell of the machine falls on both
 #
 # A/B mode, to measure a change: `--ab REV` (any git revision: main~3, a
 # branch, a commit) compares the server of that revision ("old") with the
@@ -77,11 +82,13 @@ quick=0
 only=""
 ab_rev=""
 results=""
+interleave=0
 while (($# > 0)); do
     arg="$1"
     shift
     case "$arg" in
         --quick) quick=1 ;;
+        --interleave) interleave=1 ;;
         --list)
             for i in "${!scenarios[@]}"; do
                 echo "$((i + 1)). ${scenarios[$i]%%|*}"
@@ -379,21 +386,35 @@ machine="$(nproc) cores, Linux $(uname -r), ${cpu_model:-unknown CPU}"
     fi
 } >"$results" || exit 1
 
-for scenario in "${scenarios[@]}"; do
+# One run of one scenario (both servers' runs, in A/B mode).
+run_scenario() {
+    local scenario="$1" run="$2" name flags
     name="${scenario%%|*}"
     read -r -a flags <<<"${scenario#*|}"
+    if [[ -z "$ab_rev" ]]; then
+        run_once "$name" "$run of $runs" "" "$server_bin" "$config" "${flags[@]}"
+    elif ((run % 2 == 1)); then
+        run_once "$name" "$run of $runs" "server old | " "$old_bin" "$old_config" "${flags[@]}"
+        run_once "$name" "$run of $runs" "server new | " "$server_bin" "$config" "${flags[@]}"
+    else
+        run_once "$name" "$run of $runs" "server new | " "$server_bin" "$config" "${flags[@]}"
+        run_once "$name" "$run of $runs" "server old | " "$old_bin" "$old_config" "${flags[@]}"
+    fi
+}
+
+if ((interleave)); then
     for ((run = 1; run <= runs; run++)); do
-        if [[ -z "$ab_rev" ]]; then
-            run_once "$name" "$run of $runs" "" "$server_bin" "$config" "${flags[@]}"
-        elif ((run % 2 == 1)); then
-            run_once "$name" "$run of $runs" "server old | " "$old_bin" "$old_config" "${flags[@]}"
-            run_once "$name" "$run of $runs" "server new | " "$server_bin" "$config" "${flags[@]}"
-        else
-            run_once "$name" "$run of $runs" "server new | " "$server_bin" "$config" "${flags[@]}"
-            run_once "$name" "$run of $runs" "server old | " "$old_bin" "$old_config" "${flags[@]}"
-        fi
+        for scenario in "${scenarios[@]}"; do
+            run_scenario "$scenario" "$run"
+        done
     done
-done
+else
+    for scenario in "${scenarios[@]}"; do
+        for ((run = 1; run <= runs; run++)); do
+            run_scenario "$scenario" "$run"
+        done
+    done
+fi
 
 echo
 echo "Machine: $machine. Generator and server on the same machine."

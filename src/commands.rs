@@ -124,14 +124,104 @@ pub(crate) fn handle_line(
 
 /// Parses an allowed line and carries it out.
 fn run_line(read: LineRead, session: &mut Session, ctx: &Context) -> Result<Outcome, Refusal> {
+    match parse_line(read, ctx)? {
+        Some(command) => execute(command, session, ctx),
+        None => Ok(Outcome::Gone),
+    }
+}
+
+/// The command on a line, None at the end of the input.
+fn parse_line(read: LineRead, ctx: &Context) -> Result<Option<Command>, Refusal> {
     let line = match read {
         LineRead::Line(line) => line,
         LineRead::TooLong => return Err(Refusal::TooLong(ctx.config.max_line_bytes)),
         LineRead::NotUtf8 => return Err(Refusal::NotUtf8),
-        LineRead::Torn | LineRead::Eof => return Ok(Outcome::Gone),
+        LineRead::Torn | LineRead::Eof => return Ok(None),
     };
-    let command = Command::parse(&protocol::sanitize(&line))?;
-    execute(command, session, ctx)
+    Ok(Some(Command::parse(&protocol::sanitize(&line))?))
+}
+
+/// A conversation on the web page, where a line was typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Conversation {
+    /// A room's view (`#dev`).
+    Room(String),
+    /// A direct-message thread with someone (`@bob`).
+    Person(String),
+}
+
+/// Handles one line typed in a conversation of the web page (its
+/// `/api/send`): the rules of [`handle_line`], with two differences. What
+/// is typed goes where it was typed ([`execute_in`]). And a refusal is
+/// returned, for the HTTP answer to carry, rather than sent on the event
+/// stream; so every line over the rate limit is refused with `slow down`,
+/// since each request gets an answer of its own (a terminal hears it once
+/// a second, so that a flood is not answered by a flood).
+pub(crate) fn handle_line_in(
+    read: LineRead,
+    at: Option<&Conversation>,
+    session: &mut Session,
+    limiter: &mut RateLimiter,
+    ctx: &Context,
+) -> Result<Outcome, Refusal> {
+    if matches!(&read, LineRead::Line(line) if line.trim().is_empty()) {
+        return Ok(Outcome::Continue);
+    }
+    if limiter.check(Instant::now()) != Verdict::Allow {
+        return Err(Refusal::SlowDown);
+    }
+    let Some(command) = parse_line(read, ctx)? else {
+        return Ok(Outcome::Gone);
+    };
+    match at {
+        Some(at) => execute_in(command, at, session, ctx),
+        None => execute(command, session, ctx),
+    }
+}
+
+/// Carries out a command typed in `at`: text and `/me` go there (a room
+/// the user is in, or a person), and a command that would act on the
+/// current room acts on the room shown ([`aim`]). Everything else is
+/// [`execute`]'s.
+fn execute_in(
+    command: Command,
+    at: &Conversation,
+    session: &mut Session,
+    ctx: &Context,
+) -> Result<Outcome, Refusal> {
+    let registry = ctx.registry;
+    match (command, at) {
+        (Command::Say(text), Conversation::Room(room)) => {
+            registry.say(session, Some(room), &text, Style::Plain)?;
+        }
+        (Command::Me(text), Conversation::Room(room)) => {
+            registry.say(session, Some(room), &text, Style::Action)?;
+        }
+        (Command::Say(text), Conversation::Person(to)) => {
+            registry.direct(session, to, &text, Style::Plain)?;
+        }
+        (Command::Me(text), Conversation::Person(to)) => {
+            registry.direct(session, to, &text, Style::Action)?;
+        }
+        (command, at) => return execute(aim(command, at), session, ctx),
+    }
+    Ok(Outcome::Continue)
+}
+
+/// A command that names no room means the room shown: `/leave`, `/topic`
+/// and `/history` typed in #dev's view are about #dev, whatever room the
+/// server thinks is current (a terminal's idea the page does not use).
+fn aim(command: Command, at: &Conversation) -> Command {
+    let Conversation::Room(shown) = at else {
+        return command;
+    };
+    let shown = Some(shown.clone());
+    match command {
+        Command::Leave(None) => Command::Leave(shown),
+        Command::Topic { room: None, text } => Command::Topic { room: shown, text },
+        Command::History { room: None, count } => Command::History { room: shown, count },
+        command => command,
+    }
 }
 
 /// Tells the client why its line was refused.
@@ -343,4 +433,58 @@ fn register(session: &mut Session, password: &str, ctx: &Context) -> Result<(), 
     )?;
     // Whom the guest ignored is now the account's to keep.
     keep_ignoring(session, ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(name: &str) -> Conversation {
+        Conversation::Room(name.to_string())
+    }
+
+    #[test]
+    fn a_roomless_command_typed_in_a_room_means_that_room() {
+        let dev = Some("dev".to_string());
+        assert_eq!(
+            aim(Command::Leave(None), &room("dev")),
+            Command::Leave(dev.clone())
+        );
+        let topic = Command::Topic {
+            room: None,
+            text: Some("ship".into()),
+        };
+        assert_eq!(
+            aim(topic, &room("dev")),
+            Command::Topic {
+                room: dev.clone(),
+                text: Some("ship".into())
+            }
+        );
+        let history = Command::History {
+            room: None,
+            count: 5,
+        };
+        assert_eq!(
+            aim(history, &room("dev")),
+            Command::History {
+                room: dev,
+                count: 5
+            }
+        );
+    }
+
+    #[test]
+    fn a_command_that_names_its_target_keeps_it() {
+        let other = Command::Leave(Some("ops".into()));
+        assert_eq!(aim(other.clone(), &room("dev")), other);
+        // `/users` is who is online, in any view; a person's thread has
+        // no room to aim at.
+        assert_eq!(
+            aim(Command::Users(None), &room("dev")),
+            Command::Users(None)
+        );
+        let bob = Conversation::Person("bob".into());
+        assert_eq!(aim(Command::Leave(None), &bob), Command::Leave(None));
+    }
 }

@@ -61,6 +61,9 @@ pub struct WebConfig {
     /// `Host` names none of them is refused. Written in the file as one
     /// comma-separated string, since our TOML subset has no arrays.
     pub hostnames: Vec<String>,
+    /// How long a browser's session outlives a dropped event stream,
+    /// waiting for the page to reconnect, before it leaves the chat.
+    pub reconnect_grace_secs: u64,
 }
 
 impl Default for WebConfig {
@@ -70,6 +73,7 @@ impl Default for WebConfig {
             host: DEFAULT_HOST.to_string(),
             port: 8080,
             hostnames: Vec::new(),
+            reconnect_grace_secs: 30,
         }
     }
 }
@@ -552,6 +556,9 @@ fn assign_web(web: &mut WebConfig, key: &str, value: Value) -> Result<(), String
         "host" => web.host = non_empty(key, value)?,
         "port" => web.port = integer(key, value, 0, Some(65535))?,
         "hostnames" => web.hostnames = hostnames(key, value)?,
+        "reconnect_grace_secs" => {
+            web.reconnect_grace_secs = integer(key, value, 0, Some(3600))?;
+        }
         _ => return Err(format!("unknown key \"{key}\" in [{}]", Section::Web)),
     }
     Ok(())
@@ -737,6 +744,7 @@ mod tests {
                 host: "127.0.0.1".to_string(),
                 port: 8080,
                 hostnames: Vec::new(),
+                reconnect_grace_secs: 30,
             }
         );
         assert_eq!(
@@ -835,6 +843,7 @@ enabled = false
 host = "0.0.0.0"
 port = 8000
 hostnames = "chat.lan, [fd00::5]"
+reconnect_grace_secs = 10
 
 [irc]
 enabled = false
@@ -879,6 +888,7 @@ port = 7000
                     host: "0.0.0.0".to_string(),
                     port: 8000,
                     hostnames: vec!["chat.lan".to_string(), "[fd00::5]".to_string()],
+                    reconnect_grace_secs: 10,
                 },
                 irc: IrcConfig {
                     enabled: false,

@@ -9,19 +9,33 @@
 //!
 //! - [`Frontend::Terminal`]: the line protocol of `docs/PROTOCOL.md`
 //!   (rendered by [`protocol::render`]).
-//! - [`Frontend::Web`]: the same lines, each wrapped as a Server-Sent Event
-//!   (`data: line` and a blank line), for a browser's event stream.
+//! - [`Frontend::Web`]: one JSON object per event ([`json::render`]),
+//!   framed as a Server-Sent Event with its number: `id: 42`, `data: {...}`
+//!   and a blank line, for a browser's event stream.
 //! - [`Frontend::Irc`]: IRC messages (rendered by [`irc::render()`]).
 //!
 //! A renderer sees only the event and a [`Recipient`]: the IRC server's
 //! name, and the recipient's own name for a reply to one client (IRC puts
 //! it in every numeric). Chat traffic for many is rendered with the name
 //! `*`, so it must never need it.
+//!
+//! **Event numbers.** The registry numbers every event it queues, from one
+//! counter for the whole server ([`EventId`]), and a browser's events carry
+//! that number as the SSE `id:`. A browser whose stream dropped reconnects
+//! with the last number it saw (`Last-Event-ID`) and is sent what came
+//! after. One counter for everyone, rather than one per browser, keeps the
+//! rendering shared: the number belongs to the event, not to the recipient,
+//! so a room's browsers still get one rendering between them. A browser
+//! sees gaps in its numbers (events for others), which SSE allows: only
+//! the order matters.
 
 pub(crate) use crate::event::Frontend;
 
 use crate::event::Event;
-use crate::{irc, protocol};
+use crate::{irc, json, protocol};
+
+/// An event's number on this server: see "Event numbers" above.
+pub(crate) type EventId = u64;
 
 /// Who an event is rendered for, as far as a renderer needs to know.
 #[derive(Debug, Clone, Copy)]
@@ -59,42 +73,44 @@ impl Frontend {
 
     /// The bytes that carry `event` to a client of this kind: whole lines
     /// (or whole events), so the outbox can send them with one write.
-    /// Empty when this kind does not show the event.
-    pub(crate) fn render(self, event: &Event, to: Recipient) -> Vec<u8> {
+    /// Empty when this kind does not show the event. `id` is the event's
+    /// number (only a browser sees it).
+    pub(crate) fn render(self, event: &Event, to: Recipient, id: EventId) -> Vec<u8> {
         match self {
             Frontend::Terminal => protocol::render(event).into_bytes(),
-            Frontend::Web => server_sent_events(&protocol::render(event)),
+            Frontend::Web => server_sent_event(id, &json::render(event)),
             Frontend::Irc => irc::render(event, to.server, to.name).into_bytes(),
         }
     }
 }
 
-/// Wraps each line as one Server-Sent Event: `data: line` and a blank line.
-/// Our lines never hold a newline inside (they are sanitized), the one
-/// thing a single `data:` field could not carry.
-fn server_sent_events(lines: &str) -> Vec<u8> {
-    let mut framed = Vec::with_capacity(lines.len() + 16);
-    for line in lines.lines() {
-        framed.extend_from_slice(b"data: ");
-        framed.extend_from_slice(line.as_bytes());
-        framed.extend_from_slice(b"\n\n");
+/// Frames one JSON object as a Server-Sent Event: `id: N`, `data: {...}`
+/// and a blank line; nothing for an event the page does not show. JSON
+/// text holds no raw newline (the escaper sees to it), the one thing a
+/// single `data:` field could not carry.
+fn server_sent_event(id: EventId, json: &str) -> Vec<u8> {
+    if json.is_empty() {
+        return Vec::new();
     }
-    framed
+    format!("id: {id}\ndata: {json}\n\n").into_bytes()
 }
 
 /// One event and its renderings so far: each frontend kind's form is made
 /// the first time a recipient of that kind needs it, and reused after.
 pub(crate) struct Renderings<'e> {
     event: &'e Event,
+    id: EventId,
     server: &'e str,
     forms: [Option<Vec<u8>>; Frontend::KINDS],
 }
 
 impl<'e> Renderings<'e> {
-    /// `server` is the IRC server name (see [`Recipient`]).
-    pub(crate) fn new(event: &'e Event, server: &'e str) -> Renderings<'e> {
+    /// `server` is the IRC server name (see [`Recipient`]), `id` the
+    /// event's number.
+    pub(crate) fn new(event: &'e Event, id: EventId, server: &'e str) -> Renderings<'e> {
         Renderings {
             event,
+            id,
             server,
             forms: Default::default(),
         }
@@ -102,9 +118,9 @@ impl<'e> Renderings<'e> {
 
     /// The event's bytes for `frontend`, rendered now if not yet.
     pub(crate) fn bytes(&mut self, frontend: Frontend) -> &[u8] {
-        let (event, server) = (self.event, self.server);
+        let (event, id, server) = (self.event, self.id, self.server);
         let to = Recipient { server, name: "*" };
-        self.forms[frontend.index()].get_or_insert_with(|| frontend.render(event, to))
+        self.forms[frontend.index()].get_or_insert_with(|| frontend.render(event, to, id))
     }
 }
 
@@ -135,7 +151,7 @@ mod tests {
     #[test]
     fn a_terminal_gets_the_line() {
         assert_eq!(
-            Frontend::Terminal.render(&said(), TO),
+            Frontend::Terminal.render(&said(), TO, 1),
             b"[#general] alice: hi\n".to_vec()
         );
     }
@@ -143,13 +159,13 @@ mod tests {
     #[test]
     fn an_irc_client_gets_a_privmsg_with_the_senders_way_in() {
         assert_eq!(
-            Frontend::Irc.render(&said(), TO),
+            Frontend::Irc.render(&said(), TO, 1),
             b":alice!alice@terminal PRIVMSG #general :hi\r\n".to_vec()
         );
     }
 
     #[test]
-    fn a_browser_gets_each_line_as_a_server_sent_event() {
+    fn a_browser_gets_each_event_as_numbered_json() {
         let event = Event::Hello {
             name: "alice".into(),
             room: Some("general".into()),
@@ -168,20 +184,30 @@ mod tests {
                 time: "2026-11-24T13:05:09Z".into(),
             }],
         };
-        let mut bytes = Frontend::Web.render(&event, TO);
-        bytes.extend(Frontend::Web.render(&replay, TO));
+        let mut bytes = Frontend::Web.render(&event, TO, 7);
+        bytes.extend(Frontend::Web.render(&replay, TO, 8));
         assert_eq!(
             String::from_utf8(bytes).expect("utf-8"),
-            "data: * Hello alice! You are in #general. Type /help for commands.\n\n\
-             data: * last 1 message in #general:\n\n\
-             data: [#general] bob: hi\n\n"
+            "id: 7\ndata: {\"type\":\"hello\",\"name\":\"alice\",\"room\":\"general\",\"motd\":[]}\n\n\
+             id: 8\ndata: {\"type\":\"replay\",\"room\":\"general\",\"messages\":\
+             [{\"from\":\"bob\",\"text\":\"hi\",\"time\":\"2026-11-24T13:05:09Z\"}]}\n\n"
         );
+    }
+
+    #[test]
+    fn an_event_the_page_does_not_show_is_no_bytes_at_all() {
+        let quit = Event::Quit {
+            name: "bob".into(),
+            via: Frontend::Terminal,
+            reason: "bye".into(),
+        };
+        assert!(Frontend::Web.render(&quit, TO, 3).is_empty());
     }
 
     #[test]
     fn each_kind_is_rendered_once_and_reused() {
         let event = said();
-        let mut renderings = Renderings::new(&event, "lanchat.local");
+        let mut renderings = Renderings::new(&event, 1, "lanchat.local");
         let first = renderings.bytes(Frontend::Web).as_ptr();
         assert_eq!(renderings.bytes(Frontend::Web).as_ptr(), first);
         assert_eq!(

@@ -16,8 +16,9 @@
 //! `/topic`, `/help`, `/quit` do what they say (`@server text` reaches the
 //! operator, who takes part from the server's console). Every line the
 //! server sends starts with `* ` (notice), `! ` (error), `[#room]`, `[DM]` or
-//! `[server]`. A browser speaks the same lines over HTTP ([`web`]), and IRC
-//! clients join the same rooms on a listener of their own ([`irc`],
+//! `[server]`. A browser sends the same lines over HTTP and gets each event
+//! as a JSON object on a Server-Sent Events stream ([`web`], [`json`]), and
+//! IRC clients join the same rooms on a listener of their own ([`irc`],
 //! `docs/IRC.md`).
 //!
 //! ## The picture
@@ -57,14 +58,14 @@
 //! | `writer N` ([`outbox`]) | 4 | the write half of every terminal, IRC and event-stream socket, one outbox at a time | one `write` attempt of at most 2 ms (a full socket waits its turn again later), or waiting for work |
 //! | `console` ([`console`]) | 1 | the server's stdin | reading stdin |
 //! | `console output` ([`feed`]) | 1 | the server's stdout: console replies and the chat shown to the operator | `write` to stdout, or waiting for lines |
-//! | `web janitor` ([`server`]) | 1 | nothing: ends browser sessions that never opened their stream | `sleep(1 s)` |
+//! | `web janitor` ([`server`]) | 1 | nothing: ends browser sessions that never opened their stream, or whose stream dropped and did not come back within the grace period | `sleep(1 s)` |
 //! | `log` ([`log`](mod@log)) | 1 | the server's stderr: the activity log | `write` to stderr, or waiting for lines |
 //!
 //! | mutex | protects | held for |
 //! |---|---|---|
 //! | `Registry::state` ([`registry`]) | online clients by name, the rooms, the order lines are queued in | map updates, memory copies, one log append |
 //! | `History::inner` ([`history`]) | the log file and the replay buffers | one append, or copying a replay |
-//! | `Outbox::state` ([`outbox`], one per client) | its queued bytes, socket and flags | copying bytes in or out, never a write |
+//! | `Outbox::state` ([`outbox`], one per client) | its queued bytes, socket and flags (and a browser's copy of what it sent, for a resume) | copying bytes in or out, never a write |
 //! | `Writers::queue` ([`outbox`]) | the ready queue of outboxes (with two condvars) | a push or a pop |
 //! | `Feed::queue` ([`feed`], with a condvar) | the lines waiting for stdout | a push or a take, never a write |
 //! | `Admission::table` ([`admission`]) | every open connection and browser session, per address | an insert, a removal, a copy |
@@ -73,11 +74,11 @@
 //! | `Bans::file` ([`bans`]) | one change to the bans at a time | a change, including its file write |
 //! | `Bans::table` ([`bans`]) | the bans in force | a lookup (at every accept and login), a copy, a swap |
 //! | `HASHING` ([`accounts`], with a condvar) | how many password hashes run | a counter update |
-//! | `Sessions::by_token` ([`web`]) | browser sessions by token | a lookup, an insert, a removal |
+//! | `Sessions::by_token` ([`web`]) | browser sessions by token | a lookup, an insert, a removal, a copy of the list |
 //! | `Throttle::state` ([`throttle`]) | password failures per address and per account and address, the hashing queue's places | a few map updates, never a hash |
 //! | `Signups::recent` ([`admission`]) | accounts created per address in the last hour | a lookup and an update |
 //! | the log's queue ([`log`](mod@log), with two condvars) | the lines waiting for stderr | a push or a take, never a write |
-//! | `WebSession::chat` ([`web`], one per browser) | its chat session and rate limit | one line's command |
+//! | `WebSession::chat` ([`web`], one per browser) | its chat session, its rate limit and its page's budget | one line's command, or one list the page asks for |
 //!
 //! **The lock order.** A thread that holds two locks took them in this
 //! order, and never the other way: `WebSession::chat` → `Registry::state`
@@ -108,12 +109,13 @@
 //! 3. [`rooms`] (room names, membership, topics, operators, bans and
 //!    settings; uses `event`),
 //!    [`protocol`] (the terminal protocol: parsing a line into a command,
-//!    rendering events) and [`irc`] (the IRC protocol: parsing, the
+//!    rendering events), [`irc`] (the IRC protocol: parsing, the
 //!    registration state machine, rendering events; uses `event`,
-//!    `protocol`, `rooms`).
+//!    `protocol`, `rooms`) and [`json`] (the web page's events as JSON;
+//!    uses `event`, `protocol`).
 //! 4. [`config`] (uses `rooms`), [`cli`] (uses `config`).
-//! 5. [`frontend`] (uses `event`, `protocol`, `irc`): one event, many wire
-//!    formats.
+//! 5. [`frontend`] (uses `event`, `protocol`, `irc`, `json`): one event,
+//!    many wire formats.
 //! 6. [`outbox`] (uses `lock`, `log`, `net`): sending without waiting;
 //!    [`feed`] (uses `lock`): the console's stdout, never waited for.
 //! 7. [`history`] (uses `event`, `files`, `lock`, `log`, `net`, `protocol`,
@@ -163,6 +165,7 @@ pub(crate) mod handler;
 pub(crate) mod history;
 pub(crate) mod irc;
 pub(crate) mod irc_handler;
+pub(crate) mod json;
 pub(crate) mod lock;
 pub(crate) mod log;
 pub(crate) mod login;

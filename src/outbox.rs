@@ -21,6 +21,15 @@
 //!   is blocked on it at once), and the registry drops it. A writer blocked
 //!   on a full socket gives up after the socket's write timeout as well.
 //!
+//! **Resuming.** A browser's event stream can drop and come back (a Wi-Fi
+//! hiccup, a laptop lid): its outbox is made [`resumable`](Outbox::resumable).
+//! It keeps a copy of the last bytes it handed to the writers, because a
+//! dropped connection loses what was still in the kernel's buffers, and a
+//! failed write detaches the socket instead of cutting the client off.
+//! Lines then wait, as before the stream first connected, until the
+//! browser reconnects ([`resume`](Outbox::resume)) and the web page picks
+//! from the copy what it missed.
+//!
 //! Why a pool and not a writer thread per client? A thread costs about
 //! 10 KB of memory even when idle, and the kernel limits how many a process
 //! may map. A reader thread per client is the price of blocking reads; a
@@ -49,6 +58,9 @@ pub(crate) struct Closed;
 pub(crate) struct Outbox {
     /// The most bytes a client may be behind (`send_queue_bytes`).
     limit: usize,
+    /// How many of the bytes already handed to the writers to keep for a
+    /// resume; 0 for a connection that cannot come back.
+    keep: usize,
     /// How long a socket may take nothing before its client is cut off
     /// (`write_timeout_ms`).
     stall_limit: Duration,
@@ -82,6 +94,16 @@ struct Pending {
     closed: bool,
     /// Shut the socket down this way once the queue is empty.
     shutdown_when_drained: Option<Shutdown>,
+    /// A resumable outbox's copy of the last bytes handed to the writers:
+    /// at least `keep` of them when there were that many, at most twice as
+    /// many. It may start in the middle of an event; the web page's pick
+    /// passes over what has no number.
+    sent: Vec<u8>,
+    /// Bytes were dropped from the front of `sent` to respect `keep`.
+    trimmed: bool,
+    /// When a resumable outbox lost its socket (or was made: it starts
+    /// without one); None while it has one.
+    detached_since: Option<Instant>,
 }
 
 impl Pending {
@@ -103,6 +125,24 @@ impl Pending {
         self.queued = Vec::new();
         self.leftover = Vec::new();
         self.shutdown(Shutdown::Both);
+    }
+
+    /// A resumable outbox lets go of its socket and waits for the next: the
+    /// unsent tail goes (it is in `sent`), what is queued stays.
+    fn detach(&mut self) {
+        self.shutdown(Shutdown::Both);
+        self.stream = None;
+        self.leftover = Vec::new();
+        self.last_progress = None;
+        self.detached_since = Some(Instant::now());
+    }
+
+    /// Whether `stream` is the socket this outbox writes to now.
+    fn writes_to(&self, stream: &Option<Arc<TcpStream>>) -> bool {
+        match (&self.stream, stream) {
+            (Some(current), Some(stream)) => Arc::ptr_eq(current, stream),
+            _ => false,
+        }
     }
 }
 
@@ -132,18 +172,32 @@ impl Outbox {
     /// for `stall_limit`. Sets the socket's write timeout to
     /// [`WRITE_ATTEMPT`].
     pub(crate) fn new(stream: Arc<TcpStream>, limit: usize, stall_limit: Duration) -> Arc<Outbox> {
-        let outbox = Outbox::detached(limit, stall_limit);
+        let outbox = Outbox::resumable(limit, stall_limit, 0);
         let _ = stream.set_write_timeout(Some(WRITE_ATTEMPT));
-        outbox.lock().stream = Some(stream);
+        let mut state = outbox.lock();
+        state.stream = Some(stream);
+        state.detached_since = None;
+        drop(state);
         outbox
     }
 
-    /// An outbox with no socket yet: lines wait until [`attach`](Self::attach).
-    pub(crate) fn detached(limit: usize, stall_limit: Duration) -> Arc<Outbox> {
+    /// An outbox with no socket yet, for a browser's event stream: lines
+    /// wait until [`resume`](Self::resume) gives it one, and again whenever
+    /// the socket is lost. It keeps a copy of the last `keep` bytes (at
+    /// least) it handed to the writers, for the browser to pick what it
+    /// missed from. A write that fails, or a socket that takes nothing for
+    /// `stall_limit`, detaches the socket; only a queue over `limit` cuts
+    /// the client off.
+    pub(crate) fn resumable(limit: usize, stall_limit: Duration, keep: usize) -> Arc<Outbox> {
+        let state = Pending {
+            detached_since: Some(Instant::now()),
+            ..Pending::default()
+        };
         Arc::new(Outbox {
             limit,
+            keep,
             stall_limit,
-            state: Mutex::new(Pending::default()),
+            state: Mutex::new(state),
         })
     }
 
@@ -151,15 +205,32 @@ impl Outbox {
         lock(&self.state, "outbox")
     }
 
-    /// Gives a detached outbox its socket and hands it to the writers if
-    /// lines are waiting. False if it already had one.
-    pub(crate) fn attach(self: &Arc<Self>, writers: &Writers, stream: Arc<TcpStream>) -> bool {
+    /// Gives a resumable outbox a (new) socket, and hands it to the
+    /// writers if lines are waiting. A socket it still had is shut down:
+    /// the browser came back before we noticed it had gone.
+    ///
+    /// What is sent first is up to `pick`: it gets every byte not known to
+    /// have arrived (the copy of what was handed to the writers, then what
+    /// is queued) and whether the copy had to drop older bytes, and returns
+    /// what to queue. False if the client was cut off meanwhile.
+    pub(crate) fn resume(
+        self: &Arc<Self>,
+        writers: &Writers,
+        stream: Arc<TcpStream>,
+        pick: impl FnOnce(Vec<u8>, bool) -> Vec<u8>,
+    ) -> bool {
         let mut state = self.lock();
-        if state.stream.is_some() {
-            return false;
+        if state.closed && state.shutdown_when_drained.is_none() {
+            return false; // cut off: nothing more is sent
         }
+        state.detach();
+        let mut unsure = mem::take(&mut state.sent);
+        unsure.append(&mut state.queued);
+        state.queued = pick(unsure, state.trimmed);
+        state.trimmed = false;
         let _ = stream.set_write_timeout(Some(WRITE_ATTEMPT));
         state.stream = Some(stream);
+        state.detached_since = None;
         if state.closed && state.queued.is_empty() {
             // Closed before its socket came (a browser logged out before
             // its event stream connected): close the socket now.
@@ -173,6 +244,28 @@ impl Outbox {
             writers.schedule([Arc::clone(self)]);
         }
         true
+    }
+
+    /// Lets go of `stream` if it is still this outbox's socket (a browser's
+    /// event stream ended): lines wait for the next one. False if another
+    /// socket has taken its place already, or there was none.
+    pub(crate) fn detach_from(&self, stream: &Arc<TcpStream>) -> bool {
+        let mut state = self.lock();
+        if !state.writes_to(&Some(Arc::clone(stream))) {
+            return false;
+        }
+        state.detach();
+        true
+    }
+
+    /// How long a resumable outbox has been without a socket, if it is.
+    pub(crate) fn detached_for(&self) -> Option<Duration> {
+        self.lock().detached_since.map(|since| since.elapsed())
+    }
+
+    /// No more bytes are accepted: the client is leaving, or was cut off.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
     }
 
     /// Queues `bytes` (whole lines, or whole events, already rendered by
@@ -254,10 +347,12 @@ impl Outbox {
         let (bytes, stream) = {
             let mut state = self.lock();
             let mut bytes = mem::take(&mut state.leftover);
+            let fresh = mem::take(&mut state.queued);
+            self.remember(&mut state, &fresh);
             if bytes.is_empty() {
-                bytes = mem::take(&mut state.queued);
+                bytes = fresh;
             } else {
-                bytes.append(&mut state.queued);
+                bytes.extend_from_slice(&fresh);
             }
             state.in_flight = bytes.len();
             (bytes, state.stream.clone())
@@ -269,14 +364,14 @@ impl Outbox {
         };
         let mut state = self.lock();
         state.in_flight = 0;
+        if !state.writes_to(&stream) {
+            // The socket was replaced or let go meanwhile (a browser came
+            // back, or left): what we wrote went to the old one, and what
+            // is queued waits for, or goes to, the new one.
+            return (self.next_after_a_stale_write(&mut state), None);
+        }
         if let Err(e) = result {
-            // The connection is gone. Shutting the socket down wakes the
-            // client's thread, which takes the client offline.
-            let note = (!state.closed)
-                .then(|| format!("client {}: cannot send ({e}); closing", peer(&stream)));
-            state.cut_off();
-            state.scheduled = false;
-            return (Next::Done, note);
+            return self.failed(&mut state, &e, &stream);
         }
         let now = Instant::now();
         if written > 0 || state.last_progress.is_none() {
@@ -295,6 +390,58 @@ impl Outbox {
             state.shutdown(how);
         }
         (Next::Done, None)
+    }
+
+    /// A write failed: the connection is gone. A browser's stream may come
+    /// back, so its outbox lets the socket go and waits; any other client
+    /// is cut off, and shutting its socket down wakes its thread, which
+    /// takes it offline.
+    fn failed(
+        &self,
+        state: &mut Pending,
+        e: &std::io::Error,
+        stream: &Option<Arc<TcpStream>>,
+    ) -> (Next, Option<String>) {
+        state.scheduled = false;
+        if self.keep > 0 && !state.closed {
+            let note = format!(
+                "web {}: cannot send ({e}); waiting for it to come back",
+                peer(stream)
+            );
+            state.detach();
+            return (Next::Done, Some(note));
+        }
+        let note =
+            (!state.closed).then(|| format!("client {}: cannot send ({e}); closing", peer(stream)));
+        state.cut_off();
+        (Next::Done, note)
+    }
+
+    /// Keeps a copy of `fresh` (bytes just taken for writing) in a
+    /// resumable outbox. The copy is one buffer, appended to and cut back to
+    /// its last `keep` bytes once it holds twice that: a copy of each byte
+    /// and, now and then, one move of `keep` bytes, with no allocation per
+    /// write (this runs for every write to every browser).
+    fn remember(&self, state: &mut Pending, fresh: &[u8]) {
+        if self.keep == 0 {
+            return;
+        }
+        state.sent.extend_from_slice(fresh);
+        if state.sent.len() > 2 * self.keep {
+            let cut = state.sent.len() - self.keep;
+            state.sent.drain(..cut);
+            state.trimmed = true;
+        }
+    }
+
+    /// After a write to a socket that is no longer this outbox's: back to
+    /// the writers if the new socket has lines waiting, otherwise idle.
+    fn next_after_a_stale_write(&self, state: &mut Pending) -> Next {
+        if state.stream.is_some() && !state.queued.is_empty() {
+            return Next::Again;
+        }
+        state.scheduled = false;
+        Next::Done
     }
 
     /// The socket is full: keep the unsent tail and come back after a pause
@@ -318,7 +465,11 @@ impl Outbox {
                 "client {}: took nothing for {stall} ms; closing the connection",
                 peer(stream)
             ));
-            state.cut_off();
+            if self.keep > 0 {
+                state.detach(); // a browser may reconnect and resume
+            } else {
+                state.cut_off();
+            }
         }
         if stalled || cut_off_meanwhile {
             state.scheduled = false;
@@ -481,6 +632,7 @@ impl Writers {
 mod tests {
     use super::*;
     use std::io::{BufRead, BufReader};
+    use std::net::TcpStream;
 
     use crate::net::test_pair as pair;
 
@@ -507,9 +659,9 @@ mod tests {
     fn a_detached_outbox_holds_its_lines_until_a_socket_is_attached() {
         let (server, client) = pair();
         let (writers, _threads) = Writers::start(1).expect("writers");
-        let outbox = Outbox::detached(1 << 20, Duration::from_secs(5));
+        let outbox = Outbox::resumable(1 << 20, Duration::from_secs(5), 0);
         outbox.send(&writers, b"one\ntwo\n").expect("send");
-        assert!(outbox.attach(&writers, Arc::new(server)));
+        assert!(outbox.resume(&writers, Arc::new(server), |unsure, _| unsure));
         outbox.close_after_flush(Shutdown::Both);
         let mut text = String::new();
         std::io::Read::read_to_string(&mut BufReader::new(client), &mut text).expect("read");
@@ -522,22 +674,107 @@ mod tests {
         let (writers, _threads) = Writers::start(1).expect("writers");
         // Nothing queued: the socket is shut at once.
         let (server, client) = pair();
-        let outbox = Outbox::detached(1 << 20, Duration::from_secs(5));
+        let outbox = Outbox::resumable(1 << 20, Duration::from_secs(5), 0);
         outbox.close_after_flush(Shutdown::Both);
-        assert!(outbox.attach(&writers, Arc::new(server)));
+        assert!(outbox.resume(&writers, Arc::new(server), |unsure, _| unsure));
         let mut text = String::new();
         std::io::Read::read_to_string(&mut BufReader::new(client), &mut text).expect("end");
         assert_eq!(text, "");
         // Lines queued: they are sent first, then the socket is shut.
         let (server, client) = pair();
-        let outbox = Outbox::detached(1 << 20, Duration::from_secs(5));
+        let outbox = Outbox::resumable(1 << 20, Duration::from_secs(5), 0);
         outbox.send(&writers, b"bye\n").expect("send");
         outbox.close_after_flush(Shutdown::Both);
-        assert!(outbox.attach(&writers, Arc::new(server)));
+        assert!(outbox.resume(&writers, Arc::new(server), |unsure, _| unsure));
         let mut text = String::new();
         std::io::Read::read_to_string(&mut BufReader::new(client), &mut text).expect("end");
         assert_eq!(text, "bye\n");
         writers.stop();
+    }
+
+    /// Reads exactly `n` bytes from `client`.
+    fn read_bytes(client: &mut TcpStream, n: usize) -> String {
+        let mut buf = vec![0u8; n];
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        std::io::Read::read_exact(client, &mut buf).expect("read");
+        String::from_utf8(buf).expect("utf-8")
+    }
+
+    #[test]
+    fn a_resumed_outbox_offers_what_it_sent_and_what_waited() {
+        let (writers, _threads) = Writers::start(1).expect("writers");
+        let outbox = Outbox::resumable(1 << 20, Duration::from_secs(5), 1024);
+        let (first, mut first_client) = pair();
+        let first = Arc::new(first);
+        outbox.send(&writers, b"one\n").expect("send");
+        assert!(outbox.resume(&writers, Arc::clone(&first), |unsure, _| unsure));
+        assert_eq!(read_bytes(&mut first_client, 4), "one\n");
+        // The stream ends; what comes meanwhile waits.
+        assert!(outbox.detach_from(&first));
+        assert!(!outbox.detach_from(&first), "only once");
+        assert!(outbox.detached_for().is_some());
+        outbox.send(&writers, b"two\n").expect("send");
+        // The browser comes back: it may not have had "one" (it was in the
+        // kernel's buffers when the connection dropped), so both are offered.
+        let (second, mut second_client) = pair();
+        let mut offered = Vec::new();
+        assert!(
+            outbox.resume(&writers, Arc::new(second), |unsure, trimmed| {
+                assert!(!trimmed);
+                offered = unsure.clone();
+                unsure[4..].to_vec() // the page had "one"
+            })
+        );
+        assert_eq!(offered, b"one\ntwo\n");
+        assert_eq!(read_bytes(&mut second_client, 4), "two\n");
+        assert_eq!(outbox.detached_for(), None);
+        writers.stop();
+    }
+
+    #[test]
+    fn a_failed_write_detaches_a_resumable_outbox_instead_of_cutting_it_off() {
+        let (writers, _threads) = Writers::start(1).expect("writers");
+        let outbox = Outbox::resumable(1 << 20, Duration::from_secs(5), 1024);
+        let (server, _client) = pair();
+        let server = Arc::new(server);
+        assert!(outbox.resume(&writers, Arc::clone(&server), |unsure, _| unsure));
+        // Our side can no longer write: the next write fails at once.
+        server.shutdown(Shutdown::Write).expect("shutdown");
+        outbox.send(&writers, b"lost?\n").expect("send");
+        writers.wait_idle(Duration::from_secs(2));
+        assert!(outbox.detached_for().is_some(), "detached");
+        assert!(!outbox.is_closed(), "not cut off");
+        // Not lost: it is offered to the next stream.
+        outbox.send(&writers, b"later\n").expect("still accepts");
+        let (next, _next_client) = pair();
+        let mut offered = Vec::new();
+        outbox.resume(&writers, Arc::new(next), |unsure, _| {
+            offered = unsure;
+            Vec::new()
+        });
+        assert_eq!(offered, b"lost?\nlater\n");
+        writers.stop();
+    }
+
+    #[test]
+    fn the_copy_keeps_the_newest_bytes_and_says_it_dropped_older_ones() {
+        let outbox = Outbox::resumable(1 << 20, Duration::from_secs(5), 4);
+        let mut state = outbox.lock();
+        outbox.remember(&mut state, b"aaaa");
+        outbox.remember(&mut state, b"bbbb");
+        assert!(!state.trimmed, "up to twice `keep`, nothing goes");
+        outbox.remember(&mut state, b"cccc");
+        outbox.remember(&mut state, b"dd");
+        // Past twice `keep`: cut back to the last 4, then "dd" added.
+        assert_eq!(state.sent, b"ccccdd");
+        assert!(state.trimmed);
+        // A connection that cannot come back keeps nothing.
+        let terminal = Outbox::resumable(1 << 20, Duration::from_secs(5), 0);
+        let mut state = terminal.lock();
+        terminal.remember(&mut state, b"abc");
+        assert!(state.sent.is_empty());
     }
 
     #[test]

@@ -37,6 +37,7 @@ use crate::net::linger::{drain_arrived, linger};
 use crate::outbox::{Outbox, Writers};
 use crate::registry::{ConnId, Limits, Registry};
 use crate::throttle::Throttle;
+use crate::web::sessions::Patience;
 use crate::web::{self, WebContext};
 use crate::{clock, handler, irc, irc_handler, log, protocol};
 
@@ -607,12 +608,16 @@ fn serve(
 }
 
 /// Logs out browsers that logged in but never opened their event stream,
+/// or whose stream dropped and did not come back within the grace period,
 /// once a second, until the server stops.
 fn end_abandoned_web_sessions(shared: &Shared) {
-    let limit = Duration::from_secs(shared.config.handshake_timeout_secs);
+    let patience = Patience {
+        first_stream: Duration::from_secs(shared.config.handshake_timeout_secs),
+        reconnect: Duration::from_secs(shared.config.web.reconnect_grace_secs),
+    };
     while !shared.stopping.load(Ordering::SeqCst) {
         let ctx = shared.context();
-        shared.sessions.end_abandoned(&ctx, limit);
+        shared.sessions.sweep(&ctx, patience);
         thread::sleep(Duration::from_secs(1));
     }
 }

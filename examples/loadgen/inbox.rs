@@ -164,25 +164,24 @@ impl Inbox {
         let mut answers = Vec::new();
         while let Some(range) = self.take_line() {
             let line = &self.buf[range];
-            let line = match self.way_in {
-                WayIn::Terminal => line,
-                // An event's `data: ` line carries a terminal line; the
-                // blank lines between events and comments carry nothing.
-                WayIn::Sse(_) => match sse::data(line) {
-                    Some(data) => data,
-                    None => continue,
-                },
-                WayIn::Irc(_) => {
-                    irc::answer_ping(line, &mut answers);
-                    line
-                }
-            };
-            if self.replay.skips(line) {
+            if let WayIn::Irc(_) = self.way_in {
+                irc::answer_ping(line, &mut answers);
+            }
+            // A browser's history replay is one event of its own, which
+            // parses as nothing of ours: only the terminal's is skipped
+            // line by line.
+            if self.way_in == WayIn::Terminal && self.replay.skips(line) {
                 continue;
             }
             let parsed = match self.way_in {
+                WayIn::Terminal => parse_line(line),
                 WayIn::Irc(_) => irc::parse_line(line, &client.name),
-                _ => parse_line(line),
+                // An event's `data: ` line carries its JSON; its `id:`
+                // line, the blank line after it and comments carry nothing.
+                WayIn::Sse(_) => match sse::parse_event(line) {
+                    Some(parsed) => parsed,
+                    None => continue,
+                },
             };
             match parsed {
                 Line::Bench(message) => tally.record(&message, now),

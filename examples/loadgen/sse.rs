@@ -6,23 +6,30 @@
 //! its body, and closes (each request has a connection of its own). Then
 //! `GET /api/events?token=...` answers with a Server-Sent Events stream: a
 //! head, a blank line, and then, for as long as the connection lasts, every
-//! line the session receives as an event of its own, `data: <line>` and a
-//! blank line. The lines inside are the terminal's, hello line and history
-//! replay included, so once the `data: ` is taken off they are parsed and
-//! counted exactly as a terminal reader's. Every request names the listener
-//! in its `Host` header, or the server answers 421.
+//! event the session receives: its number (`id: 42`), one JSON object
+//! (`data: {"type":"said",...}`) and a blank line. A receiver here does
+//! what the page does with each: a `said` event's `text` is one of our
+//! messages, checked and timed as a terminal reader's line; a `joined` of
+//! one of the crowd counts as an arrival; an `error` as an error. The
+//! history replay is one `replay` event, passed over whole. Every request
+//! names the listener in its `Host` header, or the server answers 421.
 //!
 //! A simplification: a browser's `EventSource` also accepts `data:` without
-//! the space, events of several `data` lines, and `\r` alone as a line end.
-//! We read what this server writes: one `data: ` line per event, ending in
-//! `\n`.
+//! the space, events of several `data` lines, and `\r` alone as a line end;
+//! and a JSON reader would accept the fields in any order. We read what
+//! this server writes: one `data: ` line per event, ending in `\n`, with
+//! the fields in the order docs/PROTOCOL.md gives, so a few short scans
+//! find them, as a reader of the line protocol does: the generator shares
+//! the machine with the server, and a slow reader here would make the
+//! server look slow.
 
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
 use super::handshake::{open, registered, HANDSHAKE_LIMIT};
-use super::inbox::{Inbox, Replay};
+use super::inbox::Inbox;
+use super::message::{is_crowd_name, parse_bench, Line};
 use super::net::{is_timeout, send_all};
 use super::options::{Options, WayIn};
 use super::shared::{Client, Shared};
@@ -56,15 +63,14 @@ pub(crate) fn join_sse(
             .handshake_line(&stream, deadline)
             .map_err(|e| format!("{name}: waiting for the hello event: {e}"))?;
         match data(line.as_bytes()) {
-            Some(hello) if hello.starts_with(b"* Hello ") => break,
-            Some(error) if error.starts_with(b"! ") => {
+            Some(hello) if hello.starts_with(br#"{"type":"hello","#) => break,
+            Some(error) if error.starts_with(br#"{"type":"error","#) => {
                 return Err(format!("{name}: the server refused us: {line}"));
             }
             _ => {}
         }
     }
     inbox.way_in = WayIn::Sse(addr);
-    inbox.replay = Replay::Maybe;
     Ok((registered(options, name, stream, shared)?, inbox))
 }
 
@@ -128,10 +134,58 @@ fn read_stream_head(
     Ok(())
 }
 
-/// The line an event's `data: ` line carries, or None for anything else:
-/// the blank line that ends an event, a `: keepalive` comment.
-pub(crate) fn data(line: &[u8]) -> Option<&[u8]> {
+/// The JSON an event's `data: ` line carries, or None for anything else:
+/// its `id:` line, the blank line that ends it, a `: keepalive` comment.
+fn data(line: &[u8]) -> Option<&[u8]> {
     line.strip_prefix(b"data: ")
+}
+
+/// What a line of the stream means to the generator; None for the lines
+/// that carry no event.
+pub(crate) fn parse_event(line: &[u8]) -> Option<Line> {
+    let json = data(line)?;
+    let line = if json.starts_with(br#"{"type":"said","#) {
+        let text = string_field(json, b"text").and_then(parse_bench);
+        text.map_or(Line::Other, Line::Bench)
+    } else if json.starts_with(br#"{"type":"joined","#) {
+        let crowd = string_field(json, b"name").is_some_and(is_crowd_name);
+        if crowd {
+            Line::Joined
+        } else {
+            Line::Other
+        }
+    } else if json.starts_with(br#"{"type":"error","#) {
+        Line::Error
+    } else {
+        Line::Other
+    };
+    Some(line)
+}
+
+/// The value of the string field `key` in a JSON object, read field by
+/// field from the start, as the server writes them: each field is passed
+/// over with one scan for its closing quote, so a reader pays a few short
+/// scans per event rather than a search of the whole object. Only string
+/// fields may come before `key`, and a value with an escape in it is not
+/// ours (our names, messages and errors have none): both give None, which
+/// counts as nothing of ours.
+fn string_field<'a>(json: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let mut rest = json.strip_prefix(b"{")?;
+    loop {
+        let (name, after) = quoted(rest.strip_prefix(b"\"")?)?;
+        let (value, after) = quoted(after.strip_prefix(b":\"")?)?;
+        if name == key {
+            return Some(value);
+        }
+        rest = after.strip_prefix(b",")?;
+    }
+}
+
+/// The text up to the next `"` and what follows that quote; None at a
+/// backslash or the end.
+fn quoted(text: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = text.iter().position(|&b| b == b'"' || b == b'\\')?;
+    (text[end] == b'"').then(|| (&text[..end], &text[end + 1..]))
 }
 
 #[cfg(test)]
@@ -139,13 +193,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_data_lines_carry_a_line() {
+    fn only_data_lines_carry_an_event() {
+        assert_eq!(parse_event(b"id: 42"), None);
+        assert_eq!(parse_event(b""), None);
+        assert_eq!(parse_event(b": keepalive"), None);
         assert_eq!(
-            data(b"data: * lg0001 joined #general"),
-            Some(&b"* lg0001 joined #general"[..])
+            parse_event(br#"data: {"type":"hello","name":"lg0001"}"#),
+            Some(Line::Other)
         );
-        assert_eq!(data(b"data: "), Some(&b""[..]));
-        assert_eq!(data(b""), None);
-        assert_eq!(data(b": keepalive"), None);
+    }
+
+    #[test]
+    fn a_said_event_carries_one_of_our_messages() {
+        let line = br#"data: {"type":"said","room":"general","from":"lg0003","text":"b 2 3 41 123456 xxxx","time":"2026-11-30T12:00:00Z"}"#;
+        let expected = super::super::message::Bench {
+            step: 2,
+            sender: 3,
+            seq: 41,
+            due: 123456,
+        };
+        assert_eq!(parse_event(line), Some(Line::Bench(expected)));
+        let chat =
+            br#"data: {"type":"said","room":"general","from":"alice","text":"hi","time":"t"}"#;
+        assert_eq!(parse_event(chat), Some(Line::Other));
+    }
+
+    #[test]
+    fn joins_of_the_crowd_and_errors_are_counted() {
+        let join = br#"data: {"type":"joined","room":"general","name":"lg0042"}"#;
+        assert_eq!(parse_event(join), Some(Line::Joined));
+        let stalled = br#"data: {"type":"joined","room":"general","name":"lgs001"}"#;
+        assert_eq!(parse_event(stalled), Some(Line::Other));
+        let error = br#"data: {"type":"error","text":"slow down"}"#;
+        assert_eq!(parse_event(error), Some(Line::Error));
+    }
+
+    #[test]
+    fn a_string_field_is_read_up_to_its_closing_quote() {
+        let json = br#"{"type":"said","from":"lg0001","text":"b 1 2 3 4 x"}"#;
+        assert_eq!(string_field(json, b"from"), Some(&b"lg0001"[..]));
+        assert_eq!(string_field(json, b"text"), Some(&b"b 1 2 3 4 x"[..]));
+        assert_eq!(string_field(json, b"room"), None);
+        // Past a value with an escape, or one that is not a string: not ours.
+        let escaped = br#"{"type":"said","from":"a\"b","text":"b 1 2 3 4 x"}"#;
+        assert_eq!(string_field(escaped, b"text"), None);
+        let flag = br#"{"type":"direct","action":true,"text":"x"}"#;
+        assert_eq!(string_field(flag, b"text"), None);
     }
 }

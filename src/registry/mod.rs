@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::event::{Event, Leaving, Member, Message, RoomChange, Style, Topic};
 use crate::feed::Feed;
-use crate::frontend::{Frontend, Recipient, Renderings};
+use crate::frontend::{EventId, Frontend, Recipient, Renderings};
 use crate::history::History;
 use crate::lock::lock;
 use crate::outbox::{Closed, Outbox, Writers};
@@ -345,6 +345,9 @@ struct State {
     server_name: String,
     /// The most clients ever online at once (IRC's `LUSERS` tells it).
     max_online: usize,
+    /// The number of the last event queued: every event gets the next one
+    /// (a browser's SSE `id:`; see [`frontend`](crate::frontend)).
+    last_event: EventId,
 }
 
 /// How big the chat may grow (from the config).
@@ -424,6 +427,7 @@ impl Registry {
                 room_changes: Vec::new(),
                 server_name: server_name.to_string(),
                 max_online: 0,
+                last_event: 0,
             }),
             history,
             writers,
@@ -519,7 +523,7 @@ impl Registry {
             if !allowed(name) {
                 return Err(ChatError::Registered(name.to_string()));
             }
-            let greeting = self.greeting(state, name, room.as_deref(), frontend);
+            let greeting = self.greeting(state, (name, room.as_deref()), frontend);
             match outbox.push(&greeting) {
                 Ok(true) => state.to_schedule.push(Arc::clone(&outbox)),
                 Ok(false) => {}
@@ -550,7 +554,12 @@ impl Registry {
     }
 
     /// The hello of a client coming online, and the replay of its room.
-    fn greeting(&self, state: &State, name: &str, room: Option<&str>, to: Frontend) -> Vec<u8> {
+    fn greeting(
+        &self,
+        state: &mut State,
+        (name, room): (&str, Option<&str>),
+        to: Frontend,
+    ) -> Vec<u8> {
         let online = state.clients.len() + 1;
         let hello = Event::Hello {
             name: name.to_string(),
@@ -560,10 +569,11 @@ impl Registry {
             rooms: state.rooms.count(),
             motd: self.motd.clone(),
         };
+        let (hello_id, replay_id) = (state.number(), state.number());
         let recipient = Recipient::new(&state.server_name, name);
-        let mut greeting = to.render(&hello, recipient);
+        let mut greeting = to.render(&hello, recipient, hello_id);
         if let Some(room) = room {
-            greeting.extend(to.render(&self.replay(room), recipient));
+            greeting.extend(to.render(&self.replay(room), recipient, replay_id));
         }
         greeting
     }
@@ -1177,6 +1187,12 @@ impl Registry {
 }
 
 impl State {
+    /// The next event's number.
+    fn number(&mut self) -> EventId {
+        self.last_event += 1;
+        self.last_event
+    }
+
     /// The client of this session, if it is still online: found by its
     /// connection id, so a session the operator renamed is still itself.
     fn client(&mut self, session: &Session) -> Result<&mut Client, ChatError> {
@@ -1243,11 +1259,13 @@ impl State {
     /// Queues several events to one client in one push, so they stay
     /// together (a reply and its replay).
     fn write_all(&mut self, key: &str, events: &[Event]) {
+        let first = self.last_event + 1;
+        self.last_event += events.len() as EventId;
         if let Some(client) = self.clients.get(key) {
             let to = Recipient::new(&self.server_name, &client.name);
-            let bytes: Vec<u8> = events
-                .iter()
-                .flat_map(|event| client.frontend.render(event, to))
+            let bytes: Vec<u8> = (first..)
+                .zip(events)
+                .flat_map(|(id, event)| client.frontend.render(event, to, id))
                 .collect();
             queue(client, key, &bytes, &mut self.dead, &mut self.to_schedule);
         }
@@ -1256,7 +1274,8 @@ impl State {
     /// Queues one event to each of `keys`: rendered once per frontend kind,
     /// then copied into each outbox.
     fn write_each(&mut self, keys: &BTreeSet<String>, event: &Event) {
-        let mut renderings = Renderings::new(event, &self.server_name);
+        let id = self.number();
+        let mut renderings = Renderings::new(event, id, &self.server_name);
         for key in keys {
             if let Some(client) = self.clients.get(key) {
                 let bytes = renderings.bytes(client.frontend);
@@ -1317,7 +1336,8 @@ impl State {
     /// once per frontend kind, then copied into each outbox. The operator
     /// sees it too, in every room, even one that has just emptied.
     fn write_room(&mut self, room: &str, except: Option<&str>, event: &Event) {
-        let mut renderings = Renderings::new(event, &self.server_name);
+        let id = self.number();
+        let mut renderings = Renderings::new(event, id, &self.server_name);
         self.echo_rendered(&mut renderings);
         let Some(members) = self.rooms.members(room) else {
             return;
@@ -1371,7 +1391,8 @@ impl State {
     /// Shows an event on the operator's console, in the terminal's format
     /// (never waits: see [`Feed`]).
     fn echo(&self, event: &Event) {
-        self.echo_rendered(&mut Renderings::new(event, &self.server_name));
+        // The console shows terminal lines, which carry no number.
+        self.echo_rendered(&mut Renderings::new(event, 0, &self.server_name));
     }
 
     /// [`echo`](Self::echo), with the terminal form made (or reused) by

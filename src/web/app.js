@@ -1,109 +1,90 @@
-// lanchat in the browser: the same line protocol as the terminal client
-// (docs/PROTOCOL.md), carried over HTTP instead of one TCP connection.
+// lanchat in the browser: one view per conversation, over three kinds of
+// request (docs/PROTOCOL.md, "The web page").
 //
-// The flow, in three steps:
+// 1. Login.  POST /api/login (or /api/signup) answers a session token.
+// 2. Events. GET /api/events?token=T is a Server-Sent Events stream: every
+//    event is `id: N`, `data: {json}` and a blank line. We read it with
+//    fetch() rather than EventSource so that we see the HTTP status (401
+//    means the session is gone: back to the login) and choose when to
+//    reconnect; on reconnecting we send `Last-Event-ID`, as EventSource
+//    would, and the server sends what the dropped stream missed.
+// 3. Send.   POST /api/send with the line as typed and `to`, the
+//    conversation shown (`#dev` or `@bob`). The answer is the outcome,
+//    {"ok":true} or {"ok":false,"error":"slow down"}: our own message is
+//    shown at once as sending, then marked sent or failed with the reason.
+//    The lists the page needs by itself (a room's members, the room
+//    directory) come from POST /api/members and /api/rooms, which the
+//    server answers on the stream and never counts against the user's
+//    rate limit.
 //
-// 1. Login.  POST /api/login with the name (and the password, once the server
-//    has said the name needs one). The answer is a session token: a short
-//    string that stands for this one chat session. Errors come back as one
-//    protocol line, such as `! the name alice is taken`.
-// 2. Events. GET /api/events?token=T, read with EventSource (Server-Sent
-//    Events). Each event's data is exactly one line the terminal client
-//    would print: the hello line, the history replay, then live traffic. The
-//    stream ends when the session does (/quit, a kick, a server shutdown);
-//    after that the token is dead and a new login is needed.
-// 3. Send.   POST /api/send with the token and the line exactly as typed.
-//    The server answers 204 No Content; what the line causes comes back on
-//    the event stream, as in the terminal. The server does not echo your own
-//    messages to you, so the page shows them itself.
-//
-// Why textContent everywhere: every line from the chat is text typed by
-// someone else. It reaches the page only through textContent and
-// createElement, never innerHTML, so a message like `<img src=x onerror=...>`
-// shows up as those characters instead of becoming an element. The server's
-// Content-Security-Policy would also refuse to run injected script; not
-// parsing chat text as HTML in the first place is the real defence, the CSP
-// is the second wall.
+// Why textContent everywhere: every text in the chat was typed by someone
+// else. It reaches the page only through textContent and createElement,
+// never innerHTML, so `<img src=x onerror=...>` shows as those characters
+// instead of becoming an element. The server's Content-Security-Policy
+// would also refuse to run injected script; not parsing chat text as HTML
+// in the first place is the real defence, the CSP is the second wall.
 
 'use strict';
 
 // --- Settings ---------------------------------------------------------------
 
-// Keep at most this many lines in the message list, so a long session does
-// not grow the page's memory forever. The oldest lines go first.
-const MAX_MESSAGES = 1000;
+const MAX_ENTRIES = 500; // per conversation, oldest dropped first
+const HISTORY_STEP = 50; // "load earlier" asks for this many more
+const HISTORY_MAX = 200; // the most one /history gives (src/protocol.rs)
+const RETRY_FIRST_MS = 500; // reconnect backoff: 0.5 s, 1 s, 2 s, 4 s, 5 s...
+const RETRY_MAX_MS = 5000;
+// The server keeps a session this long after its stream drops (its
+// `reconnect_grace_secs`, 30 s by default). Past it, with the server still
+// out of reach, the session is surely gone.
+const GIVE_UP_MS = 35000;
+const GONE = 'Your session has ended (the server restarted, or you were away too long). Log in again.';
+// A link: http(s):// up to a space or a character that cannot be in one.
+const LINK = /\bhttps?:\/\/[^\s<>"']+/gi;
 
-// The room and user lists are refreshed by sending /rooms and /users. A burst
-// of join notices must not turn into a burst of requests (the server allows
-// 10 lines a second, bursts of 20, and answers `! slow down`), so refreshes
-// are at least this far apart.
-const REFRESH_INTERVAL_MS = 300;
-
-// A reply to an automatic /rooms or /users normally arrives within
-// milliseconds. If it never comes (the server dropped the request with
-// `! slow down`), forget the request after this long, so that a later /rooms
-// typed by the user is not swallowed in its place.
-const AUTO_REPLY_TIMEOUT_MS = 5000;
-
-const STATUS_TEXT = {
-  connecting: 'connecting…',
-  open: 'connected',
-  closed: 'disconnected',
-};
-
-// --- The page's elements ------------------------------------------------------
+// --- The page's elements ----------------------------------------------------
 
 const $ = (id) => document.getElementById(id);
-const el = {
-  status: $('status'),
-  loginView: $('login-view'),
-  loginForm: $('login'),
-  loginHint: $('login-hint'),
-  name: $('name'),
-  passwordRow: $('password-row'),
-  password: $('password'),
-  loginButton: $('login-button'),
-  signupToggle: $('signup-toggle'),
-  repeatRow: $('repeat-row'),
-  repeat: $('repeat'),
-  loginError: $('login-error'),
-  chatView: $('chat-view'),
-  rooms: $('rooms'),
-  users: $('users'),
-  messages: $('messages'),
-  sendForm: $('send'),
-  line: $('line'),
-  sendButton: document.querySelector('#send button'),
-};
+const el = {};
+for (const id of ['status', 'menu', 'menu-unread', 'notify', 'login-view', 'login',
+  'login-hint', 'name', 'password-row', 'password', 'repeat-row', 'repeat',
+  'login-button', 'signup-toggle', 'login-error', 'chat-view', 'sidebar',
+  'my-rooms', 'people', 'no-people', 'refresh-rooms', 'directory', 'title',
+  'topic', 'members-toggle', 'leave', 'scroll', 'earlier', 'messages',
+  'members-pane', 'members', 'send', 'line', 'announce']) {
+  el[id.replace(/-(.)/g, (_, c) => c.toUpperCase())] = $(id);
+}
 
-// --- What the page knows about the session ------------------------------------
+// --- What the page knows ----------------------------------------------------
+
+// A conversation: a room (key `#dev`) or a person (key `@bob`, lower case;
+// `name` keeps their spelling). Entries are messages and notices, oldest
+// first, each { kind: 'msg'|'note', time: Date, ... }.
+function conversation(key, name) {
+  return {
+    key, name, room: key.startsWith('#'), entries: [], seen: new Set(),
+    unread: 0, mention: false, members: null, more: 0, topic: null,
+    earlier: 'more', // 'more', 'asking' or 'none': the "load earlier" button
+  };
+}
 
 const state = {
-  token: null, // the session token; null when logged out
-  events: null, // the EventSource of the session
-  wasOpen: false, // whether the event stream ever opened
-  myName: null, // from the hello line and `* you are now known as ...`
-  currentRoom: null, // where plain text goes; null when unknown
-  joined: new Set(), // the rooms we know we are in
-  rooms: [], // [{ name, count }] from the last `* rooms: ...`
-  users: [], // names from the last `* online: ...`
-  // Send times of automatic /rooms and /users requests whose reply has not
-  // arrived yet. Their replies update the sidebar without cluttering the
-  // message list.
-  pending: { rooms: [], users: [] },
-  lastRefresh: 0, // when /rooms and /users were last sent automatically
-  refreshTimer: null, // a refresh waiting for REFRESH_INTERVAL_MS to pass
-  // Lines are POSTed one after another, never two at once: two requests in
-  // flight may reach the server in either order, and `/join dev` followed by
-  // `hello` must arrive in that order.
-  sendQueue: Promise.resolve(),
+  token: null,
+  me: null, // our name, from `hello` and `now_known_as`
+  lastId: null, // the number of the last event read: Last-Event-ID
+  rooms: new Map(), // key -> conversation, in the order joined
+  people: new Map(),
+  lobby: conversation('*', 'lanchat'), // notices when no room is open
+  active: null,
+  directory: [], // [{ room, members }] from the last `rooms` event
+  abort: null, // stops the current stream's fetch
+  ended: null, // why the session ended, once the server said so
+  sendQueue: Promise.resolve(), // lines go one after another, in order
 };
 
-// --- Step 1: login ------------------------------------------------------------
+// --- Step 1: login ----------------------------------------------------------
 
-// "Create account" turns the form into a sign-up (name, password, repeat,
-// sent to POST /api/signup) and back. The server checks every rule and
-// answers in the same words as the terminal's sign-up.
+// "Create account" turns the form into a sign-up (POST /api/signup) and
+// back. The server checks every rule and answers in the terminal's words.
 let signingUp = false;
 el.signupToggle.addEventListener('click', () => {
   signingUp = !signingUp;
@@ -115,35 +96,21 @@ el.signupToggle.addEventListener('click', () => {
   el.loginError.textContent = '';
 });
 
-el.loginForm.addEventListener('submit', async (event) => {
+el.login.addEventListener('submit', async (event) => {
   event.preventDefault(); // handle the form here instead of navigating
   const fields = { name: el.name.value.trim() };
-  if (!el.passwordRow.hidden && el.password.value !== '') {
-    fields.password = el.password.value;
-  }
-  if (signingUp) {
-    fields.password = el.password.value;
-    fields.repeat = el.repeat.value;
-  }
-
+  if (signingUp || !el.passwordRow.hidden) fields.password = el.password.value;
+  if (signingUp) fields.repeat = el.repeat.value;
   el.loginButton.disabled = true;
   el.loginError.textContent = '';
   try {
-    const response = await fetch(signingUp ? '/api/signup' : '/api/login', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: formEncode(fields),
-    });
+    const response = await post(signingUp ? '/api/signup' : '/api/login', fields);
     const body = (await response.text()).trim();
-    if (response.ok && body !== '') {
-      startSession(body);
-      return;
-    }
+    if (response.ok && body !== '') return startSession(body);
     // The server explains a refusal in one protocol line (`! ...`).
     el.loginError.textContent = body || `! login failed (HTTP ${response.status})`;
     if (response.status === 401 && body.startsWith('! password required')) {
-      // The name is registered: ask for the password and let the user retry.
-      el.passwordRow.hidden = false;
+      el.passwordRow.hidden = false; // a registered name: ask for its password
       el.password.focus();
     } else if (body === '! wrong password') {
       el.password.select();
@@ -155,442 +122,729 @@ el.loginForm.addEventListener('submit', async (event) => {
   }
 });
 
-// --- Step 2: the event stream -------------------------------------------------
-
-// Starts a session with a fresh token: clears what the last session left,
-// shows the chat and opens the event stream.
-function startSession(token) {
-  state.token = token;
-  state.wasOpen = false;
-  state.myName = null;
-  state.currentRoom = null;
-  state.joined.clear();
-  state.rooms = [];
-  state.users = [];
-  state.pending = { rooms: [], users: [] };
-  state.lastRefresh = 0;
-  el.messages.replaceChildren();
-  renderRooms();
-  renderUsers();
-
-  el.password.value = ''; // do not keep the password in the page
-  el.repeat.value = '';
-  el.loginError.textContent = '';
-  el.loginHint.hidden = true;
-  el.loginView.hidden = true;
-  el.chatView.hidden = false;
-  el.line.disabled = false;
-  el.sendButton.disabled = false;
-  el.line.focus();
-  setStatus('connecting');
-
-  const events = new EventSource(`/api/events?token=${encodeURIComponent(token)}`);
-  state.events = events;
-  events.onopen = () => {
-    if (state.events !== events) return; // an old session's stream
-    state.wasOpen = true;
-    setStatus('open');
-  };
-  events.onmessage = (event) => {
-    if (state.events !== events) return;
-    receiveLine(event.data);
-  };
-  events.onerror = () => {
-    if (state.events !== events) return;
-    // EventSource reconnects by itself after a dropped connection. Our token
-    // belongs to one stream, though: once that stream has ended (the user
-    // quit, was kicked, the server shut down) reconnecting would only fail
-    // again and again. So we stop when the browser has given up (CLOSED,
-    // e.g. the server answered 401) or when a stream that was open fails.
-    if (events.readyState === EventSource.CLOSED || state.wasOpen) {
-      endSession('Disconnected. Log in again to continue.');
-    }
-  };
-}
-
-// Ends the session: closes the stream, shows the status and offers the login
-// form again. The messages stay on screen so the last lines can be read.
-function endSession(hint) {
-  if (state.token === null) return; // already ended
+// Back to the login form after a session ends, the name filled in (never
+// the password: the page does not keep it).
+function backToLogin(hint) {
+  if (state.abort) state.abort.abort();
   state.token = null;
-  if (state.events !== null) {
-    state.events.close();
-    state.events = null;
-  }
-  clearTimeout(state.refreshTimer);
-  state.refreshTimer = null;
-  state.currentRoom = null;
-  renderRooms();
+  state.abort = null;
   setStatus('closed');
-
-  el.line.disabled = true;
-  el.sendButton.disabled = true;
+  el.name.value = state.me || el.name.value;
+  el.password.value = '';
   el.loginHint.textContent = hint;
   el.loginHint.hidden = false;
+  el.chatView.hidden = true;
+  el.menu.hidden = true;
+  el.notify.hidden = true;
   el.loginView.hidden = false;
+  document.title = 'lanchat';
   el.name.focus();
 }
 
-function setStatus(connection) {
-  el.status.dataset.state = connection;
-  el.status.textContent = STATUS_TEXT[connection];
-}
+// --- Step 2: the event stream -----------------------------------------------
 
-// One line from the server: update what we know, then show it, unless it is
-// the reply to one of our own automatic /rooms or /users requests.
-function receiveLine(line) {
-  if (line.startsWith('* ')) {
-    const shown = handleNotice(line.slice(2));
-    if (!shown) return;
-  }
-  showMessage(parseLine(line));
-  if (/^\* Bye \S+!$/.test(line)) {
-    // The answer to /quit; the server closes the stream next.
-    endSession('You left the chat. Log in again to come back.');
-  }
-}
-
-// The notices that change the page's picture of the chat. Returns false
-// when the line should not be shown.
-//
-// A limit of the protocol: a user may be called `you`, and then
-// `* you joined #dev` from them reads like our own join. The page cannot tell
-// the two apart; a richer protocol would use separate message kinds.
-function handleNotice(text) {
-  let m;
-  if ((m = /^Hello ([A-Za-z0-9_-]+)! You are in #([a-z0-9_-]+)\./.exec(text))) {
-    state.myName = m[1];
-    state.joined.add(m[2]);
-    state.currentRoom = m[2];
-    renderRooms();
-    scheduleRefresh();
-  } else if ((m = /^(\S+) joined #([a-z0-9_-]+)$/.exec(text))) {
-    if (m[1] === 'you') {
-      state.joined.add(m[2]);
-      state.currentRoom = m[2];
-      renderRooms();
-    }
-    scheduleRefresh();
-  } else if ((m = /^you are now talking in #([a-z0-9_-]+)$/.exec(text))) {
-    state.joined.add(m[1]);
-    state.currentRoom = m[1];
-    renderRooms();
-    scheduleRefresh();
-  } else if ((m = /^(\S+) left #([a-z0-9_-]+)( \(kicked\))?$/.exec(text))) {
-    if (m[1] === 'you') {
-      state.joined.delete(m[2]);
-      // The server moves us to another room, but the page does not guess
-      // which: until the next `* you joined` / `* you are now talking in`,
-      // no room is highlighted and plain text is not echoed locally.
-      if (state.currentRoom === m[2]) state.currentRoom = null;
-      renderRooms();
-    }
-    scheduleRefresh();
-  } else if ((m = /^you are now known as (\S+)$/.exec(text))) {
-    state.myName = m[1];
-    scheduleRefresh();
-  } else if (/^\S+ is now known as \S+$/.test(text)) {
-    scheduleRefresh();
-  } else if ((m = /^rooms: (.*)$/.exec(text))) {
-    state.rooms = parseRooms(m[1]);
-    renderRooms();
-    return !takePending('rooms');
-  } else if ((m = /^online: (.*)$/.exec(text))) {
-    state.users = m[1].split(', ').filter((name) => name !== '');
-    renderUsers();
-    return !takePending('users');
-  }
-  return true;
-}
-
-// `#dev (1), #general (3)` → [{ name: 'dev', count: 1 }, ...]; `none` → [].
-function parseRooms(list) {
-  const rooms = [];
-  for (const item of list.split(', ')) {
-    const m = /^#([A-Za-z0-9_-]+) \((\d+)\)$/.exec(item);
-    if (m) rooms.push({ name: m[1], count: Number(m[2]) });
-  }
-  return rooms;
-}
-
-// Whether a reply answers one of our automatic requests (and if so, counts
-// that request as answered).
-function takePending(kind) {
-  const sent = state.pending[kind];
-  const now = Date.now();
-  while (sent.length > 0 && now - sent[0] > AUTO_REPLY_TIMEOUT_MS) sent.shift();
-  if (sent.length === 0) return false;
-  sent.shift();
-  return true;
-}
-
-// --- The sidebar: rooms and users ---------------------------------------------
-
-// Asks for fresh room and user lists soon, at most once per
-// REFRESH_INTERVAL_MS however many notices arrive.
-function scheduleRefresh() {
-  if (state.refreshTimer !== null || state.token === null) return;
-  const wait = Math.max(0, state.lastRefresh + REFRESH_INTERVAL_MS - Date.now());
-  state.refreshTimer = setTimeout(() => {
-    state.refreshTimer = null;
-    if (state.token === null) return;
-    state.lastRefresh = Date.now();
-    sendAutomatic('rooms', '/rooms');
-    sendAutomatic('users', '/users');
-  }, wait);
-}
-
-function sendAutomatic(kind, line) {
-  const sentAt = Date.now();
-  state.pending[kind].push(sentAt);
-  postLine(line).then((ok) => {
-    if (ok) return;
-    // Not delivered, so no reply will come: stop waiting for one.
-    const sent = state.pending[kind];
-    const index = sent.indexOf(sentAt);
-    if (index !== -1) sent.splice(index, 1);
+function startSession(token) {
+  Object.assign(state, {
+    token, me: null, lastId: null, ended: null, active: null, directory: [],
+    rooms: new Map(), people: new Map(), lobby: conversation('*', 'lanchat'),
   });
-}
-
-function renderRooms() {
-  el.rooms.replaceChildren(
-    ...state.rooms.map(({ name, count }) => {
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.dataset.room = name;
-      button.textContent = `#${name} (${count})`;
-      if (state.joined.has(name)) button.classList.add('joined');
-      if (name === state.currentRoom) {
-        button.classList.add('current');
-        button.setAttribute('aria-current', 'true');
-      }
-      const item = document.createElement('li');
-      item.append(button);
-      return item;
-    }),
-  );
-}
-
-function renderUsers() {
-  const me = (state.myName || '').toLowerCase();
-  el.users.replaceChildren(
-    ...state.users.map((name) => {
-      const item = document.createElement('li');
-      item.textContent = name;
-      if (name.toLowerCase() === me) item.classList.add('me');
-      return item;
-    }),
-  );
-}
-
-// A click on a room joins it, or makes it current if we are already in it:
-// `/join` does both.
-el.rooms.addEventListener('click', (event) => {
-  const button = event.target.closest('button[data-room]');
-  if (button === null || state.token === null) return;
-  postLine(`/join ${button.dataset.room}`);
+  el.password.value = '';
+  el.repeat.value = '';
+  el.loginHint.hidden = true;
+  el.loginView.hidden = true;
+  el.chatView.hidden = false;
+  el.menu.hidden = false;
+  el.notify.hidden = !mayAskToNotify();
+  open(state.lobby);
   el.line.focus();
-});
-
-// --- The message list ---------------------------------------------------------
-
-// Splits a protocol line into its parts: { kind, room, name, text }. The
-// kinds are the table "What the server sends" in docs/PROTOCOL.md. Names and
-// rooms use only A-Z a-z 0-9 _ -, which keeps these patterns unambiguous:
-// `[#general] * alice waves` cannot be read as a message from `*`.
-function parseLine(line) {
-  let m;
-  if (line.startsWith('* ')) return { kind: 'notice', text: line };
-  if (line.startsWith('! ')) return { kind: 'error', text: line };
-  if ((m = /^\[#([A-Za-z0-9_-]+)\] \* ([A-Za-z0-9_-]+) (.*)$/.exec(line))) {
-    return { kind: 'action', room: m[1], name: m[2], text: m[3] };
-  }
-  if ((m = /^\[#([A-Za-z0-9_-]+)\] ([A-Za-z0-9_-]+): (.*)$/.exec(line))) {
-    return { kind: 'room', room: m[1], name: m[2], text: m[3] };
-  }
-  if ((m = /^\[DM\] ([A-Za-z0-9_-]+): (.*)$/.exec(line))) {
-    return { kind: 'dm', name: m[1], text: m[2] };
-  }
-  if ((m = /^\[server\] (.*)$/.exec(line))) {
-    return { kind: 'server', text: m[1] };
-  }
-  return { kind: 'other', text: line }; // not in the protocol: show as is
+  stay(token);
 }
 
-// Builds the <li> for a parsed line and appends it. The <li>'s text is the
-// protocol line itself (for our own DMs: `[DM] → bob: text`); spans only
-// mark its parts for the stylesheet. `own` marks a line echoed locally.
-function showMessage(message, own = false) {
+// Keeps the stream open for as long as the session lasts: reconnects with
+// a growing pause after a drop, and gives up when the server says the
+// session is gone (401) or has been out of reach for longer than it waits.
+async function stay(token) {
+  let failures = 0;
+  let lostAt = null;
+  while (state.token === token) {
+    setStatus('connecting');
+    const how = await listen(token, () => { failures = 0; lostAt = null; });
+    if (state.token !== token) return;
+    if (state.ended) return backToLogin(state.ended);
+    if (how === 'gone') return backToLogin(GONE);
+    lostAt = lostAt || Date.now();
+    if (Date.now() - lostAt > GIVE_UP_MS) {
+      return backToLogin('The server has been out of reach for too long. Log in again.');
+    }
+    const pause = Math.min(RETRY_FIRST_MS * 2 ** failures, RETRY_MAX_MS);
+    failures += 1;
+    setStatus('reconnecting', `connection lost; retrying in ${Math.ceil(pause / 1000)} s`);
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+}
+
+// One stream, read to its end. Resolves to 'gone' (401: no such session)
+// or 'lost' (anything else). `opened` runs once the server accepted it.
+async function listen(token, opened) {
+  state.abort = new AbortController();
+  const headers = state.lastId === null ? {} : { 'Last-Event-ID': String(state.lastId) };
+  try {
+    const response = await fetch(`/api/events?token=${encodeURIComponent(token)}`,
+      { headers, cache: 'no-store', signal: state.abort.signal });
+    if (response.status === 401) return 'gone';
+    if (!response.ok || !response.body) return 'lost';
+    opened();
+    setStatus('open');
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return 'lost';
+      buffer += decoder.decode(value, { stream: true });
+      // An event ends with a blank line; the JSON inside has no newline.
+      let end;
+      while ((end = buffer.indexOf('\n\n')) !== -1) {
+        readEvent(buffer.slice(0, end));
+        buffer = buffer.slice(end + 2);
+      }
+    }
+  } catch (error) {
+    return 'lost'; // the network, or our own abort
+  }
+}
+
+// One event's lines: `id: N` and `data: {...}`; comments start with `:`.
+function readEvent(block) {
+  for (const line of block.split('\n')) {
+    if (line.startsWith('id: ')) state.lastId = Number(line.slice(4));
+    if (!line.startsWith('data: ')) continue;
+    let event;
+    try {
+      event = JSON.parse(line.slice(6));
+    } catch (error) {
+      continue; // not ours to show
+    }
+    const handle = HANDLERS[event.type];
+    if (handle) handle(event); // a type we do not know yet: ignore it
+  }
+}
+
+function setStatus(connection, text) {
+  el.status.dataset.state = connection;
+  el.status.textContent = text || { connecting: 'connecting…', open: 'connected',
+    closed: 'disconnected', reconnecting: 'reconnecting…' }[connection];
+}
+
+// What each event does to the page (docs/PROTOCOL.md lists them all).
+const HANDLERS = {
+  hello(e) {
+    state.me = e.name;
+    if (e.room) open(room(e.room));
+    for (const line of e.motd) note(active(), line);
+    askRooms();
+  },
+  replay(e) {
+    merge(room(e.room), e.messages);
+  },
+  said(e) {
+    const conv = state.rooms.get(`#${e.room}`);
+    if (conv) incoming(conv, e.from, e.text, new Date(e.time), e.action);
+  },
+  direct(e) {
+    incoming(person(e.from), e.from, e.text, new Date(), e.action);
+  },
+  joined(e) {
+    const conv = state.rooms.get(`#${e.room}`);
+    if (!conv) return;
+    setMembers(conv, [...(conv.members || []), { name: e.name, op: false }]);
+    note(conv, `${e.name} joined`);
+  },
+  left(e) {
+    const conv = state.rooms.get(`#${e.room}`);
+    if (!conv) return;
+    setMembers(conv, (conv.members || []).filter((m) => m.name !== e.name));
+    const why = e.how === 'kicked' ? ' (kicked)' : e.reason ? ` (${e.reason})` : '';
+    note(conv, `${e.name} left${why}`);
+  },
+  renamed(e) {
+    for (const conv of state.rooms.values()) {
+      if (!(conv.members || []).some((m) => m.name === e.old)) continue;
+      setMembers(conv, conv.members.map((m) => (m.name === e.old ? { ...m, name: e.new } : m)));
+      note(conv, `${e.old} is now known as ${e.new}`);
+    }
+    const conv = state.people.get(`@${e.old.toLowerCase()}`);
+    if (conv) renamePerson(conv, e.new);
+  },
+  topic_set(e) {
+    const conv = room(e.room);
+    conv.topic = e.text || null;
+    note(conv, e.text ? `${e.name} set the topic: ${e.text}` : `${e.name} cleared the topic`);
+  },
+  server(e) { note(active(), `server: ${e.text}`, 'server'); },
+  shutting_down() { note(active(), 'The server is shutting down.', 'server'); },
+  you_joined(e) {
+    const conv = room(e.room);
+    conv.topic = e.topic ? e.topic.text : null;
+    conv.more = e.more;
+    setMembers(conv, e.members);
+    open(conv);
+    askRooms();
+  },
+  now_talking_in(e) { open(room(e.room)); },
+  you_left(e) {
+    state.rooms.delete(`#${e.room}`);
+    if (state.active && state.active.key === `#${e.room}`) {
+      open(state.rooms.values().next().value || state.lobby);
+    }
+    renderSidebar();
+    askRooms();
+  },
+  now_known_as(e) { state.me = e.new; },
+  topic(e) {
+    const conv = room(e.room);
+    conv.topic = e.topic ? e.topic.text : null;
+    note(conv, e.topic ? `topic: ${e.topic.text} (set by ${e.topic.by})` : 'no topic');
+  },
+  rooms(e) {
+    state.directory = e.rooms;
+    renderSidebar();
+  },
+  users(e) {
+    const conv = e.room && state.rooms.get(`#${e.room}`);
+    if (conv) {
+      conv.more = e.more;
+      return setMembers(conv, e.members);
+    }
+    const names = e.members.map((m) => m.name).join(', ');
+    note(active(), `${e.room ? `in #${e.room}` : 'online'}: ${names}${e.more ? `, and ${e.more} more` : ''}`);
+  },
+  help(e) { for (const line of e.lines) note(active(), line); },
+  bye() { state.ended = 'You left the chat. Log in again to come back.'; },
+  kicked(e) {
+    state.ended = `You were removed by the operator${e.reason ? `: ${e.reason}` : ''}.`;
+  },
+  notice(e) { note(active(), e.text); },
+  error(e) { note(active(), e.text, 'error'); },
+  gap() {
+    for (const conv of state.rooms.values()) {
+      note(conv, 'Some messages may be missing while you were away.', 'error');
+    }
+  },
+};
+
+// --- Conversations ----------------------------------------------------------
+
+function room(name) {
+  const key = `#${name}`;
+  if (!state.rooms.has(key)) {
+    state.rooms.set(key, conversation(key, `#${name}`));
+    renderSidebar();
+  }
+  return state.rooms.get(key);
+}
+
+function person(name) {
+  const key = `@${name.toLowerCase()}`;
+  if (!state.people.has(key)) {
+    state.people.set(key, conversation(key, name));
+    renderSidebar();
+  }
+  return state.people.get(key);
+}
+
+function renamePerson(conv, name) {
+  state.people.delete(conv.key);
+  conv.key = `@${name.toLowerCase()}`;
+  conv.name = name;
+  state.people.set(conv.key, conv);
+  if (conv === state.active) renderHead();
+  renderSidebar();
+}
+
+function active() {
+  return state.active || state.lobby;
+}
+
+// Shows a conversation: its messages, members and title; clears its unread
+// count, and asks for its members (the page's own budget pays).
+function open(conv) {
+  state.active = conv;
+  conv.unread = 0;
+  conv.mention = false;
+  el.sidebar.classList.remove('open');
+  el.menu.setAttribute('aria-expanded', 'false');
+  renderHead();
+  renderEntries();
+  renderMembers();
+  renderSidebar();
+  if (conv.room) api('/api/members', { room: conv.name });
+}
+
+// Alt+Up and Alt+Down: the conversation before or after this one.
+function step(by) {
+  const all = [...state.rooms.values(), ...state.people.values()];
+  if (all.length === 0) return;
+  const at = all.indexOf(state.active);
+  open(all[(at + by + all.length) % all.length]);
+}
+
+// A message from someone else: stored, counted unread unless it is in
+// plain view, announced to screen readers, and notified if it is for us.
+function incoming(conv, from, text, time, action) {
+  const mention = conv.room && mentions(text);
+  const entry = add(conv, { kind: 'msg', from, text, time, action, mention });
+  if (!entry) return;
+  const seen = conv === state.active && !document.hidden;
+  if (!seen) {
+    conv.unread += 1;
+    conv.mention = conv.mention || mention;
+    renderSidebar();
+  }
+  el.announce.textContent = `${from}${conv.room ? ` in ${conv.name}` : ''}: ${text}`;
+  if ((mention || !conv.room) && document.hidden) notify(conv, from, text);
+}
+
+// Whether a text names us, as a word of its own.
+function mentions(text) {
+  if (!state.me) return false;
+  // Names are made of A-Z a-z 0-9 _ -, none of them special in a pattern.
+  return new RegExp(`(^|[^A-Za-z0-9_-])${state.me}($|[^A-Za-z0-9_-])`, 'i').test(text);
+}
+
+// A notice in a conversation: joins, leaves, replies, errors.
+function note(conv, text, tone = '') {
+  add(conv, { kind: 'note', text, tone, time: new Date() });
+}
+
+// What tells one message from another: times are whole seconds, so two
+// alike in one second count as one (rare, and harmless).
+const keyOf = (m) => `${m.time.getTime()}|${m.from}|${m.text}`;
+
+// Adds an entry to a conversation (and to the screen, if it is shown);
+// null for a message seen already (a replay of what we have).
+function add(conv, entry) {
+  if (entry.kind === 'msg' && !entry.own) {
+    entry.key = keyOf(entry);
+    if (conv.seen.has(entry.key)) return null;
+    conv.seen.add(entry.key);
+  }
+  conv.entries.push(entry);
+  if (conv.entries.length > MAX_ENTRIES) conv.entries.shift();
+  if (conv === state.active) appendEntry(entry, conv.entries[conv.entries.length - 2]);
+  return entry;
+}
+
+// A replay (on joining, or "load earlier"): the messages we lack, put in
+// their places. The replay is in order, so a message we lack goes just
+// before the next one we have, or just after the last one we had; with
+// none to go by, by its time.
+function merge(conv, messages) {
+  const earlier = conv.earlier === 'asking';
+  const replay = messages.map((m) => ({ kind: 'msg', ...m, time: new Date(m.time) }));
+  replay.forEach((entry) => { entry.key = keyOf(entry); });
+  const where = (key) => conv.entries.findIndex((e) => e.key === key);
+  let at = -1;
+  let added = 0;
+  replay.forEach((entry, i) => {
+    if (conv.seen.has(entry.key)) {
+      at = where(entry.key) + 1;
+      return;
+    }
+    if (at === -1) {
+      const next = replay.slice(i + 1).find((later) => conv.seen.has(later.key));
+      at = next ? where(next.key) : conv.entries.findIndex((e) => e.time > entry.time);
+      if (at === -1) at = conv.entries.length;
+    }
+    conv.seen.add(entry.key);
+    conv.entries.splice(at, 0, entry);
+    at += 1;
+    added += 1;
+  });
+  if (earlier) conv.earlier = added === 0 ? 'none' : 'more';
+  if (conv === state.active) renderEntries(earlier);
+}
+
+// --- Drawing ----------------------------------------------------------------
+
+function renderHead() {
+  const conv = active();
+  el.title.textContent = conv.room || conv === state.lobby ? conv.name : `@${conv.name}`;
+  el.topic.textContent = conv.topic || '';
+  el.leave.hidden = !conv.room;
+  el.membersToggle.hidden = !conv.room;
+  el.membersPane.hidden = !conv.room;
+  el.line.placeholder = conv.room ? `Message ${conv.name}` : conv === state.lobby
+    ? 'Type /join room, or /help' : `Message ${conv.name}`;
+}
+
+// Rebuilds the message list of the conversation shown. `keepPlace` holds
+// the view still while older messages are added above it.
+function renderEntries(keepPlace = false) {
+  const conv = active();
+  const fromBottom = el.scroll.scrollHeight - el.scroll.scrollTop;
+  const items = [];
+  conv.entries.forEach((entry, i) => items.push(...entryItems(entry, conv.entries[i - 1])));
+  el.messages.replaceChildren(...items);
+  const earlier = conv.room && conv.entries.length > 0;
+  el.earlier.hidden = !earlier;
+  el.earlier.disabled = conv.earlier !== 'more';
+  el.earlier.textContent = { more: 'Load earlier messages', asking: 'Loading…',
+    none: 'No earlier messages' }[conv.earlier];
+  el.scroll.scrollTop = keepPlace ? el.scroll.scrollHeight - fromBottom : el.scroll.scrollHeight;
+}
+
+// Appends one entry, following the end of the list unless the user has
+// scrolled up to read.
+function appendEntry(entry, before) {
+  const atBottom = el.scroll.scrollHeight - el.scroll.scrollTop - el.scroll.clientHeight < 60;
+  el.messages.append(...entryItems(entry, before));
+  while (el.messages.childElementCount > MAX_ENTRIES * 1.2) el.messages.firstElementChild.remove();
+  el.earlier.hidden = !active().room;
+  if (atBottom || entry.own) el.scroll.scrollTop = el.scroll.scrollHeight;
+}
+
+// The <li>s for an entry: a day separator first when the day changes.
+function entryItems(entry, before) {
+  const items = [];
+  if (!before || day(before.time) !== day(entry.time)) {
+    const sep = li('day');
+    sep.textContent = dayName(entry.time);
+    items.push(sep);
+  }
+  items.push(entry.kind === 'msg' ? messageItem(entry) : noteItem(entry));
+  return items;
+}
+
+function messageItem(entry) {
+  const item = li('msg');
+  item.classList.toggle('action', Boolean(entry.action));
+  item.classList.toggle('mention', Boolean(entry.mention));
+  const name = span(`name hue-${hue(entry.from)}`, entry.from);
+  const text = span('text');
+  text.append(...linkify(entry.text));
+  item.append(clock(entry.time), ' ', name, entry.action ? ' ' : ': ', text);
+  if (entry.own) {
+    item.classList.add('own');
+    item.dataset.status = entry.status;
+    const status = span('state', entry.status === 'failed'
+      ? `not sent: ${entry.error}` : entry.status === 'sending' ? 'sending…' : '');
+    item.append(status);
+    entry.item = item; // to mark it sent or failed when the answer comes
+  }
+  return item;
+}
+
+function noteItem(entry) {
+  const item = li(`note ${entry.tone}`);
+  item.append(clock(entry.time), ' ', span('text', entry.text));
+  return item;
+}
+
+// Text with its http(s) links made clickable, built from nodes: a link
+// is an <a> whose text is the address, never markup from the message.
+function linkify(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(LINK)) {
+    const url = match[0].replace(/[.,;:!?)\]]+$/, ''); // punctuation after it
+    nodes.push(text.slice(last, match.index));
+    const a = document.createElement('a');
+    a.href = url;
+    a.textContent = url;
+    a.rel = 'noopener noreferrer';
+    a.target = '_blank';
+    nodes.push(a);
+    last = match.index + url.length;
+  }
+  nodes.push(text.slice(last));
+  return nodes;
+}
+
+function clock(time) {
+  const t = document.createElement('time');
+  t.dateTime = time.toISOString();
+  t.title = time.toLocaleString();
+  t.textContent = time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return t;
+}
+
+const day = (time) => time.toDateString();
+
+function dayName(time) {
+  const today = new Date();
+  const yesterday = new Date(today.getTime() - 86400000);
+  if (day(time) === day(today)) return 'Today';
+  if (day(time) === day(yesterday)) return 'Yesterday';
+  return time.toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long' });
+}
+
+function li(className) {
   const item = document.createElement('li');
-  item.classList.add(message.kind);
-  if (own) item.classList.add('own');
-
-  switch (message.kind) {
-    case 'room':
-      item.dataset.room = message.room;
-      item.append(span('room-tag', `[#${message.room}]`), ' ', nameSpan(message.name), ': ', span('text', message.text));
-      break;
-    case 'action':
-      item.dataset.room = message.room;
-      item.append(span('room-tag', `[#${message.room}]`), ' * ', nameSpan(message.name), ' ', span('text', message.text));
-      break;
-    case 'dm':
-      item.append(span('dm-tag', '[DM]'), own ? ' → ' : ' ', nameSpan(message.name), ': ', span('text', message.text));
-      break;
-    case 'server':
-      item.append(span('server-tag', '[server]'), ' ', span('text', message.text));
-      break;
-    default: // notice, error, other: the whole line as it came
-      item.textContent = message.text;
-  }
-  appendMessage(item, own);
+  item.className = className;
+  return item;
 }
 
-// A <span> holding plain text. textContent never parses HTML.
-function span(className, text) {
+function span(className, text = '') {
   const s = document.createElement('span');
   s.className = className;
   s.textContent = text;
   return s;
 }
 
-// A sender's name, with one of six colours picked from the name so that a
-// conversation is easier to follow. The same name always gets the same one.
-function nameSpan(name) {
+// One of six colours picked from a name, the same for the same name.
+function hue(name) {
   let hash = 0;
   for (const ch of name.toLowerCase()) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-  return span(`name hue-${hash % 6}`, name);
+  return hash % 6;
 }
 
-// Appends a line, drops the oldest beyond MAX_MESSAGES, and follows the end
-// of the list, unless the user has scrolled up to read older lines.
-function appendMessage(item, forceScroll) {
-  const list = el.messages;
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  list.append(item);
-  while (list.childElementCount > MAX_MESSAGES) list.firstElementChild.remove();
-  if (atBottom || forceScroll) list.scrollTop = list.scrollHeight;
+function setMembers(conv, members) {
+  const unique = new Map(members.map((m) => [m.name.toLowerCase(), m]));
+  conv.members = [...unique.values()].sort((a, b) => a.name.localeCompare(b.name));
+  if (conv === state.active) renderMembers();
 }
 
-// A line made by the page itself (a failed request), shown as an error.
-function showLocalError(text) {
-  const item = document.createElement('li');
-  item.className = 'error local';
-  item.textContent = text;
-  appendMessage(item, true);
+// The members of the room shown; a click on a name opens a direct thread.
+function renderMembers() {
+  const conv = active();
+  const members = conv.members || [];
+  el.membersToggle.textContent = `Members (${members.length + conv.more})`;
+  const items = members.map((m) => {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'member';
+    button.dataset.name = m.name;
+    button.textContent = m.name;
+    if (m.op) button.append(span('op', 'op'));
+    if (m.name === state.me) button.classList.add('me');
+    const item = li('');
+    item.append(button);
+    return item;
+  });
+  if (conv.more) items.push(Object.assign(li('hint'), { textContent: `and ${conv.more} more` }));
+  el.members.replaceChildren(...items);
 }
 
-// --- Step 3: sending ----------------------------------------------------------
+// The three lists of the sidebar, and the unread count in the tab's title.
+function renderSidebar() {
+  el.myRooms.replaceChildren(...[...state.rooms.values()].map(sidebarItem));
+  el.people.replaceChildren(...[...state.people.values()].map(sidebarItem));
+  el.noPeople.hidden = state.people.size > 0;
+  const others = state.directory.filter((r) => !state.rooms.has(`#${r.room}`));
+  el.directory.replaceChildren(...others.map((r) => {
+    const item = li('');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.dataset.join = r.room;
+    button.append(span('label', `#${r.room}`), span('count', String(r.members)));
+    button.title = `Join #${r.room} (${r.members} ${r.members === 1 ? 'member' : 'members'})`;
+    item.append(button);
+    return item;
+  }));
+  const all = [...state.rooms.values(), ...state.people.values()];
+  const unread = all.reduce((sum, conv) => sum + conv.unread, 0);
+  document.title = unread > 0 ? `(${unread}) lanchat` : 'lanchat';
+  el.menuUnread.textContent = String(unread);
+  el.menuUnread.hidden = unread === 0;
+}
 
-el.sendForm.addEventListener('submit', (event) => {
+function sidebarItem(conv) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.dataset.key = conv.key;
+  button.append(span('label', conv.room ? conv.name : `@${conv.name}`));
+  if (conv.unread > 0) {
+    const badge = span('badge', String(conv.unread));
+    badge.setAttribute('aria-label', `${conv.unread} unread`);
+    button.append(badge);
+  }
+  button.classList.toggle('mention', conv.mention);
+  if (conv === state.active) button.setAttribute('aria-current', 'true');
+  const item = li('');
+  item.append(button);
+  return item;
+}
+
+// --- Step 3: sending --------------------------------------------------------
+
+el.send.addEventListener('submit', (event) => {
   event.preventDefault();
   const line = el.line.value;
   if (line.trim() === '' || state.token === null) return;
   el.line.value = '';
-  postLine(line).then((ok) => {
-    // Echo our own message once the server has taken it. The echo is worked
-    // out now rather than when typed, so a `/join` sent just before has had
-    // its chance to change the current room. A simplification: a line the
-    // server accepted but then refused (`! bob is not online`,
-    // `! slow down`) is echoed too; the error line follows it.
-    const echo = ok ? ownEcho(line) : null;
-    if (echo !== null) showMessage(echo, true);
+  const conv = active();
+  const own = ownEcho(line.trim(), conv);
+  // `@erin hi` typed anywhere opens the thread with erin, as it goes there.
+  if (own && own.conv !== conv) open(own.conv);
+  const entry = own && add(own.conv, {
+    kind: 'msg', own: true, from: state.me, text: own.text, action: own.action,
+    time: new Date(), status: 'sending',
+  });
+  const to = conv === state.lobby ? '' : conv.room ? conv.name : `@${conv.name}`;
+  api('/api/send', { line, to }, true).then((answer) => {
+    if (!entry) {
+      if (!answer.ok) note(conv, answer.error, 'error');
+      return;
+    }
+    entry.status = answer.ok ? 'sent' : 'failed';
+    entry.error = answer.error;
+    if (entry.item) entry.item.replaceWith(messageItem(entry));
   });
 });
 
-// POSTs one line, after any line still in flight. Resolves to true when the
-// server took it (204); otherwise shows why and resolves to false.
-function postLine(line) {
+// Where our own line shows up, and as what: plain text and /me in the
+// conversation shown, `#room text` and `@name text` in theirs; null for
+// other commands (their effects come on the stream, their errors in the
+// answer).
+function ownEcho(line, conv) {
+  let m;
+  if ((m = /^\/me\s+(.+)$/i.exec(line)) && conv !== state.lobby) {
+    return { conv, text: m[1], action: true };
+  }
+  if (line.startsWith('/')) return null;
+  if ((m = /^#(\S+)\s+(.+)$/.exec(line))) {
+    const target = state.rooms.get(`#${m[1].toLowerCase()}`);
+    return target ? { conv: target, text: m[2] } : null;
+  }
+  if ((m = /^@(\S+)\s+(.+)$/.exec(line))) return { conv: person(m[1]), text: m[2] };
+  return conv === state.lobby ? null : { conv, text: line };
+}
+
+// POSTs a request of the API, after any still in flight (one after another,
+// so `/join dev` then `hello` arrive in that order). Resolves to its JSON
+// answer, or to { ok: false, error } when there is none.
+function api(path, fields, user = false) {
   const token = state.token;
   const result = state.sendQueue.then(async () => {
-    if (token === null || state.token !== token) return false; // session over
-    let response;
+    if (token === null || state.token !== token) return { ok: false, error: 'not connected' };
     try {
-      response = await fetch('/api/send', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: formEncode({ token, line }),
-      });
+      const response = await post(path, { token, ...fields });
+      if (response.status === 401 && state.token === token) backToLogin(GONE);
+      const body = await response.text();
+      try {
+        return JSON.parse(body);
+      } catch (error) {
+        return { ok: false, error: body.replace(/^! /, '').trim() || `HTTP ${response.status}` };
+      }
     } catch (error) {
-      showLocalError('! cannot reach the server');
-      return false;
+      return { ok: false, error: 'cannot reach the server' };
     }
-    if (response.ok) return true;
-    if (state.token !== token) return false;
-    if (response.status === 401) {
-      endSession('Your session has ended. Log in again to continue.');
-      return false;
-    }
-    // 413 (too big) and anything else: the server's `! ...` line if it sent
-    // one, or a line of our own.
-    const body = (await response.text()).trim();
-    if (body.startsWith('! ')) showLocalError(body);
-    else if (response.status === 413) showLocalError('! line too long');
-    else showLocalError(`! could not send (HTTP ${response.status})`);
-    return false;
   });
-  state.sendQueue = result.catch(() => false); // one failure must not stop the queue
+  // One failure must not stop the queue; the page's own requests do not
+  // hold up the user's lines for longer than they take.
+  state.sendQueue = result.catch(() => null);
+  if (!user) result.then((answer) => answer.ok || console.debug(path, answer.error));
   return result;
 }
 
-// `a=1&b=2` with every value percent-encoded. encodeURIComponent writes a
-// space as %20 and `+` as %2B, which every form decoder reads correctly
-// (URLSearchParams would write a space as `+`, which needs a decoder that
-// knows that form-encoding rule).
-function formEncode(fields) {
-  return Object.entries(fields)
-    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`)
-    .join('&');
+function post(path, fields) {
+  return fetch(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: Object.entries(fields)
+      .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`)
+      .join('&'),
+  });
 }
 
-// --- The local echo -----------------------------------------------------------
+function askRooms() {
+  api('/api/rooms', {});
+}
 
-// What the server would show others for a line we sent, as a parsed message,
-// or null when there is nothing to echo. It follows the server's own parsing
-// (Command::parse in src/protocol.rs): trim, then `/command`, `#room text`,
-// `@name text`, or plain text for the current room.
-function ownEcho(raw) {
-  const line = sanitize(raw).trim();
-  if (line === '' || isQuit(line)) return null;
-  const me = state.myName || 'me';
+// --- What the user clicks and presses -----------------------------------------
 
-  if (line.startsWith('/')) {
-    // Of the slash commands only /me says something to others.
-    const [command, action] = splitWord(line.slice(1));
-    if (command.toLowerCase() !== 'me' || action === '' || state.currentRoom === null) return null;
-    return { kind: 'action', room: state.currentRoom, name: me, text: action };
+el.sidebar.addEventListener('click', (event) => {
+  const button = event.target.closest('button');
+  if (!button) return;
+  const key = button.dataset.key;
+  if (key) open(state.rooms.get(key) || state.people.get(key));
+  if (button.dataset.join) api('/api/send', { line: `/join ${button.dataset.join}` }, true);
+  el.line.focus();
+});
+
+el.members.addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-name]');
+  if (button && button.dataset.name !== state.me) open(person(button.dataset.name));
+  el.line.focus();
+});
+
+el.refreshRooms.addEventListener('click', askRooms);
+
+el.leave.addEventListener('click', () => {
+  if (active().room) api('/api/send', { line: '/leave', to: active().name }, true);
+});
+
+el.membersToggle.addEventListener('click', () => {
+  const shown = el.membersPane.classList.toggle('shown');
+  el.membersToggle.setAttribute('aria-expanded', String(shown));
+});
+
+el.menu.addEventListener('click', () => {
+  const shown = el.sidebar.classList.toggle('open');
+  el.menu.setAttribute('aria-expanded', String(shown));
+});
+
+// "Load earlier messages": /history for more than we have (up to the
+// server's 200), merged in by `replay`.
+el.earlier.addEventListener('click', () => {
+  const conv = active();
+  const have = conv.entries.filter((e) => e.kind === 'msg').length;
+  const count = Math.min(have + HISTORY_STEP, HISTORY_MAX);
+  if (!conv.room || conv.earlier !== 'more') return;
+  conv.earlier = have >= HISTORY_MAX ? 'none' : 'asking';
+  renderEntries(true);
+  if (conv.earlier === 'asking') {
+    api('/api/send', { line: `/history ${count}`, to: conv.name }, true).then((answer) => {
+      if (answer.ok || conv.earlier !== 'asking') return;
+      conv.earlier = 'none'; // `no history for #dev`: nothing earlier
+      if (conv === state.active) renderEntries(true);
+    });
   }
-  if (line.startsWith('#')) {
-    const [target, text] = splitWord(line.slice(1));
-    const room = target.replace(/^#/, '').toLowerCase();
-    // The server refuses rooms we are not in; do not echo those.
-    if (text === '' || !state.joined.has(room)) return null;
-    return { kind: 'room', room, name: me, text };
+});
+
+document.addEventListener('keydown', (event) => {
+  if (event.altKey && (event.key === 'ArrowUp' || event.key === 'ArrowDown')) {
+    event.preventDefault();
+    step(event.key === 'ArrowUp' ? -1 : 1);
+    el.line.focus();
+  } else if (event.key === 'Escape' && event.target === el.line) {
+    el.line.value = '';
   }
-  if (line.startsWith('@')) {
-    const [to, text] = splitWord(line.slice(1));
-    if (to === '' || text === '') return null;
-    return { kind: 'dm', name: to, text };
-  }
-  if (state.currentRoom === null) return null;
-  return { kind: 'room', room: state.currentRoom, name: me, text: line };
+});
+
+// Back to the tab: what was unread in the conversation shown is read now.
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden || !state.active) return;
+  state.active.unread = 0;
+  state.active.mention = false;
+  renderSidebar();
+});
+
+// --- Desktop notifications --------------------------------------------------
+
+// Browsers show notifications only on secure origins (https, or
+// http://localhost), and only after the user allowed them with a click of
+// their own. Elsewhere the count in the tab's title is the signal.
+function mayAskToNotify() {
+  return 'Notification' in window && window.isSecureContext && Notification.permission === 'default';
 }
 
-// The server's clean-up of incoming lines: tabs become spaces, other control
-// characters and invisible format characters (category Cf: bidi controls,
-// zero widths) are removed.
-function sanitize(text) {
-  return text.replace(/\t/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]|\p{Cf}/gu, '');
+el.notify.addEventListener('click', () => {
+  Notification.requestPermission().finally(() => { el.notify.hidden = true; });
+});
+
+function notify(conv, from, text) {
+  if (!('Notification' in window) || Notification.permission !== 'granted') return;
+  const title = conv.room ? `${from} in ${conv.name}` : from;
+  const shown = new Notification(title, { body: text, tag: conv.key });
+  shown.onclick = () => { window.focus(); open(conv); };
 }
 
-// `/quit`, `quit` and `bye`, in any case, as the whole line.
-function isQuit(line) {
-  return ['/quit', 'quit', 'bye'].includes(line.toLowerCase());
-}
-
-// `word rest of line` → ['word', 'rest of line'].
-function splitWord(text) {
-  const m = /\s/.exec(text);
-  if (m === null) return [text, ''];
-  return [text.slice(0, m.index), text.slice(m.index + 1).trim()];
-}
+// Closing or reloading the tab logs out at once: only a dropped
+// connection should get the server's grace period.
+window.addEventListener('pagehide', () => {
+  if (state.token === null) return;
+  const body = new URLSearchParams({ token: state.token, line: '/quit' });
+  navigator.sendBeacon('/api/send', body);
+});

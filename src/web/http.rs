@@ -301,7 +301,6 @@ fn percent_decode(text: &[u8]) -> Result<String, HttpError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Ok,
-    NoContent,
     BadRequest,
     Unauthorized,
     NotFound,
@@ -320,7 +319,6 @@ impl Status {
     pub fn code(self) -> u16 {
         match self {
             Status::Ok => 200,
-            Status::NoContent => 204,
             Status::BadRequest => 400,
             Status::Unauthorized => 401,
             Status::NotFound => 404,
@@ -339,7 +337,6 @@ impl Status {
     fn reason(self) -> &'static str {
         match self {
             Status::Ok => "OK",
-            Status::NoContent => "No Content",
             Status::BadRequest => "Bad Request",
             Status::Unauthorized => "Unauthorized",
             Status::NotFound => "Not Found",
@@ -389,6 +386,11 @@ fn response_with(status: Status, content_type: &str, extra: &str, body: &[u8]) -
 /// A plain-text response.
 pub fn text(status: Status, body: &str) -> Vec<u8> {
     response(status, "text/plain", body.as_bytes())
+}
+
+/// A JSON response (the API's answers: `{"ok":true}` and the like).
+pub fn json(status: Status, body: &str) -> Vec<u8> {
+    response(status, "application/json", body.as_bytes())
 }
 
 /// A 405 answer, with the `Allow` header HTTP requires on it: the methods

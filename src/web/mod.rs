@@ -1,24 +1,23 @@
 //! The web page: a second listener, speaking HTTP, so a browser can chat
 //! beside the terminal clients.
 //!
-//! A browser is just another client. It speaks the same line protocol,
-//! carried over HTTP, and its session is one more entry in the registry, so
-//! every rule (names, accounts, rooms, rate limit, history) holds for it
-//! unchanged:
+//! A browser is just another client. Its session is one more entry in the
+//! registry, and what it types goes through the same code as a terminal's
+//! lines ([`commands`](crate::commands)), so every rule (names, accounts, rooms, rate limit,
+//! history) holds for it unchanged. What differs is the wire: events come
+//! as JSON objects ([`json`](crate::json)) on a Server-Sent Events stream,
+//! rather than as lines meant for people, so the page shows each room in a
+//! view of its own without parsing sentences.
 //!
 //! - `POST /api/login` (form: `name`, `password`) runs the same login rules
 //!   as the terminal handshake ([`login`](crate::login::check)) and answers a
-//!   random session token.
-//! - `GET /api/events?token=...` is a Server-Sent Events stream: the lines
-//!   the session receives, one event each. Until the browser opens it, lines
-//!   wait in the session's outbox, so the hello line and the history replay
-//!   are never missed. The thread serving it blocks reading the socket: the
-//!   browser never sends anything, so the read returns only when the tab is
-//!   closed, and then the session leaves like a disconnected client. Every
-//!   15 seconds of quiet we write a comment line; a write to a tab that
-//!   vanished without a goodbye fails, and that ends the session too.
-//! - `POST /api/send` (form: `token`, `line`) hands one line to the same
-//!   code as a terminal's line ([`commands::handle_line`]).
+//!   random session token; `POST /api/signup` creates an account first.
+//! - `GET /api/events?token=...` is the event stream ([`stream`]): the
+//!   hello, the replay, then everything the session is told. Until the
+//!   browser opens it, events wait in the session's outbox, so nothing is
+//!   missed; and a stream that drops can be resumed ([`sessions`]).
+//! - `POST /api/send`, `/api/members` and `/api/rooms` ([`api`]): a line
+//!   the user typed, and the lists the page asks for by itself.
 //!
 //! Before any of that, a request must be for this page ([`origin`]): its
 //! `Host` must name this listener (or 421), and a POST must not come from
@@ -30,33 +29,35 @@
 //! is in [`http`], pure and unit-tested; the page itself is three files in
 //! `src/web/`, compiled into the binary.
 
+mod api;
 pub(crate) mod http;
 pub(crate) mod origin;
+pub(crate) mod sessions;
+mod stream;
 
-use std::collections::HashMap;
-use std::io::{BufReader, ErrorKind, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::accounts::Accounts;
 use crate::admission::Hangup;
-use crate::commands::{self, Outcome};
 use crate::context::Context;
 use crate::crypto;
 use crate::frontend::Frontend;
-use crate::lock::lock;
+use crate::json::Object;
 use crate::log;
 use crate::login::{self, LoginError, Name};
 use crate::net::deadline::DeadlineReader;
-use crate::net::LineRead;
 use crate::outbox::Outbox;
 use crate::protocol;
 use crate::rate::RateLimiter;
-use crate::registry::{ChatError, ConnId, Session};
+use crate::registry::ChatError;
 use crate::throttle::ThrottleError;
 use http::{Request, Status};
+pub(crate) use sessions::Sessions;
+use sessions::{Chat, WebSession};
 
 /// The page, compiled in: no files to find at run time.
 const INDEX_HTML: &str = include_str!("index.html");
@@ -66,80 +67,14 @@ const STYLE_CSS: &str = include_str!("style.css");
 /// How long a client may take to send one whole request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Quiet time on an event stream before a keepalive comment is written.
-const KEEPALIVE: Duration = Duration::from_secs(15);
+/// How much of what a browser's stream was sent is kept for a resume: the
+/// events a short drop can lose, at the rates a chat has (a browser that
+/// was away for longer is told of the gap).
+const RESUME_WINDOW: usize = 64 * 1024;
 
-/// One browser's chat session.
-struct WebSession {
-    token: String,
-    /// Its entry in the connection table, held from login to logout.
-    id: ConnId,
-    addr: SocketAddr,
-    /// The registry session and its rate limit. Behind a lock because
-    /// `/nick` changes the name, and so that one browser's requests take
-    /// turns as a terminal's lines do.
-    chat: Mutex<(Session, RateLimiter)>,
-    /// Where the session's lines wait for, then go to, the event stream.
-    outbox: Arc<Outbox>,
-    /// An event stream is (or was) connected.
-    attached: AtomicBool,
-    created: Instant,
-}
-
-impl WebSession {
-    fn chat(&self) -> MutexGuard<'_, (Session, RateLimiter)> {
-        lock(&self.chat, "web session")
-    }
-}
-
-/// The logged-in browsers, by token.
-#[derive(Default)]
-pub(crate) struct Sessions {
-    /// Protects the token table; held only to look up, insert or remove.
-    by_token: Mutex<HashMap<String, Arc<WebSession>>>,
-}
-
-impl Sessions {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<WebSession>>> {
-        lock(&self.by_token, "web sessions")
-    }
-
-    fn get(&self, token: &str) -> Option<Arc<WebSession>> {
-        self.lock().get(token).cloned()
-    }
-
-    /// Ends a session: it leaves the chat like a disconnected client, its
-    /// event stream (if any) is closed once its last lines are sent, and it
-    /// gives back its place in the connection table.
-    fn end(&self, ctx: &Context, token: &str, why: &str) {
-        let Some(web) = self.lock().remove(token) else {
-            return;
-        };
-        let name = {
-            let (session, _) = &*web.chat();
-            ctx.registry.depart(session, why);
-            session.name().to_string()
-        };
-        web.outbox.close_after_flush(Shutdown::Both);
-        ctx.admission.release(web.id);
-        log!("web {} ({name}) {why}", web.addr);
-    }
-
-    /// Ends sessions whose browser logged in but never opened the event
-    /// stream within `limit` (the handshake timeout of the web).
-    pub(crate) fn end_abandoned(&self, ctx: &Context, limit: Duration) {
-        let abandoned: Vec<String> = self
-            .lock()
-            .values()
-            .filter(|web| !web.attached.load(Ordering::SeqCst) && web.created.elapsed() > limit)
-            .map(|web| web.token.clone())
-            .collect();
-        for token in abandoned {
-            let why = "never opened the event stream; logged out";
-            self.end(ctx, &token, why);
-        }
-    }
-}
+/// The answer to a request with a token the server does not know (it
+/// ended, or the server restarted since).
+const UNKNOWN_SESSION: &str = "unknown or expired session";
 
 /// What a web request's thread needs: the chat's shared state, and the
 /// browsers' sessions.
@@ -174,13 +109,17 @@ pub(crate) fn serve(stream: Arc<TcpStream>, addr: SocketAddr, web: &WebContext) 
         ("GET", "/style.css") => http::response(Status::Ok, "text/css", STYLE_CSS.as_bytes()),
         ("POST", "/api/login") => login(&request, addr, web),
         ("POST", "/api/signup") => signup(&request, addr, web),
-        ("POST", "/api/send") => send(&request, web),
+        ("POST", "/api/send") => api::send(&request, web),
+        ("POST", "/api/members") => api::members(&request, web),
+        ("POST", "/api/rooms") => api::rooms(&request, web),
         ("GET", "/api/events") => {
-            events(&request, &stream, web);
+            stream::events(&request, &stream, web);
             return;
         }
         (_, "/" | "/app.js" | "/style.css" | "/api/events") => http::method_not_allowed("GET"),
-        (_, "/api/login" | "/api/signup" | "/api/send") => http::method_not_allowed("POST"),
+        (_, "/api/login" | "/api/signup" | "/api/send" | "/api/members" | "/api/rooms") => {
+            http::method_not_allowed("POST")
+        }
         _ => http::text(Status::NotFound, "! not found\n"),
     };
     respond(&stream, &response);
@@ -226,6 +165,15 @@ fn respond(stream: &TcpStream, response: &[u8]) {
 /// A plain-text error answer: one protocol line.
 fn refuse(status: Status, why: impl std::fmt::Display) -> Vec<u8> {
     http::text(status, &protocol::error(why))
+}
+
+/// An API's error answer: `{"ok":false,"error":"..."}`.
+fn refuse_json(status: Status, why: impl std::fmt::Display) -> Vec<u8> {
+    let body = Object::new()
+        .boolean("ok", false)
+        .string("error", &why.to_string())
+        .finish();
+    http::json(status, &body)
 }
 
 /// The form in a request body, or the answer to give if it is malformed.
@@ -322,9 +270,7 @@ fn open_session(web: &WebContext, name: &Name, addr: SocketAddr) -> Vec<u8> {
     let token = crypto::to_hex(&bytes);
     match start_session(&web.chat, name, addr, &token) {
         Ok(web_session) => {
-            web.sessions
-                .lock()
-                .insert(token.clone(), Arc::new(web_session));
+            web.sessions.insert(web_session);
             http::text(Status::Ok, &token)
         }
         Err(response) => response,
@@ -384,7 +330,8 @@ fn start_session(
     token: &str,
 ) -> Result<WebSession, Vec<u8>> {
     let stall_limit = Duration::from_millis(ctx.config.write_timeout_ms);
-    let outbox = Outbox::detached(ctx.config.send_queue_bytes, stall_limit);
+    let keep = RESUME_WINDOW.min(ctx.config.send_queue_bytes);
+    let outbox = Outbox::resumable(ctx.config.send_queue_bytes, stall_limit, keep);
     // A session holds a place like a terminal connection, from now until
     // it ends: otherwise one address could log in without limit.
     let hangup = Hangup::Outbox(Arc::clone(&outbox));
@@ -405,16 +352,20 @@ fn start_session(
     })?;
     log!("web {addr} is {}", session.name());
     let config = ctx.config;
-    let limiter = RateLimiter::new(
-        config.rate_limit_per_sec,
-        config.rate_limit_burst,
-        Instant::now(),
-    );
+    let limiter = || {
+        let (per_sec, burst) = (config.rate_limit_per_sec, config.rate_limit_burst);
+        RateLimiter::new(per_sec, burst, Instant::now())
+    };
+    let (limiter, page) = (limiter(), limiter());
     Ok(WebSession {
         token: token.to_string(),
         id,
         addr,
-        chat: Mutex::new((session, limiter)),
+        chat: Mutex::new(Chat {
+            session,
+            limiter,
+            page,
+        }),
         outbox,
         attached: AtomicBool::new(false),
         created: Instant::now(),
@@ -425,79 +376,5 @@ fn start_session(
 fn session_for(fields: &[(String, String)], web: &WebContext) -> Result<Arc<WebSession>, Vec<u8>> {
     http::form_value(fields, "token")
         .and_then(|token| web.sessions.get(token))
-        .ok_or_else(|| refuse(Status::Unauthorized, "unknown or expired session"))
-}
-
-/// `POST /api/send`: one line, exactly as a terminal would send it.
-fn send(request: &Request, web: &WebContext) -> Vec<u8> {
-    let ctx = &web.chat;
-    let fields = match form(request) {
-        Ok(fields) => fields,
-        Err(response) => return response,
-    };
-    let web_session = match session_for(&fields, web) {
-        Ok(web_session) => web_session,
-        Err(response) => return response,
-    };
-    let Some(line) = http::form_value(&fields, "line") else {
-        return refuse(Status::BadRequest, "no line");
-    };
-    let read = if line.len() > ctx.config.max_line_bytes {
-        LineRead::TooLong
-    } else {
-        LineRead::Line(line.to_string())
-    };
-    let outcome = {
-        let (session, limiter) = &mut *web_session.chat();
-        commands::handle_line(read, session, limiter, ctx)
-    };
-    match outcome {
-        Outcome::Continue => http::response(Status::NoContent, "text/plain", b""),
-        Outcome::Quit | Outcome::Gone => {
-            web.sessions.end(ctx, &web_session.token, "quit");
-            http::response(Status::NoContent, "text/plain", b"")
-        }
-    }
-}
-
-/// `GET /api/events`: the session's lines, as long as the browser listens.
-fn events(request: &Request, stream: &Arc<TcpStream>, web: &WebContext) {
-    let fields = match http::parse_form(request.query.as_bytes()) {
-        Ok(fields) => fields,
-        Err(e) => return respond(stream, &refuse(Status::BadRequest, e)),
-    };
-    let web_session = match session_for(&fields, web) {
-        Ok(web_session) => web_session,
-        Err(response) => return respond(stream, &response),
-    };
-    if web_session.attached.swap(true, Ordering::SeqCst) {
-        return respond(stream, &refuse(Status::Conflict, "already connected"));
-    }
-    // The head first, straight to the socket; then the outbox starts
-    // sending the lines that waited for us.
-    let mut writer = &**stream;
-    if writer.write_all(&http::event_stream_head()).is_err() {
-        web.sessions.end(&web.chat, &web_session.token, "left");
-        return;
-    }
-    web_session
-        .outbox
-        .attach(web.chat.registry.writers(), Arc::clone(stream));
-    let _ = stream.set_read_timeout(Some(KEEPALIVE));
-    let mut sink = [0u8; 256];
-    let why = loop {
-        match (&**stream).read(&mut sink) {
-            Ok(0) => break "closed the page",
-            Ok(_) => {} // a browser sends nothing here; ignore it
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                let writers = web.chat.registry.writers();
-                let keepalive = http::SSE_KEEPALIVE.as_bytes();
-                if web_session.outbox.send(writers, keepalive).is_err() {
-                    break "left";
-                }
-            }
-            Err(_) => break "left",
-        }
-    };
-    web.sessions.end(&web.chat, &web_session.token, why);
+        .ok_or_else(|| refuse(Status::Unauthorized, UNKNOWN_SESSION))
 }

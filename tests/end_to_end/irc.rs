@@ -4,6 +4,7 @@
 //!
 //! Every IRC line must end with CRLF; [`Irc::line`] checks it.
 
+use crate::support::web::{web_login, web_say, Events};
 use crate::support::{Client, TempDir, TestServer};
 use std::time::{Duration, Instant};
 
@@ -233,13 +234,13 @@ fn room_messages_cross_between_terminal_and_irc() {
 fn web_users_and_irc_users_see_each_other() {
     let server = TestServer::start();
     let carol = Irc::in_general(&server, "carol");
-    let token = web::login(&server, "webby");
+    let token = web_login(&server, "webby");
     carol.expect(":webby!webby@web JOIN #general");
-    web::send(&server, &token, "hi from the browser");
+    web_say(&server, &token, "hi from the browser");
     carol.expect(":webby!webby@web PRIVMSG #general :hi from the browser");
-    let events = web::events(&server, &token);
+    let mut events = Events::open_ok(&server, &token);
     carol.send("PRIVMSG #general :hello browser");
-    events.wait_for("data: [#general] carol: hello browser");
+    events.wait_for(r#"{"type":"said","room":"general","from":"carol","text":"hello browser""#);
 }
 
 #[test]
@@ -592,53 +593,6 @@ fn the_owner_on_a_terminal_takes_a_registered_name_over_from_irc() {
     terminal.expect_prefix("* Hello carol!");
     irc.wait_for(":lanchat.local NOTICE carol :logged in from elsewhere");
     irc.expect_closed();
-}
-
-/// A browser, as far as these tests need one: log in, send, read events.
-mod web {
-    use crate::support::{Client, TestServer};
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
-
-    /// POSTs a form and returns the body of the answer.
-    fn post(server: &TestServer, path: &str, body: &str) -> String {
-        let mut stream = TcpStream::connect(server.web_addr).expect("connect to the web page");
-        let raw = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            server.web_addr,
-            body.len()
-        );
-        stream.write_all(raw.as_bytes()).expect("send the request");
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).expect("read the answer");
-        let (_, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
-        body.to_string()
-    }
-
-    /// Logs in as a guest; returns the session token.
-    pub fn login(server: &TestServer, name: &str) -> String {
-        post(server, "/api/login", &format!("name={name}"))
-    }
-
-    /// Sends one chat line (letters and spaces only: no encoding here).
-    pub fn send(server: &TestServer, token: &str, line: &str) {
-        let line = line.replace(' ', "+");
-        post(server, "/api/send", &format!("token={token}&line={line}"));
-    }
-
-    /// Opens the event stream, one `data: ...` line at a time.
-    pub fn events(server: &TestServer, token: &str) -> Client {
-        let events = Client::connect(server.web_addr).expect("connect to the web page");
-        events.send_raw(
-            format!(
-                "GET /api/events?token={token} HTTP/1.1\r\nHost: {}\r\n\r\n",
-                server.web_addr
-            )
-            .as_bytes(),
-        );
-        events
-    }
 }
 
 #[test]

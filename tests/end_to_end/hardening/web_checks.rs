@@ -259,7 +259,8 @@ fn a_whole_line_of_escaped_bytes_fits_the_body_cap() {
     let encoded: String = line.bytes().map(|b| format!("%{b:02X}")).collect();
     let body = format!("token={token}&line={encoded}");
     let response = post(&server, "/api/send", &host, "", &body);
-    assert_eq!(response.status, 204, "{}", response.body);
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.body, r#"{"ok":true}"#);
     alice.expect(&format!("[#general] webby: {line}"));
 }
 

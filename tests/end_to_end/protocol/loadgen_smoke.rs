@@ -1,7 +1,8 @@
 //! The load generator (`examples/loadgen/`) keeps working: ten clients
 //! talk at a low rate for a second against a real server, and every message
 //! reaches every other client, also with a stalled client (one that never
-//! reads) in the room.
+//! reads) in the room, and with receivers that read the web page's event
+//! stream.
 //!
 //! The example is compiled into this test as a module and its `run` function
 //! is called directly, rather than built with `cargo build --example` and run
@@ -96,6 +97,26 @@ fn a_stalled_client_costs_the_others_nothing() {
     assert_eq!(step.closed, 0, "no measured client was cut off: {result}");
     // Its join notice is not one of the crowd's.
     assert_eq!(report.joins.notices, 45, "{result}");
+}
+
+#[test]
+fn receivers_reading_the_web_pages_event_stream_lose_nothing() {
+    // Eight of the ten read JSON events as browsers do (`--receivers sse`);
+    // the two senders stay terminal clients. A browser holds two places
+    // from one address (its session and its stream): no per-address limit.
+    let config = "rate_limit_per_sec = 0\nmax_clients = 100\nmax_clients_per_ip = 0";
+    let server = TestServer::with_config(config);
+    let web_port = server.web_addr.port().to_string();
+    let report =
+        ten_clients_for_a_second(&server, &["--receivers", "sse", "--web-port", &web_port]);
+
+    let result = report.to_string();
+    let step = report.step.as_ref().expect("a fixed-rate run has a step");
+    assert_eq!(step.sent, 50, "{result}");
+    assert_eq!(step.expected, 50 * 9, "{result}");
+    assert_eq!(step.delivered, step.expected, "{result}");
+    assert_eq!(step.out_of_order, 0, "{result}");
+    assert_eq!(step.errors, 0, "{result}");
 }
 
 #[test]

@@ -8,6 +8,8 @@
 //!   from `/proc`, to tell a leak from a client that just left.
 //! - `rng`: a small seeded random generator, for runs that pick their
 //!   actions at random and can be replayed.
+//! - `web`: a browser without a browser: the web page's requests and its
+//!   event stream, over plain HTTP.
 //!
 //! And here, the small things that tests of several parts share:
 //! [`READ_TIMEOUT`], [`alice_and_bob`], [`free_port`].
@@ -19,6 +21,7 @@ mod client;
 mod process;
 mod rng;
 mod server;
+pub mod web;
 
 pub use client::{login_and_stall, users_becomes, Client, Event};
 pub use process::{cpu_ticks, fds, rss_kb, settle, steady_usage, Usage, TICKS_PER_SEC};

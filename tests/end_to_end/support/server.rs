@@ -82,23 +82,34 @@ impl TestServer {
     /// Starts a server in an existing directory: used to restart a server on
     /// the same history file.
     pub fn in_dir(dir: TempDir, extra: &str) -> TestServer {
-        TestServer::in_dir_with(dir, extra, "", "")
+        TestServer::in_dir_with(dir, extra, ("", 0), "")
     }
 
     /// Starts a server whose `[server]` section also holds `extra` and
     /// whose `[web]` section also holds `web_extra` (not `port`).
     pub fn with_web_config(extra: &str, web_extra: &str) -> TestServer {
-        TestServer::in_dir_with(TempDir::new(), extra, web_extra, "")
+        TestServer::in_dir_with(TempDir::new(), extra, (web_extra, 0), "")
+    }
+
+    /// Starts a fresh server whose web page listens on `port`: a server
+    /// restarted where a browser's page expects it.
+    pub fn with_web_port(port: u16) -> TestServer {
+        TestServer::in_dir_with(TempDir::new(), "", ("", port), "")
     }
 
     /// Like [`TestServer::in_dir`], with `irc_extra` in the `[irc]` section.
     pub fn in_dir_with_irc(dir: TempDir, extra: &str, irc_extra: &str) -> TestServer {
-        TestServer::in_dir_with(dir, extra, "", irc_extra)
+        TestServer::in_dir_with(dir, extra, ("", 0), irc_extra)
     }
 
-    fn in_dir_with(dir: TempDir, extra: &str, web_extra: &str, irc_extra: &str) -> TestServer {
+    fn in_dir_with(
+        dir: TempDir,
+        extra: &str,
+        (web_extra, web_port): (&str, u16),
+        irc_extra: &str,
+    ) -> TestServer {
         let config = format!(
-            "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"{}\"\n{}\n\n[web]\nport = 0\n{}\n\n[irc]\nport = 0\n{}",
+            "[server]\nhost = \"127.0.0.1\"\nport = 0\nhistory_file = \"{}\"\n{}\n\n[web]\nport = {web_port}\n{}\n\n[irc]\nport = 0\n{}",
             dir.path().join("history.log").display(),
             extra,
             web_extra,

@@ -1,28 +1,31 @@
-//! A person chats from a real browser: Chromium, headless, opens the web
-//! page, logs in, talks with terminal clients, changes rooms by clicking
-//! one, and trades direct messages (README.md, "Chat from a browser").
+//! People chat from a real browser: two Chromium windows (one the size of
+//! a laptop's, one a phone's) and a terminal client, in two rooms, through
+//! direct messages, and through a server restart (README.md, "Chat from a
+//! browser").
 //!
 //! How a test drives a browser: WebDriver, a W3C protocol that is plain
 //! HTTP with JSON. `chromedriver` listens on a port and turns each request
 //! ("type this into that element", "click it") into what a person's keyboard
 //! and mouse would do in Chromium. Our WebDriver client is a small Python
 //! script using only the standard library, `webdriver_test.py` next to this
-//! file. The scenario itself stays here, in Rust, next to the terminal
-//! clients it talks to: the test writes one command a line to the script's
-//! stdin (`say hello`) and reads its answer from its stdout (`ok`, or
-//! `fail why`), so what the browser does and what the terminal clients see
-//! interleave in one readable order.
+//! file. The scenes themselves stay here, in Rust, next to the terminal
+//! client they talk to: the test writes one command a line to each
+//! script's stdin (`say hello`) and reads its answer from its stdout (`ok`,
+//! or `fail why`), so what the browsers do and what the terminal client
+//! sees interleave in one readable order.
 //!
 //! It needs `python3` and Debian's `chromium` and `chromium-driver`. On a
 //! machine without them the test is skipped with a notice saying how to
 //! install them; in CI (`CI=true`) it fails instead, so the browser test
-//! cannot quietly stop running. Set `LANCHAT_SCREENSHOT=PATH` to keep the
-//! screenshot the test takes (`docs/web-screenshot.png` is one).
+//! cannot quietly stop running. Each scene ends with a screenshot from each
+//! browser (1280×800 and 390×844); set `LANCHAT_SCREENSHOTS=DIR` to keep
+//! them (`docs/screenshots/` holds the ones the README shows).
 //!
 //! Everything is bounded in time: the script's waits poll for at most 10 s,
-//! each command's answer is awaited for at most 15 s, and the browser's
-//! whole part for at most 60 s (it takes 2 to 3 s). And everything stays on loopback: chromedriver listens on
-//! 127.0.0.1, and Chromium is told that every other host name does not exist.
+//! each command's answer is awaited for at most 15 s, and the browsers'
+//! whole part for at most 60 s (it takes about 10 s). And everything stays
+//! on loopback: chromedriver listens on 127.0.0.1, and Chromium is told
+//! that every other host name does not exist.
 
 #![cfg(unix)] // process groups, to clean up after Chromium
 
@@ -36,7 +39,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{alice_and_bob, free_port, TempDir, TestServer};
+use crate::support::{free_port, Client, TempDir, TestServer};
 
 /// The whole browser session, from starting chromedriver to the last click.
 const WHOLE_TEST: Duration = Duration::from_secs(60);
@@ -49,59 +52,116 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 const INSTALL: &str = "apt-get install chromium chromium-driver";
 
 #[test]
-fn a_person_chats_from_chromium_with_terminal_clients() {
+fn people_chat_from_chromium_in_rooms_threads_and_through_a_restart() {
     let tools = match Tools::find() {
         Ok(tools) => tools,
         Err(missing) => return skip(&missing),
     };
-    let mut server = TestServer::start();
-    let (alice, bob) = alice_and_bob(&server);
-    // #dev exists, with a line of history, before the browser arrives, so
-    // the page's first room list shows it and joining it replays that line.
+    // Three messages of replay, so that "load earlier" has more to load.
+    let mut server = TestServer::with_config("history_replay = 3");
+    let alice = server.login("alice");
     alice.send("/join dev");
     alice.expect("* you joined #dev");
-    alice.send("the build is green again");
-    alice.skip_replay(); // a `/rooms` round trip: the line was taken
+    for i in 1..=6 {
+        alice.send(&format!("dev note {i}"));
+    }
+    alice.skip_replay(); // a `/rooms` round trip: the lines were taken
 
     let page = format!("http://{}/", server.web_addr);
-    let mut browser = Browser::start(&tools, &page);
-
-    browser.login("carol");
+    let mut carol = Browser::start(&tools, &page);
+    let mut dave = Browser::start(&tools, &page);
+    dave.run("viewport 390 844");
+    let shots = Screenshots::new(&carol);
+    carol.login("carol");
     alice.wait_for("* carol joined #general");
+    dave.login("dave");
+    alice.wait_for("* dave joined #general");
 
-    // What the browser types reaches the terminal, and the other way round.
-    browser.say("hello from Chromium!");
-    alice.wait_for("[#general] carol: hello from Chromium!");
-    alice.send("#general hi carol, welcome!");
-    browser.expect("[#general] alice: hi carol, welcome!");
-    bob.send("/me waves");
-    browser.expect("[#general] * bob waves");
+    rooms_each_in_a_view_of_its_own(&alice, &mut carol, &mut dave);
+    shots.take("rooms", &mut carol, &mut dave);
+    unread_counts_and_mentions(&alice, &mut carol, &mut dave);
+    shots.take("unread", &mut carol, &mut dave);
+    carol.run("open #dev");
+    carol.run("expect-unread #dev 0");
+    carol.run("expect-title lanchat");
+    direct_message_threads(&mut server, &mut carol, &mut dave);
+    shots.take("direct", &mut carol, &mut dave);
 
-    // A click on a room in the sidebar joins it and replays its history.
-    browser.click_room("dev");
-    browser.expect("* you joined #dev");
-    browser.expect("[#dev] alice: the build is green again");
+    // The server restarts: the stream is cut, the sessions are gone, and
+    // each page is back at its login with the name filled in.
+    let port = server.web_addr.port();
+    drop(alice);
+    server.kill();
+    let _restarted = TestServer::with_web_port(port);
+    carol.run("expect-login carol");
+    dave.run("expect-login dave");
+    shots.take("login", &mut carol, &mut dave);
+}
+
+/// Joining from the directory, the replay and "load earlier", one room's
+/// messages in its view only, links, and terminal and page talking.
+fn rooms_each_in_a_view_of_its_own(alice: &Client, carol: &mut Browser, dave: &mut Browser) {
+    carol.run("join dev");
     alice.wait_for("* carol joined #dev");
-    browser.say("nice! anything left to review?");
-    alice.wait_for("[#dev] carol: nice! anything left to review?");
+    carol.expect("alice", "dev note 6");
+    carol.run("expect-count 3"); // the replay's three
+    carol.run("earlier");
+    carol.run("expect-count 6");
+    carol.expect("alice", "dev note 1");
+    carol.say("thanks, reading up");
+    carol.run("expect-sent thanks, reading up");
+    alice.wait_for("[#dev] carol: thanks, reading up");
 
-    // Direct messages, both ways, and a word from the operator.
-    alice.send("@carol the web page, if you have a minute");
-    browser.expect("[DM] alice: the web page, if you have a minute");
-    browser.say("@alice sure, on it");
-    alice.wait_for("[DM] carol: sure, on it");
-    bob.send("lunch at noon, anyone?");
-    browser.expect("[#general] bob: lunch at noon, anyone?");
+    alice.send("#general morning! notes at https://example.com/notes.");
+    dave.expect("alice", "morning! notes at https://example.com/notes.");
+    dave.run("expect-link https://example.com/notes");
+    dave.say("hi alice");
+    alice.wait_for("[#general] dave: hi alice");
+    dave.say("/me waves");
+    dave.run("expect-sent waves");
+    alice.wait_for("[#general] * dave waves");
+    // #general shows #general's messages, not #dev's.
+    carol.run("open #general");
+    carol.expect("dave", "hi alice");
+    carol.run("expect-not alice dev note 6");
+    carol.run("open #dev");
+    carol.run("expect-not dave hi alice");
+}
+
+/// A message in a room not shown raises its count (a mention, too), in
+/// the sidebar and in the tab's title; opening the room clears it.
+fn unread_counts_and_mentions(alice: &Client, carol: &mut Browser, dave: &mut Browser) {
+    carol.run("open #general");
+    alice.send("#dev carol, the build is green");
+    carol.run("expect-unread #dev 1");
+    carol.run("expect-title (1) lanchat");
+    dave.say("/join dev");
+    dave.expect("carol", "thanks, reading up");
+    dave.run("open #general");
+    alice.send("#dev two more reviews to go");
+    alice.send("#dev dave, one is yours");
+    dave.run("expect-unread #dev 2");
+    dave.run("menu"); // the phone's conversation list, one tap away
+}
+
+/// A thread with one person, opened from a room's member list, both ways;
+/// a message to someone offline is marked failed with the reason.
+fn direct_message_threads(server: &mut TestServer, carol: &mut Browser, dave: &mut Browser) {
+    carol.run("open #general");
+    carol.run("member dave");
+    carol.say("lunch at noon?");
+    carol.run("expect-sent lunch at noon?");
+    dave.run("open #dev"); // closes the drawer
+    dave.run("expect-unread @carol 1");
+    dave.run("open @carol");
+    dave.expect("carol", "lunch at noon?");
+    dave.say("sure, see you there");
+    carol.expect("dave", "sure, see you there");
     server.console("/say backups run at 18:00");
-    browser.expect("[server] backups run at 18:00");
-
-    let screenshot = match env::var_os("LANCHAT_SCREENSHOT") {
-        Some(path) => PathBuf::from(path),
-        None => browser.dir.path().join("screenshot.png"),
-    };
-    browser.screenshot(&screenshot);
-    let png = fs::read(&screenshot).expect("read the screenshot");
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    carol.run("expect-note server: backups run at 18:00");
+    carol.say("@erin are you coming too?");
+    carol.run("expect-failed are you coming too?");
+    carol.run("open @dave");
 }
 
 /// No browser here. On a developer's machine, say so where it will be seen
@@ -289,8 +349,8 @@ impl Browser {
         );
     }
 
-    /// Types `name` in the login form, clicks "Log in", and waits until the
-    /// page says it is connected.
+    /// Types `name` in the login form, clicks "Log in", and waits until
+    /// the page says it is connected.
     fn login(&mut self, name: &str) {
         self.run(&format!("login {name}"));
     }
@@ -300,19 +360,37 @@ impl Browser {
         self.run(&format!("say {text}"));
     }
 
-    /// Waits until the message list shows exactly `line`.
-    fn expect(&mut self, line: &str) {
-        self.run(&format!("expect {line}"));
+    /// Waits until the conversation shown has `text` from `from`.
+    fn expect(&mut self, from: &str, text: &str) {
+        self.run(&format!("expect {from} {text}"));
+    }
+}
+
+/// Where the scenes' screenshots go: `LANCHAT_SCREENSHOTS`, or a browser's
+/// temporary directory (then they are only checked to be PNG files).
+struct Screenshots {
+    dir: PathBuf,
+}
+
+impl Screenshots {
+    fn new(browser: &Browser) -> Screenshots {
+        let dir = match env::var_os("LANCHAT_SCREENSHOTS") {
+            Some(dir) => PathBuf::from(dir),
+            None => browser.dir.path().to_path_buf(),
+        };
+        fs::create_dir_all(&dir).expect("create the screenshots' directory");
+        Screenshots { dir }
     }
 
-    /// Clicks `room` in the sidebar's room list.
-    fn click_room(&mut self, room: &str) {
-        self.run(&format!("click-room {room}"));
-    }
-
-    /// Saves what the window shows as a PNG file.
-    fn screenshot(&mut self, path: &Path) {
-        self.run(&format!("screenshot {}", path.display()));
+    /// `SCENE-desktop.png` from the laptop-sized browser and
+    /// `SCENE-phone.png` from the phone-sized one.
+    fn take(&self, scene: &str, desktop: &mut Browser, phone: &mut Browser) {
+        for (browser, size) in [(desktop, "desktop"), (phone, "phone")] {
+            let path = self.dir.join(format!("{scene}-{size}.png"));
+            browser.run(&format!("screenshot {}", path.display()));
+            let png = fs::read(&path).expect("read the screenshot");
+            assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+        }
     }
 }
 

@@ -1,295 +1,16 @@
-//! The web page from the outside: a tiny HTTP client, written here with std
-//! only, logs in, opens the event stream and sends lines, next to terminal
-//! clients on the same server (docs/PROTOCOL.md, "The web page").
-//!
-//! Each request uses a connection of its own, as the server's
-//! `Connection: close` says, so a response is read to end of stream. The
-//! event stream is the exception: it stays open, and its `data:` events are
-//! read one by one as they arrive.
+//! The web page from the outside: the small HTTP client of
+//! `support::web` logs in, opens the event stream and sends lines, next to
+//! terminal clients on the same server (docs/PROTOCOL.md, "The web page").
 
-use crate::support::{Client, TempDir, TestServer, READ_TIMEOUT};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use crate::support::web::{
+    alice_and_webby, form, get, login_request, post, request, web_login, web_say, web_send, webby,
+    Events, HELLO_WEBBY, OK,
+};
+use crate::support::{TempDir, TestServer};
 use std::thread;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "s3cret-pass";
-const HELLO_WEBBY: &str = "* Hello webby! You are in #general. Type /help for commands.";
-
-/// One HTTP response, read whole.
-struct Response {
-    status: u16,
-    /// Header names as sent, values trimmed.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    /// The first header called `name`, ignoring case.
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).expect("body is UTF-8")
-    }
-}
-
-/// Connects to the web listener with the usual read timeout.
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect to the web listener");
-    stream
-        .set_read_timeout(Some(READ_TIMEOUT))
-        .expect("set read timeout");
-    stream
-}
-
-/// Splits a head (status line and headers, without the blank line) into
-/// the status code and the headers.
-fn parse_head(head: &str) -> (u16, Vec<(String, String)>) {
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().expect("a status line");
-    let status = status_line
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("malformed status line {status_line:?}"));
-    let headers = lines
-        .map(|line| {
-            let (name, value) = line
-                .split_once(':')
-                .unwrap_or_else(|| panic!("malformed header {line:?}"));
-            (name.to_string(), value.trim().to_string())
-        })
-        .collect();
-    (status, headers)
-}
-
-/// Sends `raw` bytes as they are and reads the whole response.
-fn request(addr: SocketAddr, raw: &[u8]) -> Response {
-    let mut stream = connect(addr);
-    stream.write_all(raw).expect("write the request");
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                panic!("timed out waiting for the response")
-            }
-            // A server that answers before reading all we sent (a body or a
-            // head over its cap) closes with unread bytes, and the kernel
-            // then resets the connection: what came before still counts.
-            Err(e) if e.kind() == ErrorKind::ConnectionReset && !bytes.is_empty() => break,
-            Err(e) => panic!("read the response: {e}"),
-        }
-    }
-    let end = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no end of head in {:?}", String::from_utf8_lossy(&bytes)));
-    let head = std::str::from_utf8(&bytes[..end]).expect("head is UTF-8");
-    let (status, headers) = parse_head(head);
-    Response {
-        status,
-        headers,
-        body: bytes[end + 4..].to_vec(),
-    }
-}
-
-fn get(addr: SocketAddr, path: &str) -> Response {
-    request(
-        addr,
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
-    )
-}
-
-/// Encodes a form value: everything but `A-Z a-z 0-9 - _ . ~` as `%XX`.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::new();
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-fn form(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(name, value)| format!("{}={}", percent_encode(name), percent_encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// POSTs `body` as a form to `path`.
-fn post(addr: SocketAddr, path: &str, body: &str) -> Response {
-    let raw = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    request(addr, raw.as_bytes())
-}
-
-fn login_request(server: &TestServer, name: &str, password: Option<&str>) -> Response {
-    let body = match password {
-        Some(password) => form(&[("name", name), ("password", password)]),
-        None => form(&[("name", name)]),
-    };
-    post(server.web_addr, "/api/login", &body)
-}
-
-/// Logs in from the web as a guest and returns the session token.
-fn web_login(server: &TestServer, name: &str) -> String {
-    let response = login_request(server, name, None);
-    assert_eq!(response.status, 200, "login as {name}: {}", response.text());
-    response.text()
-}
-
-/// Sends one chat line from the browser; returns the status.
-fn web_send(server: &TestServer, token: &str, line: &str) -> u16 {
-    let body = form(&[("token", token), ("line", line)]);
-    post(server.web_addr, "/api/send", &body).status
-}
-
-/// Sends one chat line from the browser and checks it was taken (204).
-fn web_say(server: &TestServer, token: &str, line: &str) {
-    assert_eq!(web_send(server, token, line), 204, "send {line:?}");
-}
-
-/// An open `GET /api/events` stream, read one event at a time.
-struct Events {
-    status: u16,
-    headers: Vec<(String, String)>,
-    /// One reader for the whole stream: a new one would lose buffered bytes.
-    reader: BufReader<TcpStream>,
-}
-
-impl Events {
-    fn open(server: &TestServer, token: &str) -> Events {
-        let mut stream = connect(server.web_addr);
-        let raw = format!(
-            "GET /api/events?token={} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
-            percent_encode(token),
-            server.web_addr
-        );
-        stream.write_all(raw.as_bytes()).expect("write the request");
-        let mut reader = BufReader::new(stream);
-        let mut head = String::new();
-        loop {
-            let mut line = String::new();
-            let n = reader.read_line(&mut line).expect("read the head");
-            assert!(n > 0, "connection closed in the head: {head:?}");
-            if line == "\r\n" {
-                break;
-            }
-            head.push_str(&line);
-        }
-        let (status, headers) = parse_head(head.trim_end_matches("\r\n"));
-        Events {
-            status,
-            headers,
-            reader,
-        }
-    }
-
-    /// Opens the stream and checks it was accepted.
-    fn open_ok(server: &TestServer, token: &str) -> Events {
-        let events = Events::open(server, token);
-        assert_eq!(events.status, 200, "open the event stream");
-        events
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The next event's line (after `data: `), skipping comments and blank
-    /// separators; None when the server ends the stream. Panics on timeout.
-    fn next_event(&mut self) -> Option<String> {
-        loop {
-            let mut line = String::new();
-            match self.reader.read_line(&mut line) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    panic!("timed out waiting for an event")
-                }
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => return None,
-                Err(e) => panic!("read an event: {e}"),
-            }
-            let line = line.strip_suffix('\n').unwrap_or(&line);
-            if line.is_empty() || line.starts_with(':') {
-                continue;
-            }
-            let data = line
-                .strip_prefix("data: ")
-                .unwrap_or_else(|| panic!("not an event line: {line:?}"));
-            return Some(data.to_string());
-        }
-    }
-
-    fn event(&mut self) -> String {
-        self.next_event()
-            .expect("the stream ended while an event was expected")
-    }
-
-    fn expect(&mut self, expected: &str) {
-        assert_eq!(self.event(), expected);
-    }
-
-    /// Reads events until one equals `expected`, returning those skipped.
-    fn wait_for(&mut self, expected: &str) -> Vec<String> {
-        let mut skipped = Vec::new();
-        loop {
-            let event = self.event();
-            if event == expected {
-                return skipped;
-            }
-            skipped.push(event);
-        }
-    }
-
-    /// Reads the next event and checks it starts with `prefix`.
-    fn expect_prefix(&mut self, prefix: &str) {
-        let event = self.event();
-        assert!(event.starts_with(prefix), "{event:?}");
-    }
-
-    /// Asserts the server ends the stream next.
-    fn expect_end(&mut self) {
-        assert_eq!(self.next_event(), None, "the stream should have ended");
-    }
-}
-
-/// Logs in `webby` from the web and opens its event stream, past the hello
-/// line. The default room has no history in the tests that use this.
-fn webby(server: &TestServer) -> (String, Events) {
-    let token = web_login(server, "webby");
-    let mut events = Events::open_ok(server, &token);
-    events.expect(HELLO_WEBBY);
-    (token, events)
-}
-
-/// A terminal client `alice`, then a browser `webby`; alice has seen webby
-/// arrive.
-fn alice_and_webby(server: &TestServer) -> (Client, String, Events) {
-    let alice = server.login("alice");
-    let (token, events) = webby(server);
-    alice.expect("* webby joined #general");
-    (alice, token, events)
-}
 
 /// Starts a server with accounts (fast hashing, the accounts file in the
 /// server's own directory) and registers `carol` from the console.
@@ -341,6 +62,26 @@ fn page_and_assets_are_served_with_type_length_and_safety_headers() {
     let html = get(server.web_addr, "/").text();
     assert!(html.contains("app.js"), "the page loads app.js");
     assert!(html.contains("style.css"), "the page loads style.css");
+}
+
+#[test]
+fn the_whole_page_weighs_under_60_kb() {
+    // HTML, script and styles, uncompressed, with no build step and
+    // nothing loaded from elsewhere: what a phone on a weak LAN loads.
+    let server = TestServer::start();
+    let weight: usize = ["/", "/app.js", "/style.css"]
+        .iter()
+        .map(|path| get(server.web_addr, path).body.len())
+        .sum();
+    assert!(weight < 60 * 1024, "the page weighs {weight} bytes");
+    let html = get(server.web_addr, "/").text();
+    for external in ["http://", "https://", "//"] {
+        let loads = [format!("src=\"{external}"), format!("href=\"{external}")];
+        assert!(
+            !loads.iter().any(|l| html.contains(l.as_str())),
+            "loads {external}"
+        );
+    }
 }
 
 #[test]
@@ -404,22 +145,22 @@ fn login_to_a_registered_name_already_online_takes_it_over() {
     assert_eq!(first.status, 200, "{}", first.text());
     let old_token = first.text();
     let mut old = Events::open_ok(&server, &old_token);
-    old.expect_prefix("* Hello carol!");
+    old.expect_with(r#"{"type":"hello","name":"carol""#);
 
     // The owner, with the right password, gets the name (a laptop that
     // slept comes back); the old session is told, and ended.
     let second = login_request(&server, "carol", Some(PASSWORD));
     assert_eq!(second.status, 200, "{}", second.text());
     assert_ne!(second.text(), old_token);
-    old.wait_for("* logged in from elsewhere");
+    old.wait_for(r#"{"type":"notice","text":"logged in from elsewhere"}"#);
     old.expect_end();
-    assert_eq!(web_send(&server, &old_token, "still here?"), 401);
+    assert_eq!(web_send(&server, &old_token, "still here?").status, 401);
     let mut new = Events::open_ok(&server, &second.text());
-    new.expect_prefix("* Hello carol!");
+    new.expect_with(r#"{"type":"hello","name":"carol""#);
 }
 
 #[test]
-fn event_stream_starts_with_the_hello_line_and_the_replay() {
+fn event_stream_starts_with_the_hello_and_the_replay_as_json() {
     let server = TestServer::start();
     let alice = server.login("alice");
     alice.send("good morning");
@@ -433,8 +174,10 @@ fn event_stream_starts_with_the_hello_line_and_the_replay() {
         Some("text/event-stream; charset=utf-8")
     );
     events.expect(HELLO_WEBBY);
-    events.expect("* last 1 message in #general:");
-    events.expect("[#general] alice: good morning");
+    let replay = events.expect_with(
+        r#"{"type":"replay","room":"general","messages":[{"from":"alice","text":"good morning","time":""#,
+    );
+    assert!(replay.ends_with(r#""}]}"#), "{replay}");
 }
 
 #[test]
@@ -450,7 +193,9 @@ fn a_line_from_a_terminal_client_reaches_the_browser() {
     let server = TestServer::start();
     let (alice, _token, mut events) = alice_and_webby(&server);
     alice.send("hello from the terminal");
-    events.wait_for("[#general] alice: hello from the terminal");
+    events.wait_for(
+        r#"{"type":"said","room":"general","from":"alice","text":"hello from the terminal","#,
+    );
 }
 
 #[test]
@@ -462,7 +207,9 @@ fn direct_messages_go_both_ways_between_browser_and_terminal() {
     alice.expect("[DM] webby: psst from the web");
 
     alice.send("@webby psst from the terminal");
-    events.wait_for("[DM] alice: psst from the terminal");
+    events.wait_for(
+        r#"{"type":"direct","from":"alice","to":"webby","text":"psst from the terminal"}"#,
+    );
 }
 
 #[test]
@@ -470,7 +217,9 @@ fn browser_join_works_like_the_terminal() {
     let server = TestServer::start();
     let (token, mut events) = webby(&server);
     web_say(&server, &token, "/join dev");
-    events.expect("* you joined #dev");
+    events.expect(
+        r#"{"type":"you_joined","room":"dev","topic":null,"members":[{"name":"webby","op":false}],"more":0}"#,
+    );
 }
 
 #[test]
@@ -478,7 +227,7 @@ fn browser_nick_works_like_the_terminal() {
     let server = TestServer::start();
     let (alice, token, mut events) = alice_and_webby(&server);
     web_say(&server, &token, "/nick webster");
-    events.expect("* you are now known as webster");
+    events.expect(r#"{"type":"now_known_as","old":"webby","new":"webster"}"#);
     alice.expect("* webby is now known as webster");
 }
 
@@ -487,7 +236,7 @@ fn browser_quit_says_bye_and_ends_the_stream() {
     let server = TestServer::start();
     let (alice, token, mut events) = alice_and_webby(&server);
     web_say(&server, &token, "/quit");
-    events.expect("* Bye webby!");
+    events.expect(r#"{"type":"bye","name":"webby"}"#);
     events.expect_end();
     alice.expect("* webby left #general");
 }
@@ -501,7 +250,10 @@ fn send_with_an_unknown_token_is_401() {
     ]);
     let response = post(server.web_addr, "/api/send", &body);
     assert_eq!(response.status, 401);
-    assert!(response.text().starts_with("! "), "{:?}", response.text());
+    assert_eq!(
+        response.text(),
+        r#"{"ok":false,"error":"unknown or expired session"}"#
+    );
 }
 
 #[test]
@@ -556,11 +308,18 @@ fn a_head_over_8_kb_is_431() {
 }
 
 #[test]
-fn closing_the_event_stream_makes_the_user_leave() {
-    let server = TestServer::start();
+fn closing_the_event_stream_makes_the_user_leave_after_the_grace_period() {
+    let server = TestServer::with_web_config("", "reconnect_grace_secs = 1");
     let (alice, _token, events) = alice_and_webby(&server);
+    let start = Instant::now();
     drop(events);
     alice.expect("* webby left #general");
+    let waited = start.elapsed();
+    // The janitor looks once a second: gone after 1 to 3 s.
+    assert!(
+        waited >= Duration::from_secs(1) && waited < Duration::from_secs(3),
+        "left after {waited:?}"
+    );
     alice.send("/users");
     alice.expect("* online: alice");
 }
@@ -581,13 +340,16 @@ fn a_login_that_never_opens_its_event_stream_is_logged_out() {
 }
 
 #[test]
-fn the_rate_limit_applies_to_the_browser() {
+fn the_rate_limit_applies_to_the_browser_and_the_answer_says_so() {
     let server = TestServer::with_config("rate_limit_per_sec = 1\nrate_limit_burst = 2");
-    let (token, mut events) = webby(&server);
-    for i in 0..5 {
-        web_say(&server, &token, &format!("line {i}"));
-    }
-    events.wait_for("! slow down");
+    let (token, _events) = webby(&server);
+    let answers: Vec<String> = (0..5)
+        .map(|i| web_send(&server, &token, &format!("line {i}")).text())
+        .collect();
+    assert_eq!(answers[..2], [OK, OK]);
+    // Every line over the limit is refused, in its own answer.
+    let slow_down = r#"{"ok":false,"error":"slow down"}"#;
+    assert_eq!(answers[2..], [slow_down, slow_down, slow_down]);
 }
 
 #[test]
@@ -597,7 +359,9 @@ fn a_web_session_is_listed_by_users() {
     alice.send("/users");
     alice.expect("* online: alice, webby");
     web_say(&server, &token, "/users");
-    events.expect("* online: alice, webby");
+    events.expect(
+        r#"{"type":"users","room":null,"members":[{"name":"alice","op":false},{"name":"webby","op":false}],"more":0}"#,
+    );
 }
 
 #[test]

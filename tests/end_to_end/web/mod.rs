@@ -2,6 +2,8 @@
 //! `http`, then used by a person in a real browser, in `browser`; and
 //! `signup`, creating an account from the page.
 
+mod api;
 mod browser;
 mod http;
+mod resume;
 mod signup;

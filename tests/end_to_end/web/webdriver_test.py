@@ -13,13 +13,30 @@ command a line on stdin and answers each with one line on stdout, `ok` or
 `fail <why>`, so the Rust test can interleave what the browser does with what
 its terminal client does, in one place and in order:
 
-    login NAME        type NAME in the login form, click "Log in", wait until
-                      the page says it is connected
-    say TEXT          type TEXT in the message line and press Enter
-    expect LINE       wait until the message list shows exactly LINE
-    click-room ROOM   click ROOM in the room list
-    screenshot PATH   save what the window shows, as PNG, at PATH
-    quit              close the browser and exit
+    login NAME            type NAME in the login form, click "Log in", wait
+                          until the page says it is connected
+    say TEXT              type TEXT in the message line and press Enter
+    expect NAME TEXT      wait until the conversation shown has a message
+                          from NAME saying TEXT
+    expect-not NAME TEXT  check that it has no such message now
+    expect-sent TEXT      wait until our own message TEXT is marked sent
+    expect-failed TEXT    wait until our own message TEXT is marked failed
+    expect-note TEXT      wait until the conversation shows the notice TEXT
+    expect-link URL       wait for a link to URL, opened safely
+    expect-count N        wait until the conversation shows N messages
+    expect-unread KEY N   wait until conversation KEY (#dev, @bob) shows N
+                          unread (0: no count shown)
+    expect-title TEXT     wait until the tab's title is TEXT
+    expect-status STATE   wait until the connection state is STATE
+    expect-login NAME     wait for the login form, with NAME filled in
+    open KEY              click conversation KEY in the sidebar
+    join ROOM             click ROOM in the list of rooms to join
+    member NAME           click NAME in the member list
+    earlier               click "Load earlier messages"
+    menu                  click the phone layout's conversation list button
+    viewport W H          give the page W x H pixels
+    screenshot PATH       save what the window shows, as PNG, at PATH
+    quit                  close the browser and exit
 
 Every wait polls for at most WAIT_SECONDS, then fails with what the page
 shows; every request to chromedriver has a timeout too. The script talks to
@@ -32,7 +49,7 @@ import json
 import sys
 import time
 
-VIEWPORT = (900, 700)  # what the page gets: a laptop-sized window
+VIEWPORT = (1280, 800)  # what the page gets at first: a laptop's window
 WAIT_SECONDS = 10.0  # the longest any one wait may take
 POLL_SECONDS = 0.05  # how often a wait looks again
 REQUEST_SECONDS = 20.0  # one WebDriver request (a new session is the slowest)
@@ -45,8 +62,8 @@ ENTER = "\ue007"  # the Enter key, in WebDriver's private-use key codes
 # connection are OSErrors; a bad JSON answer is a ValueError).
 ERRORS = (OSError, ValueError, KeyError, http.client.HTTPException)
 
-# Errors that mean "not yet": the page is still changing under us. The room
-# list, for one, is rebuilt whenever a fresh `* rooms:` line arrives, which
+# Errors that mean "not yet": the page is still changing under us. The
+# sidebar, for one, is rebuilt whenever an event changes a count, which
 # makes a button found a moment ago stale.
 RETRY_ERRORS = {"no such element", "stale element reference", "element not interactable",
                 "element click intercepted"}
@@ -86,7 +103,8 @@ class Browser:
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
             ],
         }
-        capabilities = {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}
+        capabilities = {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options,
+                                        "goog:loggingPrefs": {"browser": "ALL"}}}
         value = self.request("POST", "/session", {"capabilities": capabilities})
         self.session = value["sessionId"]
         self.resize_viewport(*VIEWPORT)
@@ -172,17 +190,28 @@ class Browser:
             time.sleep(POLL_SECONDS)
 
     def describe(self):
-        """The page's state in one line, for failure messages."""
+        """The page's state in one line, and what it logged, for failure
+        messages."""
         try:
-            return json.dumps(self.script(
-                "const s = document.getElementById('status');"
-                "return { status: s && s.dataset.state,"
-                " loginError: document.getElementById('login-error').textContent,"
-                " rooms: [...document.querySelectorAll('#rooms button')].map(b => b.textContent),"
-                " messages: [...document.querySelectorAll('#messages > li')]"
-                ".map(li => li.textContent) };"))
+            logged = [entry.get("message") for entry in
+                      self.command("POST", "/se/log", {"type": "browser"})]
+        except (*ERRORS, WebDriverError) as e:
+            logged = f"(cannot read the browser's log: {e})"
+        try:
+            return f"{self.page_state()}; the browser logged: {logged}"
         except (*ERRORS, WebDriverError) as e:
             return f"(cannot read the page: {e})"
+
+    def page_state(self):
+        """The page's state in one line."""
+        return json.dumps(self.script(
+            "const s = document.getElementById('status');"
+            "return { status: s && s.dataset.state,"
+            " loginError: document.getElementById('login-error').textContent,"
+            " title: document.title,"
+            " sidebar: [...document.querySelectorAll('#sidebar button')].map(b => b.textContent),"
+            " messages: [...document.querySelectorAll('#messages > li')]"
+            ".map(li => li.textContent) };"))
 
     # --- What a person does -------------------------------------------------
 
@@ -201,6 +230,7 @@ class Browser:
         self.wait(f"a click on {css}", attempt)
 
     def login(self, name):
+        self.command("POST", f"/element/{self.find('#name')}/clear", {})
         self.type_into("#name", name)
         self.click("#login-button")
         self.wait("#status to read open", lambda: self.command(
@@ -212,13 +242,92 @@ class Browser:
         self.wait("the message line to empty", lambda: self.command(
             "GET", f"/element/{self.find('#line')}/property/value") == "")
 
-    def expect(self, line):
-        self.wait(f"the message {line!r}", lambda: self.script(
-            "return [...document.querySelectorAll('#messages > li')]"
-            ".some(li => li.textContent === arguments[0]);", line))
+    def wait_true(self, what, script, *args):
+        """Runs `script` in the page until it returns true."""
+        self.wait(what, lambda: self.script(script, *args))
 
-    def click_room(self, room):
-        self.click(f'#rooms button[data-room="{room}"]')
+    MESSAGE = ("return [...document.querySelectorAll('#messages li.msg')].some(li =>"
+               " li.querySelector('.name').textContent === arguments[0] &&"
+               " li.querySelector('.text').textContent === arguments[1]);")
+
+    def expect(self, argument):
+        name, _, text = argument.partition(" ")
+        self.wait_true(f"a message from {name}: {text!r}", self.MESSAGE, name, text)
+
+    def expect_not(self, argument):
+        name, _, text = argument.partition(" ")
+        if self.script(self.MESSAGE, name, text):
+            raise ValueError(f"the conversation shows {name}: {text!r}: {self.describe()}")
+
+    def expect_own(self, text, status):
+        self.wait_true(f"our message {text!r} marked {status}", (
+            "return [...document.querySelectorAll('#messages li.own')].some(li =>"
+            " li.dataset.status === arguments[1] &&"
+            " li.querySelector('.text').textContent === arguments[0]);"), text, status)
+
+    def expect_note(self, text):
+        self.wait_true(f"the notice {text!r}", (
+            "return [...document.querySelectorAll('#messages li.note .text')]"
+            ".some(s => s.textContent === arguments[0]);"), text)
+
+    def expect_link(self, url):
+        self.wait_true(f"a link to {url}", (
+            "return [...document.querySelectorAll('#messages a')].some(a =>"
+            " a.getAttribute('href') === arguments[0] && a.rel === 'noopener noreferrer'"
+            " && a.textContent === arguments[0]);"), url)
+
+    def expect_count(self, count):
+        self.wait_true(f"{count} messages", (
+            "return document.querySelectorAll('#messages li.msg').length"
+            " === Number(arguments[0]);"), count)
+
+    def expect_unread(self, argument):
+        key, _, count = argument.partition(" ")
+        self.wait_true(f"{count} unread in {key}", (
+            "const b = [...document.querySelectorAll('#sidebar button')]"
+            ".find(b => b.dataset.key === arguments[0]);"
+            "const badge = b && b.querySelector('.badge');"
+            "return Boolean(b) && (badge ? badge.textContent : '0') === arguments[1];"),
+            key, count)
+
+    def expect_title(self, title):
+        self.wait_true(f"the title {title!r}", "return document.title === arguments[0];", title)
+
+    def expect_status(self, status):
+        self.wait_true(f"#status to read {status}",
+                       "return document.getElementById('status').dataset.state === arguments[0];",
+                       status)
+
+    def expect_login(self, name):
+        self.wait_true(f"the login form with {name!r}", (
+            "return !document.getElementById('login-view').hidden &&"
+            " document.getElementById('name').value === arguments[0];"), name)
+
+    def click_where(self, what, script, *args):
+        """Clicks the element `script` returns, once there is one."""
+        def attempt():
+            found = self.script(script, *args)
+            if not found:
+                return False
+            self.command("POST", f"/element/{found[ELEMENT]}/click", {})
+            return True
+        self.wait(f"a click on {what}", attempt)
+
+    def open_conversation(self, key):
+        # On a phone the list is a drawer: a person taps "Chats" first.
+        if self.script("return getComputedStyle(document.getElementById('sidebar'))"
+                       ".display === 'none';"):
+            self.click("#menu")
+        self.click_where(key, "return [...document.querySelectorAll('#sidebar button')]"
+                         ".find(b => b.dataset.key === arguments[0]);", key)
+
+    def join(self, room):
+        self.click_where(f"#{room}", "return [...document.querySelectorAll('#directory button')]"
+                         ".find(b => b.dataset.join === arguments[0]);", room)
+
+    def member(self, name):
+        self.click_where(name, "return [...document.querySelectorAll('#members button')]"
+                         ".find(b => b.dataset.name === arguments[0]);", name)
 
     def screenshot(self, path):
         png = base64.b64decode(self.command("GET", "/screenshot"))
@@ -241,14 +350,29 @@ def main():
             if verb == "quit":
                 break
             try:
-                if verb == "login":
-                    browser.login(argument)
-                elif verb == "say":
-                    browser.say(argument)
-                elif verb == "expect":
-                    browser.expect(argument)
-                elif verb == "click-room":
-                    browser.click_room(argument)
+                action = {
+                    "login": browser.login,
+                    "say": browser.say,
+                    "expect": browser.expect,
+                    "expect-not": browser.expect_not,
+                    "expect-sent": lambda text: browser.expect_own(text, "sent"),
+                    "expect-failed": lambda text: browser.expect_own(text, "failed"),
+                    "expect-note": browser.expect_note,
+                    "expect-link": browser.expect_link,
+                    "expect-count": browser.expect_count,
+                    "expect-unread": browser.expect_unread,
+                    "expect-title": browser.expect_title,
+                    "expect-status": browser.expect_status,
+                    "expect-login": browser.expect_login,
+                    "open": browser.open_conversation,
+                    "join": browser.join,
+                    "member": browser.member,
+                    "earlier": lambda _: browser.click("#earlier"),
+                    "menu": lambda _: browser.click("#menu"),
+                    "viewport": lambda size: browser.resize_viewport(*map(int, size.split())),
+                }.get(verb)
+                if action is not None:
+                    action(argument)
                 elif verb == "screenshot":
                     print(f"ok {browser.screenshot(argument)} bytes", flush=True)
                     continue
