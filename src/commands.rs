@@ -208,9 +208,10 @@ fn execute_in(
     Ok(Outcome::Continue)
 }
 
-/// A command that names no room means the room shown: `/leave`, `/topic`
-/// and `/history` typed in #dev's view are about #dev, whatever room the
-/// server thinks is current (a terminal's idea the page does not use).
+/// A command that names no room means the room shown: `/leave`, `/topic`,
+/// `/history` and a room operator's `/kick`, `/op`, `/ban`... typed in
+/// #dev's view are about #dev, whatever room the server thinks is current
+/// (a terminal's idea the page does not use).
 fn aim(command: Command, at: &Conversation) -> Command {
     let Conversation::Room(shown) = at else {
         return command;
@@ -220,6 +221,10 @@ fn aim(command: Command, at: &Conversation) -> Command {
         Command::Leave(None) => Command::Leave(shown),
         Command::Topic { room: None, text } => Command::Topic { room: shown, text },
         Command::History { room: None, count } => Command::History { room: shown, count },
+        Command::Moderate { room: None, action } => Command::Moderate {
+            room: shown,
+            action,
+        },
         command => command,
     }
 }
@@ -438,6 +443,7 @@ fn register(session: &mut Session, password: &str, ctx: &Context) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Moderation;
 
     fn room(name: &str) -> Conversation {
         Conversation::Room(name.to_string())
@@ -486,5 +492,18 @@ mod tests {
         );
         let bob = Conversation::Person("bob".into());
         assert_eq!(aim(Command::Leave(None), &bob), Command::Leave(None));
+    }
+
+    #[test]
+    fn a_room_operators_command_means_the_room_shown() {
+        let kick = |room: Option<&str>| Command::Moderate {
+            room: room.map(str::to_string),
+            action: Moderation::Kick {
+                name: "bob".into(),
+                reason: None,
+            },
+        };
+        assert_eq!(aim(kick(None), &room("dev")), kick(Some("dev")));
+        assert_eq!(aim(kick(Some("ops")), &room("dev")), kick(Some("ops")));
     }
 }

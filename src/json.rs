@@ -21,7 +21,7 @@
 
 use std::fmt::Write;
 
-use crate::event::{Event, Leaving, Message, Style, Topic};
+use crate::event::{Actor, Event, Leaving, Member, Message, RoomChange, Style, Topic};
 use crate::protocol;
 
 /// The most members a member list names, like `/users`: a list has a bound
@@ -193,6 +193,18 @@ pub(crate) fn render(event: &Event) -> String {
             .string("name", name)
             .string("text", text)
             .finish(),
+        Event::RoomChanged { room, by, change } => room_changed(room, by.as_ref(), change),
+        Event::KickedFrom {
+            room,
+            name,
+            by,
+            reason,
+        } => Object::event("kicked_from")
+            .string("room", room)
+            .string("name", name)
+            .string("by", &by.name)
+            .maybe("reason", reason.as_deref())
+            .finish(),
         Event::ServerSaid(text) => Object::event("server").string("text", text).finish(),
         Event::ShuttingDown => Object::event("shutting_down").finish(),
         // The replies to one client.
@@ -244,6 +256,10 @@ pub(crate) fn render(event: &Event) -> String {
             .finish(),
         Event::Notice(text) => Object::event("notice").string("text", text).finish(),
         Event::Error(text) => Object::event("error").string("text", text).finish(),
+        Event::RoomBans { room, names } => Object::event("room_bans")
+            .string("room", room)
+            .raw("names", &strings(names.iter().map(String::as_str)))
+            .finish(),
     }
 }
 
@@ -268,16 +284,41 @@ fn messages_array(messages: &[Message]) -> String {
 /// [`LIST_MEMBERS`] names; `more` counts those left out here and those
 /// `left_out` before (a `/users` list is capped already). Every member carries `op`, so a page written
 /// today shows room operators the day the server marks them.
-fn members(object: Object, names: &[String], left_out: usize) -> Object {
+fn members(object: Object, names: &[Member], left_out: usize) -> Object {
     let shown = names.iter().take(LIST_MEMBERS);
-    let list = array(shown.map(|name| {
+    let list = array(shown.map(|member| {
         Object::new()
-            .string("name", name)
-            .boolean("op", false)
+            .string("name", &member.name)
+            .boolean("op", member.operator)
+            .boolean("voice", member.voiced)
             .finish()
     }));
     let more = left_out + names.len().saturating_sub(LIST_MEMBERS);
     object.raw("members", &list).number("more", more as u64)
+}
+
+/// `{"type":"room_changed","room":"dev","by":"alice","change":"operator",
+/// "name":"bob","on":true}`: what a room operator changed (`by` is `null`
+/// when the server made the longest-present member an operator). `change`
+/// is `operator`, `voice` or `ban` (with a `name`), `topic_lock` or
+/// `moderated`.
+fn room_changed(room: &str, by: Option<&Actor>, change: &RoomChange) -> String {
+    let object = Object::event("room_changed")
+        .string("room", room)
+        .maybe("by", by.map(|actor| actor.name.as_str()));
+    let (kind, name, on) = match change {
+        RoomChange::Operator { name, on } => ("operator", Some(name), on),
+        RoomChange::Voice { name, on } => ("voice", Some(name), on),
+        RoomChange::Ban { name, on } => ("ban", Some(name), on),
+        RoomChange::TopicLock(on) => ("topic_lock", None, on),
+        RoomChange::Moderated(on) => ("moderated", None, on),
+    };
+    let object = object.string("change", kind);
+    let object = match name {
+        Some(name) => object.string("name", name),
+        None => object,
+    };
+    object.boolean("on", *on).finish()
 }
 
 /// `{"text":...,"by":...,"at":seconds}`, or `null` for no topic.
@@ -409,7 +450,9 @@ mod tests {
 
     #[test]
     fn member_lists_mark_operators_and_are_capped() {
-        let names: Vec<String> = (0..LIST_MEMBERS + 5).map(|i| format!("u{i:03}")).collect();
+        let names: Vec<Member> = (0..LIST_MEMBERS + 5)
+            .map(|i| Member::test(&format!("u{i:03}"), i == 1))
+            .collect();
         let event = Event::YouJoined {
             room: "dev".into(),
             topic: None,
@@ -417,19 +460,21 @@ mod tests {
         };
         let text = render(&event);
         assert!(
-            text.starts_with(r#"{"type":"you_joined","room":"dev","topic":null,"members":[{"name":"u000","op":false},"#),
+            text.starts_with(
+                r#"{"type":"you_joined","room":"dev","topic":null,"members":[{"name":"u000","op":false,"voice":false},{"name":"u001","op":true,"voice":false},"#
+            ),
             "{text}"
         );
-        assert_eq!(text.matches(r#""op":false"#).count(), LIST_MEMBERS);
+        assert_eq!(text.matches(r#""op":false"#).count(), LIST_MEMBERS - 1);
         assert!(text.ends_with(r#""more":5}"#), "{text}");
         let users = Event::Users {
             room: None,
-            names: vec!["alice".into()],
+            names: vec![Member::test("alice", false)],
             more: 7,
         };
         assert_eq!(
             render(&users),
-            r#"{"type":"users","room":null,"members":[{"name":"alice","op":false}],"more":7}"#
+            r#"{"type":"users","room":null,"members":[{"name":"alice","op":false,"voice":false}],"more":7}"#
         );
     }
 
@@ -495,5 +540,52 @@ mod tests {
             "{help}"
         );
         assert!(!help.contains("* "), "{help}");
+    }
+
+    #[test]
+    fn room_operators_changes_kicks_and_bans_are_their_own_types() {
+        let alice = || Actor {
+            name: "alice".into(),
+            via: Frontend::Irc,
+        };
+        let op = Event::RoomChanged {
+            room: "dev".into(),
+            by: Some(alice()),
+            change: RoomChange::Operator {
+                name: "bob".into(),
+                on: true,
+            },
+        };
+        assert_eq!(
+            render(&op),
+            r#"{"type":"room_changed","room":"dev","by":"alice","change":"operator","name":"bob","on":true}"#
+        );
+        let unlocked = Event::RoomChanged {
+            room: "dev".into(),
+            by: None,
+            change: RoomChange::TopicLock(false),
+        };
+        assert_eq!(
+            render(&unlocked),
+            r#"{"type":"room_changed","room":"dev","by":null,"change":"topic_lock","on":false}"#
+        );
+        let kicked = Event::KickedFrom {
+            room: "dev".into(),
+            name: "bob".into(),
+            by: alice(),
+            reason: Some("spam \"links\"".into()),
+        };
+        assert_eq!(
+            render(&kicked),
+            r#"{"type":"kicked_from","room":"dev","name":"bob","by":"alice","reason":"spam \"links\""}"#
+        );
+        let bans = Event::RoomBans {
+            room: "dev".into(),
+            names: vec!["bob".into(), "eve".into()],
+        };
+        assert_eq!(
+            render(&bans),
+            r#"{"type":"room_bans","room":"dev","names":["bob","eve"]}"#
+        );
     }
 }

@@ -324,6 +324,29 @@ const HANDLERS = {
   kicked(e) {
     state.ended = `You were removed by the operator${e.reason ? `: ${e.reason}` : ''}.`;
   },
+  room_changed(e) {
+    const conv = state.rooms.get(`#${e.room}`);
+    if (!conv) return;
+    const flag = { operator: 'op', voice: 'voice' }[e.change];
+    if (flag) {
+      setMembers(conv, (conv.members || []).map((m) => (m.name === e.name ? { ...m, [flag]: e.on } : m)));
+    }
+    note(conv, roomChange(e));
+  },
+  kicked_from(e) {
+    const conv = state.rooms.get(`#${e.room}`);
+    const text = `${e.name} was kicked from #${e.room} by ${e.by}${e.reason ? ` (${e.reason})` : ''}`;
+    if (e.name !== state.me) {
+      if (!conv) return;
+      setMembers(conv, (conv.members || []).filter((m) => m.name !== e.name));
+      return note(conv, text);
+    }
+    HANDLERS.you_left({ room: e.room });
+    note(active(), text, 'error');
+  },
+  room_bans(e) {
+    note(room(e.room), e.names.length ? `banned: ${e.names.join(', ')}` : 'nobody is banned');
+  },
   notice(e) { note(active(), e.text); },
   error(e) { note(active(), e.text, 'error'); },
   gap() {
@@ -599,6 +622,23 @@ function hue(name) {
   return hash % 6;
 }
 
+// What a room operator changed, in the words a terminal shows.
+function roomChange(e) {
+  const by = e.by || 'the server';
+  switch (`${e.change} ${e.on}`) {
+    case 'operator true': return e.by ? `${by} made ${e.name} an operator` : `${e.name} is now an operator`;
+    case 'operator false': return `${by} removed ${e.name} from the operators`;
+    case 'voice true': return `${by} gave ${e.name} a voice`;
+    case 'voice false': return `${by} took ${e.name}'s voice`;
+    case 'ban true': return `${by} banned ${e.name}`;
+    case 'ban false': return `${by} lifted the ban on ${e.name}`;
+    case 'topic_lock true': return `${by} locked the topic: only operators may set it`;
+    case 'topic_lock false': return `${by} unlocked the topic`;
+    case 'moderated true': return `${by} moderated the room: only operators and voiced members may speak`;
+    default: return `${by} ended the moderation of the room`;
+  }
+}
+
 function setMembers(conv, members) {
   const unique = new Map(members.map((m) => [m.name.toLowerCase(), m]));
   conv.members = [...unique.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -615,8 +655,9 @@ function renderMembers() {
     button.type = 'button';
     button.className = 'member';
     button.dataset.name = m.name;
-    button.textContent = m.name;
-    if (m.op) button.append(span('op', 'op'));
+    // `@alice` for an operator, `+bob` for a voiced member, as on a terminal.
+    button.textContent = `${m.op ? '@' : m.voice ? '+' : ''}${m.name}`;
+    if (m.op) button.title = 'room operator';
     if (m.name === state.me) button.classList.add('me');
     const item = li('');
     item.append(button);

@@ -17,6 +17,11 @@ use std::net::{SocketAddr, TcpStream};
 /// The answer to a line, or to a page request, that was carried out.
 pub const OK: &str = r#"{"ok":true}"#;
 
+/// The answer to a line that was refused, with the server's reason.
+pub fn refused(why: &str) -> String {
+    format!(r#"{{"ok":false,"error":"{why}"}}"#)
+}
+
 /// One HTTP response, read whole.
 pub struct Response {
     pub status: u16,

@@ -3,12 +3,8 @@
 //! goes, and the lists the page asks for by itself, which never cost the
 //! user's rate limit.
 
-use crate::support::web::{alice_and_webby, form, post, web_send, web_send_to, webby, OK};
+use crate::support::web::{alice_and_webby, form, post, refused, web_send, web_send_to, webby, OK};
 use crate::support::TestServer;
-
-fn refused(why: &str) -> String {
-    format!(r#"{{"ok":false,"error":"{why}"}}"#)
-}
 
 #[test]
 fn send_answers_ok_once_the_line_is_delivered() {
@@ -103,7 +99,8 @@ fn the_page_asks_for_a_rooms_members_and_gets_them_on_the_stream() {
     let body = form(&[("token", &token), ("room", "#dev")]);
     assert_eq!(post(server.web_addr, "/api/members", &body).text(), OK);
     events.wait_for(
-        r#"{"type":"users","room":"dev","members":[{"name":"alice","op":false}],"more":0}"#,
+        // alice made #dev: its operator.
+        r#"{"type":"users","room":"dev","members":[{"name":"alice","op":true,"voice":false}],"more":0}"#,
     );
     let body = form(&[("token", &token), ("room", "nowhere")]);
     assert_eq!(

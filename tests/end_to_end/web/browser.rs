@@ -104,6 +104,8 @@ fn rooms_each_in_a_view_of_its_own(alice: &Client, carol: &mut Browser, dave: &m
     carol.run("join dev");
     alice.wait_for("* carol joined #dev");
     carol.expect("alice", "dev note 6");
+    // alice made #dev: the member list marks her its operator.
+    carol.run("expect-members @alice carol");
     carol.run("expect-count 3"); // the replay's three
     carol.run("earlier");
     carol.run("expect-count 6");

@@ -5,5 +5,6 @@
 mod api;
 mod browser;
 mod http;
+mod moderation;
 mod resume;
 mod signup;

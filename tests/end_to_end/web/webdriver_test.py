@@ -32,6 +32,8 @@ its terminal client does, in one place and in order:
     open KEY              click conversation KEY in the sidebar
     join ROOM             click ROOM in the list of rooms to join
     member NAME           click NAME in the member list
+    expect-members TEXT   wait until the member list reads TEXT (names as
+                          shown, `@` for operators, joined by spaces)
     earlier               click "Load earlier messages"
     menu                  click the phone layout's conversation list button
     viewport W H          give the page W x H pixels
@@ -290,6 +292,11 @@ class Browser:
             "return Boolean(b) && (badge ? badge.textContent : '0') === arguments[1];"),
             key, count)
 
+    def expect_members(self, text):
+        self.wait_true(f"the members {text!r}", (
+            "return [...document.querySelectorAll('#members button')]"
+            ".map(b => b.textContent).join(' ') === arguments[0];"), text)
+
     def expect_title(self, title):
         self.wait_true(f"the title {title!r}", "return document.title === arguments[0];", title)
 
@@ -362,6 +369,7 @@ def main():
                     "expect-count": browser.expect_count,
                     "expect-unread": browser.expect_unread,
                     "expect-title": browser.expect_title,
+                    "expect-members": browser.expect_members,
                     "expect-status": browser.expect_status,
                     "expect-login": browser.expect_login,
                     "open": browser.open_conversation,
