@@ -299,6 +299,18 @@ pub fn is_echoed_chat(line: &str) -> bool {
     let words: Vec<&str> = notice.split(' ').collect();
     match words.as_slice() {
         [_, "joined", room] | [_, "left", room, ..] => room.starts_with('#'),
+        // What room operators (and the server's succession) do.
+        [_, "is", "now", "an", "operator", "of", room]
+        | [_, "made", _, "an", "operator", "of", room]
+        | [_, "removed", _, "from", "the", "operators", "of", room]
+        | [_, "was", "kicked", "from", room, "by", ..]
+        | [_, "banned", _, "from", room]
+        | [_, "lifted", "the", "ban", "on", _, "in", room]
+        | [_, "locked" | "unlocked", "the", "topic", "of", room, ..]
+        | [_, "moderated", room, ..]
+        | [_, "ended", "the", "moderation", "of", room]
+        | [_, "gave", _, "a", "voice", "in", room]
+        | [_, "took", _, "voice", "in", room] => room.starts_with('#'),
         [_, "is", "now", "known", "as", _] => true,
         ["(1", "line", "not", "shown)"] => true,
         [_, "lines", "not", "shown)"] => notice.starts_with('('),
