@@ -74,3 +74,73 @@ fn a_command_typed_in_a_rooms_view_acts_on_that_room() {
     assert_eq!(web_send_to(&server, &token, "#dev", "/ban").text(), OK);
     events.expect(r#"{"type":"room_bans","room":"dev","names":["mallory"]}"#);
 }
+
+#[test]
+fn every_room_operators_command_works_from_the_page() {
+    let server = TestServer::start();
+    let (alice, token, mut events) = alice_and_webby(&server);
+    alice.send("/op webby");
+    alice.expect("* alice made webby an operator of #general");
+    events.wait_for(r#""change":"operator","name":"webby","on":true"#);
+    let change = |change: &str, name: Option<&str>, on: bool| {
+        let name = name.map_or(String::new(), |n| format!(r#","name":"{n}""#));
+        format!(
+            r#"{{"type":"room_changed","room":"general","by":"webby","change":"{change}"{name},"on":{on}}}"#
+        )
+    };
+    for (line, event, terminal) in [
+        (
+            "/deop alice",
+            change("operator", Some("alice"), false),
+            "* webby removed alice from the operators of #general",
+        ),
+        (
+            "/voice alice",
+            change("voice", Some("alice"), true),
+            "* webby gave alice a voice in #general",
+        ),
+        (
+            "/moderate",
+            change("moderated", None, true),
+            "* webby moderated #general: only operators and voiced members may speak",
+        ),
+        (
+            "/devoice alice",
+            change("voice", Some("alice"), false),
+            "* webby took alice's voice in #general",
+        ),
+        (
+            "/unmoderate",
+            change("moderated", None, false),
+            "* webby ended the moderation of #general",
+        ),
+        (
+            "/ban mallory",
+            change("ban", Some("mallory"), true),
+            "* webby banned mallory from #general",
+        ),
+        (
+            "/unban mallory",
+            change("ban", Some("mallory"), false),
+            "* webby lifted the ban on mallory in #general",
+        ),
+        (
+            "/lock",
+            change("topic_lock", None, true),
+            "* webby locked the topic of #general: only operators may set it",
+        ),
+        (
+            "/unlock",
+            change("topic_lock", None, false),
+            "* webby unlocked the topic of #general",
+        ),
+    ] {
+        assert_eq!(
+            web_send_to(&server, &token, "#general", line).text(),
+            OK,
+            "{line}"
+        );
+        events.expect(&event);
+        alice.expect(terminal);
+    }
+}
