@@ -498,10 +498,10 @@ mod tests {
     fn a_room_operators_command_means_the_room_shown() {
         let kick = |room: Option<&str>| Command::Moderate {
             room: room.map(str::to_string),
-            action: Moderation::Kick {
+            action: Box::new(Moderation::Kick {
                 name: "bob".into(),
                 reason: None,
-            },
+            }),
         };
         assert_eq!(aim(kick(None), &room("dev")), kick(Some("dev")));
         assert_eq!(aim(kick(Some("ops")), &room("dev")), kick(Some("ops")));

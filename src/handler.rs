@@ -85,22 +85,21 @@ pub(crate) fn run(
     ctx: &Context,
 ) -> io::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(ctx.config.handshake_timeout_secs);
-    let mut conn = Connection {
+    // On the heap: every frame on this thread's way to coming online
+    // counts, since the deepest one stays resident for the connection's
+    // life (see `come_online`).
+    let mut conn = Box::new(Connection {
         ctx,
         id,
         addr,
         outbox,
         reader: BufReader::with_capacity(READ_BUFFER, DeadlineReader::new(stream, deadline)),
         buf: Vec::new(),
-    };
-    let Some(session) = conn.handshake()? else {
+    });
+    let Some(session) = conn.come_online()? else {
         return Ok(());
     };
-    // The guard first: from here on, every way out takes the client offline.
-    let presence = Presence::new(ctx.registry, session);
-    conn.reader.get_mut().clear_deadline()?;
-    log!("client {addr} is {}", presence.session.name());
-    conn.chat(presence)
+    conn.chat(session)
 }
 
 impl Connection<'_> {
@@ -121,21 +120,54 @@ impl Connection<'_> {
         )
     }
 
-    /// Asks for a name (and a password, for a registered name) until the
-    /// client is online. None if it left, ran out of time, or guessed
-    /// wrong too often.
-    #[inline(never)] // see `chat`
-    fn handshake(&mut self) -> io::Result<Option<Session>> {
-        let ctx = self.ctx;
-        let welcome = welcome(ctx);
-        self.send(&welcome)?;
+    /// Asks for a name until the client is online: the handshake, then the
+    /// registry, which may still refuse the name (someone took it in the
+    /// meantime), and then the handshake again. None if the client left,
+    /// ran out of time, or guessed wrong too often.
+    // The registry's entry is called from here, not from inside the
+    // handshake: the two frames are then used one after the other instead
+    // of one on top of the other. The deepest stack a connection's thread
+    // ever touches stays resident for its whole life, so this is memory
+    // for every idle client (see BENCHMARKS.md, "10 000 idle clients").
+    #[inline(never)]
+    fn come_online(&mut self) -> io::Result<Option<Session>> {
         let mut strikes = 0;
         let mut first = true;
+        loop {
+            let Some(name) = self.handshake(&mut first, &mut strikes)? else {
+                return Ok(None);
+            };
+            let outbox = Arc::clone(&self.outbox);
+            let connection = (Frontend::Terminal, outbox);
+            match login::enter(self.ctx, &name, self.id, self.addr, connection) {
+                Ok(session) => return Ok(Some(session)),
+                Err(ChatError::Gone) => return Ok(None),
+                Err(refusal) => self.refuse(&refusal)?,
+            }
+        }
+    }
+
+    /// Tells the client why the registry refused its name.
+    #[inline(never)] // rare: its `Event` stays out of `come_online`'s frame
+    fn refuse(&self, refusal: &ChatError) -> io::Result<()> {
+        self.send(&Event::Error(refusal.to_string()))
+    }
+
+    /// Asks for a name (and a password, for a registered name) until one
+    /// may come online; the welcome first, on the `first` call. None if
+    /// the client left, ran out of time, or guessed wrong too often.
+    #[inline(never)] // see `come_online`
+    fn handshake(&mut self, first: &mut bool, strikes: &mut u32) -> io::Result<Option<Name>> {
+        let ctx = self.ctx;
+        let welcome = welcome(ctx);
+        if *first {
+            self.send(&welcome)?;
+        }
         loop {
             let Some(name) = self.read_handshake_line()? else {
                 return Ok(None);
             };
-            if std::mem::take(&mut first) && protocol::looks_like_http_request(&name) {
+            if std::mem::take(first) && protocol::looks_like_http_request(&name) {
                 // A browser, sent here by some page: its headers and body
                 // must not become a name and messages. Nothing to say to it.
                 log!("client {} sent an HTTP request; closing", self.addr);
@@ -163,7 +195,7 @@ impl Connection<'_> {
                 }
             }
             if let Name::Account(account) = &name {
-                match self.ask_password(account, &mut strikes)? {
+                match self.ask_password(account, strikes)? {
                     Password::Right => {}
                     Password::Cancelled => {
                         self.send(&welcome)?;
@@ -172,13 +204,7 @@ impl Connection<'_> {
                     Password::Gone => return Ok(None),
                 }
             }
-            let outbox = Arc::clone(&self.outbox);
-            let connection = (Frontend::Terminal, outbox);
-            match login::enter(ctx, &name, self.id, self.addr, connection) {
-                Ok(session) => return Ok(Some(session)),
-                Err(ChatError::Gone) => return Ok(None),
-                Err(refusal) => self.send(&Event::Error(refusal.to_string()))?,
-            }
+            return Ok(Some(name));
         }
     }
 
@@ -329,7 +355,12 @@ impl Connection<'_> {
     // enough for both. An idle client's thread touches one page of stack
     // less that way, which is 4 KB per client (see BENCHMARKS.md).
     #[inline(never)]
-    fn chat(&mut self, mut presence: Presence) -> io::Result<()> {
+    fn chat(&mut self, session: Session) -> io::Result<()> {
+        // The guard first: from here on, every way out takes the client
+        // offline.
+        let mut presence = Presence::new(self.ctx.registry, session);
+        self.reader.get_mut().clear_deadline()?;
+        log!("client {} is {}", self.addr, presence.session.name());
         let config = self.ctx.config;
         let mut limiter = RateLimiter::new(
             config.rate_limit_per_sec,

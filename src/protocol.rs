@@ -166,10 +166,12 @@ pub enum Command {
     /// `/unignore name`
     Unignore(String),
     /// A room operator's command (`/op`, `/kick`, `/ban`, `/lock`...) for
-    /// `room`, or the current room when None.
+    /// `room`, or the current room when None. Boxed: it is the biggest
+    /// command, and every `Command` is as big as its biggest variant, in
+    /// the stack frame of every connection's read loop.
     Moderate {
         room: Option<String>,
-        action: Moderation,
+        action: Box<Moderation>,
     },
     /// `/quit`, `quit` or `bye`
     Quit,
@@ -393,7 +395,10 @@ fn parse_moderation(command: &str, args: &str) -> Result<Command, ParseError> {
         ("lock", _) => return Err(usage("/lock [#room]")),
         _ => return Err(usage("/unlock [#room]")),
     };
-    Ok(Command::Moderate { room, action })
+    Ok(Command::Moderate {
+        room,
+        action: Box::new(action),
+    })
 }
 
 /// Splits `"word rest of line"` into `("word", "rest of line")`.
@@ -943,7 +948,12 @@ mod tests {
 
     #[test]
     fn parses_the_room_operators_commands() {
-        let here = |action| Ok(Command::Moderate { room: None, action });
+        let here = |action| {
+            Ok(Command::Moderate {
+                room: None,
+                action: Box::new(action),
+            })
+        };
         let name = |n: &str| n.to_string();
         assert_eq!(
             Command::parse("/op bob"),
@@ -1019,17 +1029,17 @@ mod tests {
             Command::parse("/kick #Dev bob go away"),
             Ok(Command::Moderate {
                 room: Some(name("dev")),
-                action: Moderation::Kick {
+                action: Box::new(Moderation::Kick {
                     name: name("bob"),
                     reason: Some(name("go away"))
-                }
+                })
             })
         );
         assert_eq!(
             Command::parse("/lock #dev"),
             Ok(Command::Moderate {
                 room: Some(name("dev")),
-                action: Moderation::TopicLock(true)
+                action: Box::new(Moderation::TopicLock(true))
             })
         );
     }

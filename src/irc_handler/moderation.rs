@@ -103,7 +103,7 @@ fn moderate(
     let you = session.name().to_string();
     let moderate = Command::Moderate {
         room: Some(room.to_string()),
-        action,
+        action: Box::new(action),
     };
     match execute(conn, moderate, session) {
         Ok(()) => Ok(String::new()),

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::mem;
 use std::net::{IpAddr, Shutdown, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::event::{Event, Leaving, Member, Message, RoomChange, Style, Topic};
 use crate::feed::Feed;
@@ -363,6 +363,7 @@ pub(crate) struct Limits {
 
 /// A kept ignore list as the registry holds it (keys to spellings): never
 /// one's own name, at most [`MAX_IGNORED`] names.
+#[inline(never)] // see `State::admit`
 fn ignore_list(names: &[String], own_key: &str) -> BTreeMap<String, String> {
     names
         .iter()
@@ -462,23 +463,47 @@ impl Registry {
     fn with_state<R>(&self, op: impl FnOnce(&mut State) -> R) -> R {
         let mut state = lock(&self.state, "registry");
         let result = op(&mut state);
-        state.reap();
-        // Still under the lock, so the log's idea of which rooms are in use
-        // changes in the same order as the rooms do.
+        self.settle(state);
+        result
+    }
+
+    /// The end of every operation under the lock (see
+    /// [`with_state`](Self::with_state)), which releases it.
+    // Out of line and not generic: one copy, instead of one inlined into
+    // each of the many `with_state` callers. Inlined, its locals were part
+    // of every caller's stack frame, among them `enter`'s, on every login's
+    // path: that made the deepest stack an idle client's thread ever
+    // touches one page deeper, 4 KB more per client (see BENCHMARKS.md).
+    #[inline(never)]
+    fn settle(&self, mut state: MutexGuard<'_, State>) {
+        // The rare parts each in a function of its own, so that the common
+        // case (lines queued, nothing else) takes a small frame.
+        if !state.dead.is_empty() {
+            state.reap();
+        }
+        if !state.room_changes.is_empty() {
+            self.tell_history(&mut state);
+        }
+        let to_schedule = mem::take(&mut state.to_schedule);
+        let notes = mem::take(&mut state.notes);
+        drop(state);
+        self.writers.schedule(to_schedule);
+        if !notes.is_empty() {
+            log_notes(notes);
+        }
+    }
+
+    /// Tells the chat log which rooms came into use or emptied. Still under
+    /// the lock, so the log's idea of which rooms are in use changes in the
+    /// same order as the rooms do.
+    #[inline(never)]
+    fn tell_history(&self, state: &mut State) {
         for (room, change) in mem::take(&mut state.room_changes) {
             match change {
                 RoomUse::InUse => self.history.room_in_use(&room),
                 RoomUse::Emptied => self.history.room_emptied(&room),
             }
         }
-        let to_schedule = mem::take(&mut state.to_schedule);
-        let notes = mem::take(&mut state.notes);
-        drop(state);
-        self.writers.schedule(to_schedule);
-        for note in notes {
-            log!("{note}");
-        }
-        result
     }
 
     /// The writer pool, for lines sent before a client is online.
@@ -516,9 +541,7 @@ impl Registry {
                 if claim == Claim::IfFree {
                     return Err(ChatError::Taken(name.to_string()));
                 }
-                let elsewhere = Event::Notice("logged in from elsewhere".to_string());
-                state.write(&key, &elsewhere);
-                state.evict(&key, Leaving::Quit, "logged in from elsewhere");
+                state.take_over(&key);
             }
             if !allowed(name) {
                 return Err(ChatError::Registered(name.to_string()));
@@ -530,20 +553,10 @@ impl Registry {
                 Err(Closed) => return Err(ChatError::Gone),
             }
             if let Some(room) = &room {
-                let joined = Event::Joined {
-                    room: room.clone(),
-                    name: name.to_string(),
-                    via: frontend,
-                };
-                state.announce(room, &joined);
-                state.join_room(room, &key);
+                state.arrive(room, (&key, name), frontend);
             }
             let rooms = room.into_iter().collect();
-            let mut client = Client::new(id, name, addr, (frontend, outbox), rooms);
-            client.ignoring = ignore_list(ignoring, &key);
-            state.by_id.insert(id, key.clone());
-            state.clients.insert(key, client);
-            state.max_online = state.max_online.max(state.clients.len());
+            state.admit(key, (id, name, addr), (frontend, outbox), rooms, ignoring);
             Ok(Session {
                 id,
                 name: name.to_string(),
@@ -554,7 +567,31 @@ impl Registry {
     }
 
     /// The hello of a client coming online, and the replay of its room.
+    // Out of line, like `State::take_over`: `enter` is on every login's
+    // path, and the deepest stack an idle client's thread ever touched
+    // stays resident for the connection's life: this path decides it (see
+    // BENCHMARKS.md, "10 000 idle clients").
+    #[inline(never)]
     fn greeting(
+        &self,
+        state: &mut State,
+        (name, room): (&str, Option<&str>),
+        to: Frontend,
+    ) -> Vec<u8> {
+        let mut greeting = self.hello(state, (name, room), to);
+        if let Some(room) = room {
+            let id = state.number();
+            let recipient = Recipient::new(&state.server_name, name);
+            greeting.extend(self.render_replay(room, recipient, (to, id)));
+        }
+        greeting
+    }
+
+    /// The hello of a client coming online, rendered.
+    // This and `render_replay` are out of line so that the two events are
+    // never in one stack frame: on every login's path (see `greeting`).
+    #[inline(never)]
+    fn hello(
         &self,
         state: &mut State,
         (name, room): (&str, Option<&str>),
@@ -569,13 +606,19 @@ impl Registry {
             rooms: state.rooms.count(),
             motd: self.motd.clone(),
         };
-        let (hello_id, replay_id) = (state.number(), state.number());
-        let recipient = Recipient::new(&state.server_name, name);
-        let mut greeting = to.render(&hello, recipient, hello_id);
-        if let Some(room) = room {
-            greeting.extend(to.render(&self.replay(room), recipient, replay_id));
-        }
-        greeting
+        let id = state.number();
+        to.render(&hello, Recipient::new(&state.server_name, name), id)
+    }
+
+    /// The replay of `room`, rendered.
+    #[inline(never)] // see `hello`
+    fn render_replay(
+        &self,
+        room: &str,
+        recipient: Recipient,
+        (to, id): (Frontend, u64),
+    ) -> Vec<u8> {
+        to.render(&self.replay(room), recipient, id)
     }
 
     /// The replay of `room` from the chat log's memory.
@@ -1187,6 +1230,53 @@ impl Registry {
 }
 
 impl State {
+    /// Puts someone coming online in `room`, after telling its members.
+    #[inline(never)] // see `admit`
+    fn arrive(&mut self, room: &str, (key, name): (&str, &str), via: Frontend) {
+        let joined = Event::Joined {
+            room: room.to_string(),
+            name: name.to_string(),
+            via,
+        };
+        self.announce(room, &joined);
+        self.join_room(room, key);
+    }
+
+    /// Adds the client of a login to the client map.
+    // Out of line, like `take_over`: the `Client` it builds and moves into
+    // the map would otherwise take room in `enter`'s stack frame, on every
+    // login's path (see BENCHMARKS.md, "10 000 idle clients").
+    #[inline(never)]
+    fn admit(
+        &mut self,
+        key: String,
+        (id, name, addr): (ConnId, &str, SocketAddr),
+        connection: (Frontend, Arc<Outbox>),
+        rooms: Vec<String>,
+        ignoring: &[String],
+    ) {
+        self.by_id.insert(id, key.clone());
+        // Built where it is stored (the name is free: `enter` checked).
+        let client = (self.clients.entry(key))
+            .or_insert_with(|| Client::new(id, name, addr, connection, rooms));
+        if !ignoring.is_empty() {
+            client.ignoring = ignore_list(ignoring, &name_key(name));
+        }
+        self.max_online = self.max_online.max(self.clients.len());
+    }
+
+    /// Puts out the session online as `key`, whose owner logged in from
+    /// elsewhere.
+    // Out of line: a rare path whose frame would otherwise be part of every
+    // login's, and the deepest login frame decides how many pages of stack
+    // each idle client's thread keeps (see BENCHMARKS.md).
+    #[inline(never)]
+    fn take_over(&mut self, key: &str) {
+        let elsewhere = Event::Notice("logged in from elsewhere".to_string());
+        self.write(key, &elsewhere);
+        self.evict(key, Leaving::Quit, "logged in from elsewhere");
+    }
+
     /// The next event's number.
     fn number(&mut self) -> EventId {
         self.last_event += 1;
@@ -1459,6 +1549,7 @@ impl State {
     /// Removes the clients whose outbox refused a line. Telling their rooms
     /// may overflow more outboxes; the loop ends because each turn removes a
     /// client (or finds it already gone).
+    #[inline(never)] // rare: see `Registry::settle`
     fn reap(&mut self) {
         while let Some(key) = self.dead.pop() {
             if let Some(client) = self.clients.get(&key) {
@@ -1469,6 +1560,15 @@ impl State {
             }
             self.evict(&key, Leaving::Quit, "Connection closed: not reading");
         }
+    }
+}
+
+/// Writes the notes of an operation to the activity log, once the lock
+/// is released.
+#[inline(never)] // rare: see `Registry::settle`
+fn log_notes(notes: Vec<String>) {
+    for note in notes {
+        log!("{note}");
     }
 }
 
