@@ -662,16 +662,14 @@ impl Registry {
     ) -> Result<(), ChatError> {
         self.with_state(|state| {
             let client = state.client(session)?;
-            let key = name_key(&client.name);
-            let via = client.frontend;
+            let (key, via, from) = (name_key(&client.name), client.frontend, client.name.clone());
             let room = client.pick_room(room)?;
             if state.rooms.is_muted(&room, &key) {
                 return Err(ChatError::Muted(room));
             }
-            let client = state.client(session)?;
             let message = Message {
                 room,
-                from: client.name.clone(),
+                from,
                 text: text.to_string(),
                 action: style == Style::Action,
                 time: clock::now_rfc3339(),
